@@ -1,0 +1,144 @@
+"""What every source yields: logged scalars (a columnar table), callback events and run facts.
+
+A source reads one kind of file, recognised by *content* (``sniff`` on a bounded prefix),
+and returns a :class:`SourceData`. Sources never raise on bad content: what could not be
+read becomes a warning and the readable part is kept. Every value carries its location
+(``file:line`` for text files, ``file:tag`` for event files).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pandas as pd
+
+#: how many leading bytes a source may look at to recognise a file
+SNIFF_BYTES = 64 * 1024
+
+#: columns of :attr:`SourceData.scalars`, in this order
+SCALAR_COLUMNS = (
+    "source",  # source kind: console | tfevents | csvlogger | history
+    "file",  # path as given/discovered (str)
+    "line",  # 1-based line for text sources, <NA> for event files (Int64)
+    "name",  # metric key as Keras named it: lr, learning_rate, loss, val_loss; tfevents: the tag
+    "epoch",  # 0-based epoch index as Keras numbered it (includes initial_epoch), <NA> if none
+    "step",  # event-file step or batch counter, <NA> if none (Int64)
+    "fit",  # 0-based index of the fit() call within this file, <NA> if unknown (Int64)
+    "value",  # float64 value as logged (float32 values widened exactly)
+    "text",  # the value as printed in the file (str) or <NA> (event files)
+)
+
+
+@dataclass
+class CallbackEvent:
+    """Something a callback (or Keras itself) printed about the learning rate or the run.
+
+    ``kind`` is one of: ``plateau_reduction`` (ReduceLROnPlateau set the lr at the end of
+    ``epoch``), ``scheduler_set`` (LearningRateScheduler set it at the start of ``epoch``),
+    ``early_stopping``, ``monitor_missing`` (a callback's monitor was not in the logs;
+    ``detail['monitor']``, ``detail['callback']``, ``detail['available']``),
+    ``decay_ignored`` (Keras 3 "Argument `decay` is no longer supported"),
+    ``lr_deprecated`` (the ``lr`` argument warning), ``decay_rejected`` (2.11+ ValueError).
+    ``epoch`` is 0-based, as Keras numbers epochs (``initial_epoch`` included).
+    """
+
+    kind: str
+    epoch: int | None
+    value: float | None
+    text: str | None
+    location: str
+    callback: str | None = None
+    fit: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FitInfo:
+    """One ``fit()`` call as a source saw it (0-based epochs; ``end_epoch`` exclusive)."""
+
+    index: int
+    first_epoch: int
+    end_epoch: int  # the M of "Epoch N/M" (= epochs argument), or last seen + 1
+    epochs_seen: list[int] = field(default_factory=list)
+    steps_per_epoch: int | None = None
+    location: str | None = None
+
+
+@dataclass
+class SourceData:
+    """Everything one file contributed to a run."""
+
+    path: str
+    kind: str
+    scalars: pd.DataFrame | None = None
+    events: list[CallbackEvent] = field(default_factory=list)
+    fits: list[FitInfo] = field(default_factory=list)
+    steps_per_epoch: int | None = None
+    #: optimizer config in serialize() form: {"class_name", "config", "module"?, ...}
+    optimizer: dict[str, Any] | None = None
+    #: "initial" | "final" | "saved" | None: when the optimizer config was taken, if known
+    optimizer_stage: str | None = None
+    #: the optimizer's raw iteration counter stored in a saved model
+    iterations: int | None = None
+    #: other compile settings read from a model (steps_per_execution, jit_compile, ...)
+    compile_config: dict[str, Any] = field(default_factory=dict)
+    #: "2" or "3" when the file's format tells the Keras generation
+    keras: str | None = None
+    #: backend when the file tells it ("tensorflow", "jax", "torch")
+    backend: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class InputFile:
+    """A file given or discovered, and what became of it."""
+
+    path: str
+    kind: str | None  # source kind, None when skipped
+    status: str  # "read" | "partial" | "skipped"
+    reason: str | None = None
+
+
+class Source(Protocol):
+    """A module in :mod:`lraudit.sources` implements this."""
+
+    KIND: str
+
+    def sniff(self, prefix: bytes, path: Path) -> bool:
+        """True when ``prefix`` (the first :data:`SNIFF_BYTES` of the file) looks like this kind."""
+        ...
+
+    def read(self, path: Path) -> SourceData:
+        """Read the file; never raise on bad content (record a warning instead)."""
+        ...
+
+
+def empty_scalars() -> pd.DataFrame:
+    """An empty table with :data:`SCALAR_COLUMNS` and their dtypes."""
+    return scalars_frame([])
+
+
+def scalars_frame(rows: list[tuple] | dict[str, Any]) -> pd.DataFrame:
+    """Build a scalars table from row tuples (in :data:`SCALAR_COLUMNS` order) or columns."""
+    import pandas as pd
+
+    if isinstance(rows, dict):
+        frame = pd.DataFrame(rows, columns=list(SCALAR_COLUMNS))
+    else:
+        frame = pd.DataFrame.from_records(rows, columns=list(SCALAR_COLUMNS))
+    return frame.astype(
+        {
+            "source": "string",
+            "file": "string",
+            "line": "Int64",
+            "name": "string",
+            "epoch": "Int64",
+            "step": "Int64",
+            "fit": "Int64",
+            "value": "float64",
+            "text": "string",
+        }
+    )
