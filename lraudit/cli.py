@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+from lraudit.commands import audit as audit_cmd
+from lraudit.commands import explain as explain_cmd
+from lraudit.commands import parse as parse_cmd
+from lraudit.commands import plot as plot_cmd
+from lraudit.commands import rules as rules_cmd
+from lraudit.commands import solve_decay as solve_decay_cmd
+from lraudit.commands import timeline as timeline_cmd
 from lraudit.errors import LrauditError
-from lraudit.options import RunOptions
 
 EXIT_SUCCESS = 0
 EXIT_FINDINGS = 1
@@ -29,25 +34,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-PathsArg = Annotated[list[Path], typer.Argument(help="Run directories or single log files.")]
-OptimizerOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "--optimizer",
-        help='Optimizer when the logs hold no config: "Adam(lr=1e-3, decay=1e-2)" or a JSON/model file.',
-    ),
-]
-CallbackOpt = Annotated[
-    Optional[list[str]],
-    typer.Option(
-        "--callback",
-        help="Repeatable: \"ReduceLROnPlateau(monitor='val_loss', factor=0.75, patience=3)\".",
-    ),
-]
-KerasOpt = Annotated[str, typer.Option("--keras", help="Keras semantics: 2, 3 or auto.")]
-StepsOpt = Annotated[
-    Optional[int], typer.Option("--steps-per-epoch", help="Steps per epoch when logs do not show it.")
-]
 
 
 def _version(value: bool) -> None:
@@ -68,35 +54,13 @@ def _root(
     """Audit the learning rate Keras really applied at every optimizer step."""
 
 
-def _run_options(
-    optimizer: str | None, callback: list[str] | None, keras: str, steps_per_epoch: int | None
-) -> RunOptions:
-    if keras not in ("2", "3", "auto"):
-        raise LrauditError(f"--keras must be 2, 3 or auto, not {keras!r}")
-    if steps_per_epoch is not None and steps_per_epoch <= 0:
-        raise LrauditError(f"--steps-per-epoch must be a positive integer, not {steps_per_epoch}")
-    return RunOptions(
-        optimizer=optimizer,
-        callbacks=list(callback or []),
-        keras=keras,
-        steps_per_epoch=steps_per_epoch,
-    )
-
-
-@app.command()
-def parse(
-    paths: PathsArg,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output file (.csv, .parquet, .json).")],
-    fmt: Annotated[
-        Optional[str], typer.Option("--format", help="csv, parquet or json (default: from the suffix).")
-    ] = None,
-) -> None:
-    """Every logged scalar and callback event, normalised, in long format, with its source."""
-    from lraudit.api import parse_paths
-    from lraudit.report.tables import write_table
-
-    frame = parse_paths(paths)
-    write_table(frame, output, fmt)
+app.command("audit")(audit_cmd.audit)
+app.command("timeline")(timeline_cmd.timeline)
+app.command("parse")(parse_cmd.parse)
+app.command("explain")(explain_cmd.explain)
+app.command("solve-decay")(solve_decay_cmd.solve_decay)
+app.command("plot")(plot_cmd.plot)
+app.command("rules")(rules_cmd.rules)
 
 
 def main() -> None:

@@ -1,0 +1,50 @@
+"""Option types shared by several commands, and the translation into :class:`RunOptions`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lraudit.errors import UsageError
+from lraudit.options import RunOptions
+
+PathsArg = Annotated[list[Path], typer.Argument(help="Run directories or single log files.")]
+OptimizerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--optimizer",
+        help='Optimizer when the logs hold no config: "Adam(lr=1e-3, decay=1e-2)" or a JSON/model file.',
+    ),
+]
+CallbackOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--callback",
+        help="Repeatable: \"ReduceLROnPlateau(monitor='val_loss', factor=0.75, patience=3)\".",
+    ),
+]
+KerasOpt = Annotated[str, typer.Option("--keras", help="Keras semantics: 2, 3 or auto.")]
+StepsOpt = Annotated[
+    int | None,
+    typer.Option("--steps-per-epoch", help="Steps per epoch when the logs do not show it."),
+]
+
+
+def run_options(
+    optimizer: str | None,
+    callback: list[str] | None,
+    keras: str = "auto",
+    steps_per_epoch: int | None = None,
+) -> RunOptions:
+    """Validate the shared options (bad values are usage errors, exit 2)."""
+    if keras not in ("2", "3", "auto"):
+        raise UsageError(f"--keras must be 2, 3 or auto, not {keras!r}")
+    if steps_per_epoch is not None and steps_per_epoch <= 0:
+        raise UsageError(f"--steps-per-epoch must be a positive integer, not {steps_per_epoch}")
+    return RunOptions(
+        optimizer=optimizer,
+        callbacks=list(callback or []),
+        keras=keras,
+        steps_per_epoch=steps_per_epoch,
+    )

@@ -1,0 +1,55 @@
+"""Plain descriptions of an optimizer, a schedule and a callback, whatever they were read from.
+
+These are the contract between the readers (config files, models, ``--optimizer`` /
+``--callback`` expressions) and the arithmetic (:mod:`lraudit.semantics.schedules`,
+:mod:`lraudit.semantics.optimizers`, :mod:`lraudit.semantics.callbacks`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: optimizer generations (reference §0): standalone Keras 2.0-2.3 (E1/E2), OptimizerV2 and
+#: ``legacy.*`` (E3), the 2.11+ new optimizer (E4), Keras 3 (E5)
+GENERATIONS = ("k2-standalone", "k2-legacy", "k2-new", "k3")
+
+
+@dataclass
+class ScheduleSpec:
+    """A ``LearningRateSchedule``: its Keras class name and constructor arguments."""
+
+    class_name: str
+    config: dict[str, Any]
+
+
+@dataclass
+class OptimizerSpec:
+    """An optimizer as constructed: what decides the lr of every update."""
+
+    class_name: str
+    #: one of :data:`GENERATIONS`, or None while unknown
+    generation: str | None
+    #: the lr variable's value at construction (a Python float as given), or a schedule
+    learning_rate: float | ScheduleSpec
+    #: legacy ``decay`` as given (0.0 when absent); applied or not depending on ``generation``
+    decay: float = 0.0
+    weight_decay: float | None = None
+    gradient_accumulation_steps: int | None = None
+    #: executor of the train step, decides bit-level arithmetic: tensorflow | jax | torch | None
+    backend: str | None = None
+    #: the arguments exactly as given (config dict or expression kwargs)
+    raw: dict[str, Any] = field(default_factory=dict)
+    #: where the spec came from: a file path or "--optimizer"
+    source: str = ""
+    #: True when learning_rate was read from a config saved *after* training (the variable then
+    #: holds the final value, not the initial one)
+    lr_is_final: bool = False
+
+
+@dataclass
+class CallbackSpec:
+    """A callback as the user constructed it: ``ReduceLROnPlateau(monitor=..., ...)``."""
+
+    class_name: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    source: str = "--callback"

@@ -1,0 +1,1 @@
+"""Input sources: each module reads one kind of file, recognised by content."""
