@@ -76,12 +76,8 @@ def main() -> None:
         typer.echo("lraudit: aborted", err=True)
         sys.exit(EXIT_ERROR)
     except Exception as exc:  # a click usage error or an unexpected failure: still one line
-        import click
-
-        if isinstance(exc, click.exceptions.UsageError):
-            typer.echo(f"lraudit: error: {exc.format_message()}", err=True)
-            sys.exit(EXIT_ERROR)
-        if isinstance(exc, click.exceptions.ClickException):
+        # typer vendors click, so its exceptions are recognised by their interface
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
             typer.echo(f"lraudit: error: {exc.format_message()}", err=True)
             sys.exit(EXIT_ERROR)
         if os.environ.get("LRAUDIT_DEBUG"):
