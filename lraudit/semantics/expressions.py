@@ -1,0 +1,390 @@
+"""``--optimizer`` / ``--callback`` expressions: parsed, never evaluated.
+
+The text is parsed with :func:`ast.parse` (``mode="eval"``) and walked against a whitelist:
+a call of a known optimizer, schedule or callback class (optionally behind one of the
+usual module prefixes) with literal arguments only (numbers, with unary minus; strings;
+``True``/``False``/``None``; lists/tuples of literals; a whitelisted schedule call as the
+optimizer's ``learning_rate``). Positional arguments are mapped to the real constructor
+signatures. Anything else is a :class:`~lraudit.errors.UsageError` whose one-line message
+names the problem. No name is ever looked up and no code of the expression ever runs.
+
+A ``LearningRateScheduler`` schedule function is given as ``"path/file.py:fn"`` or
+``"module:fn"`` (quoted or not) and kept as the string kwarg ``schedule``; it is imported only
+by :func:`lraudit.semantics.callbacks.load_schedule_function` when the replay needs it.
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+from pathlib import Path
+from typing import Any
+
+from lraudit.errors import InputError, UsageError
+from lraudit.semantics.specs import CallbackSpec, OptimizerSpec, ScheduleSpec
+
+_REQUIRED = object()  # marks a constructor argument without a default
+
+#: optimizer -> positional parameters after which only keywords follow, with defaults
+#: (Keras 3 / tf.keras signatures; the default lr is the tf.keras 2.x and Keras 3 one)
+OPTIMIZER_SIGNATURES: dict[str, tuple[tuple[str, Any], ...]] = {
+    "SGD": (("learning_rate", 0.01), ("momentum", 0.0), ("nesterov", False)),
+    "RMSprop": (
+        ("learning_rate", 0.001), ("rho", 0.9), ("momentum", 0.0), ("epsilon", 1e-7),
+        ("centered", False),
+    ),
+    "Adam": (
+        ("learning_rate", 0.001), ("beta_1", 0.9), ("beta_2", 0.999), ("epsilon", 1e-7),
+        ("amsgrad", False),
+    ),
+    "AdamW": (
+        ("learning_rate", 0.001), ("weight_decay", 0.004), ("beta_1", 0.9), ("beta_2", 0.999),
+        ("epsilon", 1e-7), ("amsgrad", False),
+    ),
+    "Adagrad": (("learning_rate", 0.001), ("initial_accumulator_value", 0.1), ("epsilon", 1e-7)),
+    "Adadelta": (("learning_rate", 0.001), ("rho", 0.95), ("epsilon", 1e-7)),
+    "Adamax": (("learning_rate", 0.001), ("beta_1", 0.9), ("beta_2", 0.999), ("epsilon", 1e-7)),
+    "Nadam": (("learning_rate", 0.001), ("beta_1", 0.9), ("beta_2", 0.999), ("epsilon", 1e-7)),
+    "Ftrl": (
+        ("learning_rate", 0.001), ("learning_rate_power", -0.5),
+        ("initial_accumulator_value", 0.1), ("l1_regularization_strength", 0.0),
+        ("l2_regularization_strength", 0.0), ("l2_shrinkage_regularization_strength", 0.0),
+        ("beta", 0.0),
+    ),
+    "Lion": (("learning_rate", 0.001), ("beta_1", 0.9), ("beta_2", 0.99)),
+    "Lamb": (("learning_rate", 0.001), ("beta_1", 0.9), ("beta_2", 0.999), ("epsilon", 1e-7)),
+}
+
+#: keyword-only arguments every optimizer accepts in some generation (``lr``/``decay``: Keras 2
+#: legacy; ``weight_decay`` ... ``gradient_accumulation_steps``: the new optimizer / Keras 3)
+OPTIMIZER_COMMON_KWARGS = (
+    "lr", "decay", "weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "use_ema",
+    "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
+    "gradient_accumulation_steps", "jit_compile", "name", "mesh",
+)
+#: per-class keywords of older generations (standalone / OptimizerV2)
+_OPTIMIZER_EXTRA_KWARGS = {"Nadam": ("schedule_decay",), "Adamax": ("amsgrad",)}
+
+SCHEDULE_SIGNATURES: dict[str, tuple[tuple[str, Any], ...]] = {
+    "ExponentialDecay": (
+        ("initial_learning_rate", _REQUIRED), ("decay_steps", _REQUIRED),
+        ("decay_rate", _REQUIRED), ("staircase", False), ("name", None),
+    ),
+    "PiecewiseConstantDecay": (("boundaries", _REQUIRED), ("values", _REQUIRED), ("name", None)),
+    "PolynomialDecay": (
+        ("initial_learning_rate", _REQUIRED), ("decay_steps", _REQUIRED),
+        ("end_learning_rate", 0.0001), ("power", 1.0), ("cycle", False), ("name", None),
+    ),
+    "InverseTimeDecay": (
+        ("initial_learning_rate", _REQUIRED), ("decay_steps", _REQUIRED),
+        ("decay_rate", _REQUIRED), ("staircase", False), ("name", None),
+    ),
+    "CosineDecay": (
+        ("initial_learning_rate", _REQUIRED), ("decay_steps", _REQUIRED), ("alpha", 0.0),
+        ("name", None), ("warmup_target", None), ("warmup_steps", 0),
+    ),
+    "CosineDecayRestarts": (
+        ("initial_learning_rate", _REQUIRED), ("first_decay_steps", _REQUIRED),
+        ("t_mul", 2.0), ("m_mul", 1.0), ("alpha", 0.0), ("name", None),
+    ),
+}
+
+CALLBACK_SIGNATURES: dict[str, tuple[tuple[str, Any], ...]] = {
+    "ReduceLROnPlateau": (
+        ("monitor", "val_loss"), ("factor", 0.1), ("patience", 10), ("verbose", 0),
+        ("mode", "auto"), ("min_delta", 1e-4), ("cooldown", 0), ("min_lr", 0.0),
+    ),
+    "LearningRateScheduler": (("schedule", _REQUIRED), ("verbose", 0)),
+    "EarlyStopping": (
+        ("monitor", "val_loss"), ("min_delta", 0), ("patience", 0), ("verbose", 0),
+        ("mode", "auto"), ("baseline", None), ("restore_best_weights", False),
+        ("start_from_epoch", 0),
+    ),
+}
+#: keyword-only extras: ``epsilon`` is ReduceLROnPlateau's threshold up to Keras 2.1.5
+_CALLBACK_EXTRA_KWARGS = {"ReduceLROnPlateau": ("epsilon",)}
+
+_OPTIMIZER_PREFIXES = {
+    "": None,
+    "optimizers.": None,
+    "keras.optimizers.": None,
+    "tf.keras.optimizers.": None,
+    "tensorflow.keras.optimizers.": None,
+    "tf_keras.optimizers.": "k2-new",
+    "legacy.": "k2-legacy",
+    "optimizers.legacy.": "k2-legacy",
+    "keras.optimizers.legacy.": "k2-legacy",
+    "tf.keras.optimizers.legacy.": "k2-legacy",
+    "tensorflow.keras.optimizers.legacy.": "k2-legacy",
+    "tf_keras.optimizers.legacy.": "k2-legacy",
+    "tf.optimizers.": None,
+    "tf.optimizers.legacy.": "k2-legacy",
+}
+_SCHEDULE_PREFIXES = (
+    "", "schedules.", "optimizers.schedules.", "keras.optimizers.schedules.",
+    "tf.keras.optimizers.schedules.", "tensorflow.keras.optimizers.schedules.",
+    "tf_keras.optimizers.schedules.", "tf.optimizers.schedules.",
+    # CosineDecay(Restarts) lived in keras.experimental in TF 2.0-2.4
+    "keras.experimental.", "tf.keras.experimental.",
+)
+_CALLBACK_PREFIXES = (
+    "", "callbacks.", "keras.callbacks.", "tf.keras.callbacks.",
+    "tensorflow.keras.callbacks.", "tf_keras.callbacks.",
+)
+
+#: an unquoted ``file.py:fn`` / ``module:fn`` as LearningRateScheduler's first argument
+_BARE_FUNCTION_REF = re.compile(
+    r"(LearningRateScheduler\s*\(\s*(?:schedule\s*=\s*)?)"
+    r"([^\s,'\"()=]+:[A-Za-z_]\w*)(?=\s*[,)])"
+)
+_FUNCTION_REF = re.compile(r"^[^\s,'\"()]+:[A-Za-z_]\w*$")
+
+
+def _did_you_mean(name: str, known: Any) -> str:
+    # a case slip (Adamw -> AdamW) first, then the closest spelling
+    close = [k for k in known if k.lower() == name.lower()]
+    if not close:
+        close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# --------------------------------------------------------------------------------------------
+# AST walking
+# --------------------------------------------------------------------------------------------
+
+
+def _dotted_name(node: ast.expr, option: str) -> str:
+    """``a.b.C`` as text; anything but names and attributes is rejected."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        raise UsageError(f"{option}: only a call of a known class is allowed, not {ast.unparse(node)!r}")
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _split_prefix(dotted: str, prefixes: Any) -> tuple[str, str] | None:
+    """(prefix, class name) when ``dotted`` is a known prefix + a bare name, else None."""
+    prefix, _, name = dotted.rpartition(".")
+    prefix = f"{prefix}." if prefix else ""
+    if prefix in prefixes:
+        return prefix, name
+    return None
+
+
+def _literal(node: ast.expr, option: str, where: str) -> Any:
+    """A literal value: number (unary +/- allowed), string, True/False/None, list/tuple."""
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, (bool, int, float, str)) or node.value is None:
+            return node.value
+        raise UsageError(f"{option}: {where} must be a number, string, bool or None")
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        operand = node.operand
+        if isinstance(operand, ast.Constant) and type(operand.value) in (int, float):
+            return -operand.value if isinstance(node.op, ast.USub) else operand.value
+    if isinstance(node, (ast.List, ast.Tuple)):
+        values = [_literal(item, option, where) for item in node.elts]
+        return values if isinstance(node, ast.List) else tuple(values)
+    raise UsageError(
+        f"{option}: {where} must be a literal (number, string, True/False/None, list), "
+        f"not {ast.unparse(node)!r}"
+    )
+
+
+def _bind(
+    call: ast.Call,
+    class_name: str,
+    signature: tuple[tuple[str, Any], ...],
+    extra_kwargs: tuple[str, ...],
+    option: str,
+    convert: Any,
+) -> dict[str, Any]:
+    """Map positional and keyword arguments of ``call`` to parameter names (given ones only)."""
+    names = [name for name, _ in signature]
+    allowed = set(names) | set(extra_kwargs)
+    if len(call.args) > len(names):
+        raise UsageError(
+            f"{option}: {class_name} takes at most {len(names)} positional arguments "
+            f"({', '.join(names)}), got {len(call.args)}"
+        )
+    bound: dict[str, Any] = {}
+    for name, node in zip(names, call.args, strict=False):
+        if isinstance(node, ast.Starred):
+            raise UsageError(f"{option}: *args are not allowed in {class_name}(...)")
+        bound[name] = convert(name, node)
+    for keyword in call.keywords:
+        if keyword.arg is None:
+            raise UsageError(f"{option}: **kwargs are not allowed in {class_name}(...)")
+        if keyword.arg not in allowed:
+            raise UsageError(
+                f"{option}: unknown argument {keyword.arg!r} for {class_name}; known: "
+                f"{', '.join(sorted(allowed))}"
+            )
+        if keyword.arg in bound:
+            raise UsageError(f"{option}: argument {keyword.arg!r} given twice to {class_name}")
+        bound[keyword.arg] = convert(keyword.arg, keyword.value)
+    missing = [name for name, default in signature if default is _REQUIRED and name not in bound]
+    if missing:
+        raise UsageError(f"{option}: {class_name} needs {', '.join(missing)}")
+    return bound
+
+
+def _parse_call(text: str, option: str) -> ast.Call:
+    if not isinstance(text, str) or not text.strip():
+        raise UsageError(f"{option}: empty expression")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise UsageError(f"{option}: not a valid expression: {text!r} ({exc.msg})") from None
+    if not isinstance(tree.body, ast.Call):
+        raise UsageError(f"{option}: expected a call such as Adam(learning_rate=1e-3), got {text!r}")
+    return tree.body
+
+
+def _schedule(call: ast.Call, option: str) -> ScheduleSpec:
+    dotted = _dotted_name(call.func, option)
+    split = _split_prefix(dotted, _SCHEDULE_PREFIXES)
+    if split is None or split[1] not in SCHEDULE_SIGNATURES:
+        raise UsageError(
+            f"unknown schedule {dotted!r} in {option}"
+            f"{_did_you_mean(dotted.rpartition('.')[2], SCHEDULE_SIGNATURES)}; "
+            f"known: {', '.join(SCHEDULE_SIGNATURES)}"
+        )
+    class_name = split[1]
+    signature = SCHEDULE_SIGNATURES[class_name]
+    bound = _bind(
+        call, class_name, signature, (), option,
+        lambda name, node: _literal(node, option, f"{class_name} argument {name!r}"),
+    )
+    # every key get_config() lists, in its order (name only when given)
+    config = {
+        name: bound.get(name, default)
+        for name, default in signature
+        if name in bound or name != "name"
+    }
+    return ScheduleSpec(class_name=class_name, config=config)
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def parse_optimizer_expr(text: str, option: str = "--optimizer") -> OptimizerSpec:
+    """Parse ``"Adam(lr=1e-3, decay=1e-2)"`` or ``"SGD(learning_rate=ExponentialDecay(...))"``.
+
+    The generation is ``"k2-legacy"`` for a ``legacy.`` prefix and ``"k2-new"`` for
+    ``tf_keras.optimizers.``; otherwise None (``lr=``/``decay=`` alone do not decide: the
+    timeline does, with ``--keras``). ``raw`` holds the arguments exactly as given (positional
+    ones under their parameter names; a schedule as its :class:`ScheduleSpec`). When both
+    ``lr`` and ``learning_rate`` are given, ``learning_rate`` takes ``lr`` (the alias wins in
+    the generations that accept it). An absent lr gets the class default of tf.keras/Keras 3.
+    """
+    call = _parse_call(text, option)
+    dotted = _dotted_name(call.func, option)
+    split = _split_prefix(dotted, _OPTIMIZER_PREFIXES)
+    if split is None or split[1] not in OPTIMIZER_SIGNATURES:
+        name = dotted.rpartition(".")[2]
+        kind = "schedule" if name in SCHEDULE_SIGNATURES else "optimizer"
+        hint = " (a schedule must be the optimizer's learning_rate)" if kind == "schedule" else ""
+        raise UsageError(
+            f"unknown optimizer {dotted!r} in {option}{hint}{_did_you_mean(name, OPTIMIZER_SIGNATURES)}"
+            f"; known: {', '.join(OPTIMIZER_SIGNATURES)}"
+        )
+    prefix, class_name = split
+    signature = OPTIMIZER_SIGNATURES[class_name]
+
+    def convert(name: str, node: ast.expr) -> Any:
+        if name in ("learning_rate", "lr") and isinstance(node, ast.Call):
+            return _schedule(node, option)
+        return _literal(node, option, f"{class_name} argument {name!r}")
+
+    raw = _bind(
+        call, class_name, signature,
+        OPTIMIZER_COMMON_KWARGS + _OPTIMIZER_EXTRA_KWARGS.get(class_name, ()), option, convert,
+    )
+    defaults = dict(signature)
+    learning_rate = raw.get("lr", raw.get("learning_rate", defaults["learning_rate"]))
+    if not isinstance(learning_rate, (int, float, ScheduleSpec)) or isinstance(learning_rate, bool):
+        raise UsageError(f"{option}: learning_rate must be a number or a schedule, not {learning_rate!r}")
+    decay = raw.get("decay", 0.0)
+    if not isinstance(decay, (int, float)) or isinstance(decay, bool):
+        raise UsageError(f"{option}: decay must be a number, not {decay!r}")
+    weight_decay = raw.get("weight_decay", defaults.get("weight_decay"))
+    accumulation = raw.get("gradient_accumulation_steps")
+    return OptimizerSpec(
+        class_name=class_name,
+        generation=_OPTIMIZER_PREFIXES[prefix],
+        learning_rate=learning_rate if isinstance(learning_rate, ScheduleSpec) else float(learning_rate),
+        decay=float(decay),
+        weight_decay=None if weight_decay is None else float(weight_decay),
+        gradient_accumulation_steps=None if accumulation is None else int(accumulation),
+        raw=raw,
+        source=option,
+    )
+
+
+def parse_callback_expr(text: str, option: str = "--callback") -> CallbackSpec:
+    """Parse ``"ReduceLROnPlateau(monitor='val_loss', factor=0.75, patience=3)"``,
+    ``"LearningRateScheduler(path/to/file.py:fn, verbose=1)"`` or ``"EarlyStopping(...)"``.
+
+    ``kwargs`` holds the arguments given (positional ones under their parameter names);
+    defaults are left to the callback's era. A LearningRateScheduler's schedule must be a
+    function reference ``file.py:fn`` or ``module:fn`` (quoted or not), kept as a string.
+    """
+    source = text.strip() if isinstance(text, str) else text
+    if isinstance(source, str):
+        source = _BARE_FUNCTION_REF.sub(lambda m: f"{m.group(1)}{m.group(2)!r}", source)
+    call = _parse_call(source, option)
+    dotted = _dotted_name(call.func, option)
+    split = _split_prefix(dotted, _CALLBACK_PREFIXES)
+    if split is None or split[1] not in CALLBACK_SIGNATURES:
+        raise UsageError(
+            f"unknown callback {dotted!r} in {option}"
+            f"{_did_you_mean(dotted.rpartition('.')[2], CALLBACK_SIGNATURES)}; "
+            f"known: {', '.join(CALLBACK_SIGNATURES)}"
+        )
+    class_name = split[1]
+
+    def convert(name: str, node: ast.expr) -> Any:
+        if class_name == "LearningRateScheduler" and name == "schedule":
+            value = node.value if isinstance(node, ast.Constant) else None
+            if not isinstance(value, str) or not _FUNCTION_REF.match(value):
+                raise UsageError(
+                    f"{option}: give LearningRateScheduler's schedule as path/to/file.py:function "
+                    f"or module:function, not {ast.unparse(node)!r}"
+                )
+            return value
+        return _literal(node, option, f"{class_name} argument {name!r}")
+
+    kwargs = _bind(
+        call, class_name, CALLBACK_SIGNATURES[class_name],
+        _CALLBACK_EXTRA_KWARGS.get(class_name, ()), option, convert,
+    )
+    if class_name == "ReduceLROnPlateau":
+        factor = kwargs.get("factor", 0.1)
+        if isinstance(factor, (int, float)) and not isinstance(factor, bool) and factor >= 1.0:
+            raise UsageError(f"{option}: ReduceLROnPlateau does not support a factor >= 1.0 (got {factor})")
+    return CallbackSpec(class_name=class_name, kwargs=kwargs, source=option)
+
+
+def load_optimizer_arg(text: str) -> tuple[str, Path | OptimizerSpec]:
+    """Resolve ``--optimizer``: ``("file", Path)`` for an existing file, else ``("expr", spec)``.
+
+    A file (optimizer config JSON, ``.h5``/``.keras`` model) is handed back unread: the config
+    and model sources read it. Text that looks like a path (ends in ``.json``/``.h5``/
+    ``.keras``/``.hdf5``, or has no parenthesis but a path separator) and does not exist is an
+    :class:`~lraudit.errors.InputError`; anything else must parse as an expression.
+    """
+    candidate = Path(text).expanduser()
+    if candidate.is_file():
+        return "file", candidate
+    stripped = text.strip()
+    looks_like_path = stripped.lower().endswith((".json", ".h5", ".hdf5", ".keras")) or (
+        "(" not in stripped and ("/" in stripped or "\\" in stripped)
+    )
+    if looks_like_path:
+        raise InputError(f"--optimizer: file {text!r} does not exist")
+    return "expr", parse_optimizer_expr(stripped)
