@@ -1,18 +1,711 @@
-"""Placeholder source (replaced by the real reader of this kind)."""
+"""Keras console output (``model.fit`` stdout/stderr) of every era, read in bounded memory.
+
+What a console log holds (reference: keras-lr-semantics.md §4, §6, Appendix C):
+
+* ``Epoch N/M`` headers (1-based N, M = the ``epochs`` argument);
+* progress bars redrawn in place with ``\\b`` runs and ``\\r`` (Keras 2 ``[====>...]``,
+  Keras 3 ANSI-coloured ``━``), or one ``\\n`` line per update when the display was not dynamic;
+  the *final* line of an epoch (``20/20 [====] - 1s 23ms/step - loss: 4.4432 - lr: 0.0010``)
+  carries the epoch's logs; verbose=2 prints only that line, in several era-specific forms;
+* callback messages (ReduceLROnPlateau M1–M5, LearningRateScheduler, EarlyStopping) and
+  warnings (missing monitor, ``lr`` deprecation, ignored/rejected ``decay``).
+
+Why the reader works on line *tails*: every piece of text that matters ends a ``\\n``-terminated
+line — a header, a message (Keras prints them with a trailing newline, even in the middle of a
+bar: ``...\\r\\nEpoch 5: ReduceLROnPlateau ...\\r\\n``), a warning, and the final bar line
+(the progress bar writes ``\\n`` when it finalises). In-progress redraws never end a line unless a
+message interrupts them. So the file is streamed in fixed-size chunks, ``\\n`` positions are found
+with ``bytes.find`` (C speed, also inside megabyte-long redraw lines), and only the last segment
+of each line (the text after its last ``\\r`` or ``\\b``, at most :data:`_TAIL_BYTES`) and the
+first segment (to notice a new bar starting, e.g. ``evaluate()`` after ``fit()``) are decoded.
+
+Epoch numbering of printed messages: M2–M5, LearningRateScheduler and EarlyStopping (from Keras
+2.0.9) print ``epoch + 1``; Keras 2.0.0–2.0.8 printed the 0-based epoch with the same ``%05d``
+format (M1: ``Epoch 00003: reducing learning rate to ...`` without "ReduceLROnPlateau", and
+``Epoch 00003: early stopping``). Choice made here: for those two ambiguous forms a printed
+number equal to 0, or equal to the 0-based index of the epoch whose ``Epoch N/M`` header
+precedes the message (i.e. N-1, which the +1 form can never print at that place: the message is
+printed at the end of epoch N), is read as 0-based; every other printed number as ``epoch + 1``.
+
+Fits: a new ``fit()`` starts at the first header, when ``M`` changes, when ``N`` does not follow
+the previous header (restart or jump), or after an ``early stopping`` message. A resumed fit
+(``initial_epoch``) continues the numbering with a new ``M`` (``Epoch 4/6`` after ``Epoch 3/3``).
+A bar before any header (``fit(epochs=1)`` prints no header in TF 2.x and Keras 3) becomes a
+fit of its own with epoch 0 when its final line holds metrics.
+"""
+
 from __future__ import annotations
 
+import re
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from lraudit.sources.base import SourceData
+from lraudit.sources.base import CallbackEvent, FitInfo, SourceData, scalars_frame
 
 KIND = "console"
 
+#: bytes read per step; memory stays around this size whatever the file size
+CHUNK_BYTES = 8 * 1024 * 1024
+#: at most this many trailing bytes of a line are looked at (a final epoch line is far shorter)
+_TAIL_BYTES = 64 * 1024
+#: leading bytes of a line kept to see which bar (if any) starts on it
+_HEAD_BYTES = 512
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_FULL_BLOCK_K3 = "\u2501".encode()  # '━', the only non-ASCII character Keras itself prints
+_ASCII_BYTES = bytes(range(128))
+
+_HEADER = re.compile(r"^\s*Epoch (\d+)/(\d+)\s*$")
+_MESSAGE = re.compile(r"^\s*Epoch (\d+): (.*?)\s*$")
+_RLR = re.compile(r"^(?:(ReduceLROnPlateau) )?reducing (?:(\S+) )?learning rate to (.+?)\.?$")
+_LRS = re.compile(r"^LearningRateScheduler (reducing|setting) (?:(\S+) )?learning rate to (.+?)\.?$")
+_EARLY = re.compile(r"^early stopping\b")
+_MONITOR = re.compile(
+    r"(Reduce LR on plateau|Learning rate reduction is|Early stopping) conditioned on metric "
+    r"`([^`]*)` which is not available\. Available metrics are: ?(.*)$"
+)
+_MONITOR_OLD = re.compile(r"Learning Rate Plateau Reducing requires (\S+) available!")
+_DECAY_IGNORED = re.compile(r"Argument `decay` is no longer supported and will be ignored")
+_LR_ALIAS = re.compile(r"The `lr` argument is deprecated, use `learning_rate` instead")
+_LR_IGNORED = re.compile(r"`lr` is deprecated(?:,| in (?:TF-)?Keras optimizer,) please use `learning_rate`")
+_LR_REJECTED = re.compile(r"Argument\(s\) not recognized: \{.*'lr': ([^,}]+)")
+_DECAY_REJECTED = re.compile(
+    r"decay is deprecated in the new (?:TF-)?Keras optimizer.*?(?:legacy\.(\w+))?\.?$"
+)
+_BACKEND = re.compile(r"keras/(?:src/)?backend/(jax|torch|tensorflow|numpy|openvino)/")
+
+# A bar segment: counter, then a Keras 2 bracket bar, a Keras 3 '━' bar, or nothing (unknown target).
+_BAR = re.compile(r"^\s*(\d+)/(\d+|Unknown)\s*(\[[=>.]*\]|\u2501+)?\s*(.*)$")
+# verbose=2 without a counter (standalone Keras): " - 5s - loss: ..."
+_VERBOSE2_BARE = re.compile(r"^\s*- \d+(?:\.\d+)?[mun]?s\b(.*)$")
+_TIME_FIRST = re.compile(r"^-?\s*\d+(?:\.\d+)?[mun]?s\b")
+_METRIC = re.compile(r"(?:^|\s)- ([^\s:]+): (\S+)")
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf)", re.IGNORECASE)
+
+_SNIFF_MARKERS = re.compile(
+    r"(?m)^\s*(?:Epoch \d+/\d+\s*$|\d+/(?:\d+|Unknown) (?:\[[=>.]*\]|\u2501)|\d+/\d+ - \d+m?s - "
+    r"|Epoch \d+: (?:ReduceLROnPlateau|LearningRateScheduler|reducing learning rate|early stopping))"
+    r"|conditioned on metric `|Argument `decay` is no longer supported|The `lr` argument is deprecated"
+    r"|`lr` is deprecated|decay is deprecated in the new"
+)
+
 
 def sniff(prefix: bytes, path: Path) -> bool:
-    """Not implemented yet: recognises nothing."""
-    return False
+    """True when ``prefix`` holds Keras console output (headers, bars, callback messages).
+
+    Markers must start a line (after ``\\r``/``\\n``/``\\b`` and ANSI codes), so a JSON or CSV
+    file quoting such text is not taken for a console log; binary files (HDF5, zip, event
+    files) are rejected by their magic bytes or their share of NUL bytes.
+    """
+    if prefix.startswith((b"\x89HDF", b"PK\x03\x04", b"\x1f\x8b")):
+        return False
+    if prefix.count(b"\x00") > len(prefix) // 100:
+        return False
+    text = _ANSI.sub("", prefix.decode("utf-8", errors="replace"))
+    text = re.sub(r"[\r\x08]+", "\n", text)
+    return _SNIFF_MARKERS.search(text) is not None
+
+
+# --------------------------------------------------------------------------------------------
+# line interpretation
+
+
+@dataclass
+class _BarLine:
+    """A progress-bar or verbose=2 segment, parsed."""
+
+    current: int | None
+    target: int | None  # None: "Unknown" or no counter
+    final: bool
+    metrics: list[tuple[str, str]]
+    style: str  # "bracket" | "block" | "verbose2" | "plain"
+    era: str | None = None  # "k2" | "k3" when the look of the line tells
+
+
+def _parse_bar(text: str) -> _BarLine | None:
+    """Parse one ANSI-free segment as a bar/epoch line, or None when it is not one."""
+    match = _BAR.match(text)
+    if match is not None:
+        current = int(match.group(1))
+        target = None if match.group(2) == "Unknown" else int(match.group(2))
+        bar, rest = match.group(3), match.group(4)
+        if bar is None:
+            if not rest.startswith("- ") and not _TIME_FIRST.match(rest):
+                return None
+            style = "verbose2" if _TIME_FIRST.match(rest.removeprefix("- ")) else "plain"
+        else:
+            style = "bracket" if bar.startswith("[") else "block"
+        in_progress = rest.startswith(("- ETA:", "ETA:"))
+        complete = target is None or current == target
+        return _BarLine(
+            current, target, complete and not in_progress, _metrics(rest), style, _era_hint(style, rest)
+        )
+    match = _VERBOSE2_BARE.match(text)
+    if match is not None:
+        return _BarLine(None, None, True, _metrics(match.group(1)), "verbose2", "k2")
+    return None
+
+
+_K3_VERBOSE2 = re.compile(r"^- \d+(?:\.\d+)?[mun]?s - \d+(?:\.\d+)?[mun]?s/step\b")
+
+
+def _era_hint(style: str, rest: str) -> str | None:
+    """Which Keras generation a bar's look tells (§6.1), None when it does not."""
+    if style == "bracket":
+        return "k2"
+    if style == "block":
+        return "k3"
+    if style == "verbose2":
+        if _K3_VERBOSE2.match(rest):
+            return "k3"  # Keras 3: "4/4 - 0s - 84ms/step - loss: ..."
+        if "s/epoch" in rest:
+            return "k2"  # keras 2.7 - tf-keras: "... - 666ms/epoch - 67ms/step"
+    return None
+
+
+def _metrics(rest: str) -> list[tuple[str, str]]:
+    """The ``key: value`` pairs of an epoch line whose value is a number (ETA/times skipped)."""
+    pairs = []
+    for key, value in _METRIC.findall(" " + rest):
+        if key == "ETA":
+            continue
+        if _NUMBER.fullmatch(value):
+            pairs.append((key, value))
+    return pairs
+
+
+def _printed_number(text: str) -> float | None:
+    """The number in a printed value: ``0.001``, ``1e-07``, ``tf.Tensor(0.0009, shape=()...)``."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    numpy_field = re.search(r"numpy=([^,>)\s]+)", text)
+    if numpy_field is not None:
+        try:
+            return float(numpy_field.group(1))
+        except ValueError:
+            pass
+    inner = re.search(r"\(\s*(" + _NUMBER.pattern + r")\s*[,)]", text, re.IGNORECASE)
+    if inner is not None:
+        return float(inner.group(1))
+    first = _NUMBER.search(text)
+    return float(first.group(0)) if first is not None else None
+
+
+def _segments(raw: bytes) -> bytes:
+    """The last segment of a line: the text after its last ``\\r`` or ``\\b``."""
+    raw = raw.rstrip(b"\r\x08 \t")
+    cut = max(raw.rfind(b"\r"), raw.rfind(b"\x08"))
+    return raw[cut + 1 :]
+
+
+def _first_segment(raw: bytes) -> bytes:
+    raw = raw.lstrip(b"\r\x08")
+    ends = [i for i in (raw.find(b"\r"), raw.find(b"\x08")) if i >= 0]
+    return raw[: min(ends)] if ends else raw
+
+
+def _decode(raw: bytes) -> str:
+    text = raw.decode("utf-8", errors="replace")
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    return text.replace("\x00", "")
+
+
+# --------------------------------------------------------------------------------------------
+# reading state
+
+
+@dataclass
+class _EpochState:
+    fit: int
+    epoch: int
+    line: int
+    target: int | None = None
+    last_current: int | None = None
+    final: _BarLine | None = None
+    final_line: int | None = None
+    closed: bool = False
+
+
+@dataclass
+class _FitState:
+    index: int
+    first_epoch: int
+    end_epoch: int | None
+    line: int
+    epochs: list[_EpochState] = field(default_factory=list)
+
+
+class _Reader:
+    """Turns the lines of one console log into scalars, events and fits."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = str(path)
+        self.fits: list[_FitState] = []
+        self.epoch: _EpochState | None = None  # the epoch whose header came last
+        self.prelude: _EpochState | None = None  # a bar seen before any header
+        self.fit_ended = False  # an early-stopping message closed the current fit
+        self.events: list[CallbackEvent] = []
+        self.pending_begin: list[CallbackEvent] = []  # LearningRateScheduler messages before a header
+        self.evidence: Counter[str] = Counter()
+        self.backends: set[str] = set()
+        self.warnings: list[str] = []
+
+    # ---- per line ---------------------------------------------------------------------------
+
+    def line(self, number: int, head: bytes, tail: bytes, tail_complete: bool) -> None:
+        """Interpret one ``\\n``-terminated line from its first bytes and last bytes."""
+        raw = _segments(tail)
+        if not raw:
+            return
+        if not tail_complete and len(raw) == len(tail.rstrip(b"\r\x08 \t")):
+            return  # a single segment longer than the tail window: not Keras output
+        text = _decode(raw).strip()
+        if not text:
+            return
+        state = self.epoch if self.epoch is not None else self.prelude
+        if state is not None and state.final is not None and not state.closed:
+            self._check_restart(state, head)
+        if text.startswith("Epoch "):
+            header = _HEADER.match(text)
+            if header is not None:
+                self._header(number, int(header.group(1)), int(header.group(2)))
+                return
+            message = _MESSAGE.match(text)
+            if message is not None:
+                self._message(number, int(message.group(1)), message.group(2), text)
+                return
+        bar = _parse_bar(text)
+        if bar is not None:
+            self._bar(number, bar)
+            return
+        self._warning(number, text)
+
+    def _check_restart(self, state: _EpochState, head: bytes) -> None:
+        first = _parse_bar(_decode(_first_segment(head)).strip())
+        if first is None or first.current is None:
+            return
+        if first.target != state.target or (
+            state.last_current is not None and first.current < state.last_current
+        ):
+            state.closed = True  # a new bar (evaluate/predict, or a fit without header) began
+
+    def _bar(self, number: int, bar: _BarLine) -> None:
+        if bar.era is not None:
+            self.evidence[bar.era] += 1
+        state = self.epoch
+        if state is None:
+            if self.prelude is None or self.prelude.closed:
+                if not (bar.final and bar.metrics):
+                    if self.prelude is None:
+                        self.prelude = _EpochState(fit=-1, epoch=0, line=number)
+                        self.prelude.target = bar.target
+                        self.prelude.last_current = bar.current
+                    return
+                self.prelude = _EpochState(fit=-1, epoch=0, line=number, target=bar.target)
+            state = self.prelude
+        if state.closed:
+            return
+        if state.target is None and bar.current is not None:
+            state.target = bar.target
+        if bar.current is not None:
+            state.last_current = bar.current
+        if bar.final:
+            state.final, state.final_line = bar, number
+            for key, _ in bar.metrics:
+                if key == "lr":
+                    self.evidence["k2"] += 1
+                elif key.startswith("learning_rate"):
+                    self.evidence["k3"] += 1
+
+    # ---- headers and fits ---------------------------------------------------------------------
+
+    def _header(self, number: int, printed: int, total: int) -> None:
+        epoch = printed - 1
+        self._close_prelude()
+        current_fit = self.fits[-1] if self.fits else None
+        previous = self.epoch
+        new_fit = (
+            current_fit is None
+            or self.fit_ended
+            or current_fit.end_epoch != total
+            or previous is None
+            or epoch != previous.epoch + 1
+        )
+        if new_fit:
+            current_fit = _FitState(len(self.fits), epoch, total, number)
+            self.fits.append(current_fit)
+            self.fit_ended = False
+        self.epoch = _EpochState(fit=current_fit.index, epoch=epoch, line=number)
+        current_fit.epochs.append(self.epoch)
+        for event in self.pending_begin:
+            event.fit = current_fit.index if event.epoch == epoch else (previous.fit if previous else None)
+        self.pending_begin.clear()
+
+    def _close_prelude(self) -> None:
+        """A bar seen before any header: a fit(epochs=1) (no header printed) when it has logs."""
+        prelude = self.prelude
+        self.prelude = None
+        if prelude is None or prelude.final is None or not prelude.final.metrics:
+            return
+        fit = _FitState(len(self.fits), 0, None, prelude.line)
+        prelude.fit = fit.index
+        fit.epochs.append(prelude)
+        self.fits.append(fit)
+
+    # ---- messages and warnings ----------------------------------------------------------------
+
+    def _location(self, number: int) -> str:
+        return f"{self.name}:{number}"
+
+    def _context(self) -> tuple[int | None, int | None]:
+        if self.epoch is None:
+            return None, None
+        return self.epoch.fit, self.epoch.epoch
+
+    def _message(self, number: int, printed: int, body: str, text: str) -> None:
+        fit, context_epoch = self._context()
+        padded = re.match(r"^\s*Epoch 0\d{4}:", text) is not None
+        if padded:
+            self.evidence["k2"] += 1
+
+        def ambiguous_epoch() -> int:
+            # M1 / early stopping before Keras 2.0.9 printed the 0-based epoch (module docstring)
+            if padded and (printed == 0 or printed == context_epoch):
+                return printed
+            return printed - 1
+
+        scheduler = _LRS.match(body)
+        if scheduler is not None:
+            value_text = scheduler.group(3).strip()
+            event = CallbackEvent(
+                kind="scheduler_set",
+                epoch=printed - 1,
+                value=_printed_number(value_text),
+                text=value_text,
+                location=self._location(number),
+                callback="LearningRateScheduler",
+                fit=fit,
+                detail={"word": scheduler.group(1), "message": text.strip()}
+                | ({"optimizer": scheduler.group(2)} if scheduler.group(2) else {}),
+            )
+            self.events.append(event)
+            self.pending_begin.append(event)
+            return
+        plateau = _RLR.match(body)
+        if plateau is not None:
+            value_text = plateau.group(3).strip()
+            named = plateau.group(1) is not None
+            epoch = printed - 1 if named else ambiguous_epoch()
+            detail = {"message": text.strip(), "format": "named" if named else "unnamed"}
+            if plateau.group(2):
+                detail["optimizer"] = plateau.group(2)
+            self.events.append(
+                CallbackEvent(
+                    kind="plateau_reduction",
+                    epoch=epoch,
+                    value=_printed_number(value_text),
+                    text=value_text,
+                    location=self._location(number),
+                    callback="ReduceLROnPlateau",
+                    fit=fit,
+                    detail=detail,
+                )
+            )
+            return
+        if _EARLY.match(body):
+            epoch = ambiguous_epoch()
+            self.events.append(
+                CallbackEvent(
+                    kind="early_stopping",
+                    epoch=epoch,
+                    value=None,
+                    text=text.strip(),
+                    location=self._location(number),
+                    callback="EarlyStopping",
+                    fit=fit,
+                )
+            )
+            self.fit_ended = True
+
+    def _warning(self, number: int, text: str) -> None:
+        for match in _BACKEND.finditer(text):
+            self.backends.add(match.group(1))
+        if "keras/src/backend/" in text or "keras/src/trainers/" in text or "base_optimizer.py" in text:
+            self.evidence["k3_weak"] += 1
+        if "WARNING:tensorflow" in text or "optimizers/legacy" in text or "tf_keras" in text:
+            self.evidence["k2_weak"] += 1
+        fit, epoch = self._context()
+        location = self._location(number)
+        monitor = _MONITOR.search(text)
+        old_monitor = _MONITOR_OLD.search(text) if monitor is None else None
+        if monitor is not None or old_monitor is not None:
+            if monitor is not None:
+                callback = "EarlyStopping" if monitor.group(1) == "Early stopping" else "ReduceLROnPlateau"
+                name = monitor.group(2)
+                available = [k.strip() for k in monitor.group(3).strip().rstrip(".").split(",") if k.strip()]
+                if monitor.group(1) == "Learning rate reduction is" and "WARNING:tensorflow" in text:
+                    self.evidence["k2"] += 1
+            else:
+                callback, name, available = "ReduceLROnPlateau", old_monitor.group(1), []
+            self.events.append(
+                CallbackEvent(
+                    kind="monitor_missing",
+                    epoch=epoch,
+                    value=None,
+                    text=text,
+                    location=location,
+                    callback=callback,
+                    fit=fit,
+                    detail={"callback": callback, "monitor": name, "available": available},
+                )
+            )
+            return
+        if _DECAY_IGNORED.search(text):
+            self.evidence["k3"] += 1
+            self._simple("decay_ignored", text, location, fit, {})
+            return
+        decay_rejected = _DECAY_REJECTED.search(text)
+        if decay_rejected is not None:
+            self.evidence["k2"] += 1
+            detail = {"optimizer": decay_rejected.group(1)} if decay_rejected.group(1) else {}
+            self._simple("decay_rejected", text, location, fit, detail)
+            return
+        if _LR_ALIAS.search(text):
+            self.evidence["k2"] += 1
+            self._simple("lr_deprecated", text, location, fit, {"effect": "alias"})
+            return
+        if _LR_IGNORED.search(text):
+            self.evidence["k2"] += 1
+            self._simple("lr_deprecated", text, location, fit, {"effect": "ignored"})
+            return
+        rejected = _LR_REJECTED.search(text)
+        if rejected is not None:
+            self.evidence["k3"] += 1
+            self._simple(
+                "lr_deprecated",
+                text,
+                location,
+                fit,
+                {"effect": "rejected"},
+                _printed_number(rejected.group(1)),
+            )
+
+    def _simple(
+        self, kind: str, text: str, location: str, fit: int | None, detail: dict, value: float | None = None
+    ) -> None:
+        self.events.append(
+            CallbackEvent(
+                kind=kind, epoch=None, value=value, text=text, location=location, fit=fit, detail=detail
+            )
+        )
+
+    # ---- result -------------------------------------------------------------------------------
+
+    def result(self) -> SourceData:
+        self._close_prelude()
+        fallback_fit = self.epoch.fit if self.epoch is not None else None
+        for event in self.pending_begin:
+            event.fit = fallback_fit
+        rows = []
+        fits: list[FitInfo] = []
+        steps_seen: set[int] = set()
+        for fit in self.fits:
+            steps = Counter()
+            for state in fit.epochs:
+                bar = state.final
+                if bar is None:
+                    self.warnings.append(
+                        f"{self.name}:{state.line}: epoch {state.epoch} has no final progress line "
+                        "(interrupted, truncated or verbose=0)"
+                    )
+                    continue
+                if bar.current is not None:
+                    steps[bar.target if bar.target is not None else bar.current] += 1
+                for key, value_text in bar.metrics:
+                    value = float(value_text)
+                    rows.append(
+                        (
+                            "console",
+                            self.name,
+                            state.final_line,
+                            key,
+                            state.epoch,
+                            None,
+                            fit.index,
+                            value,
+                            value_text,
+                        )
+                    )
+            fit_steps = steps.most_common(1)[0][0] if steps else None
+            if len(steps) > 1:
+                self.warnings.append(
+                    f"{self.name}:{fit.line}: fit {fit.index} shows different step counts {sorted(steps)}"
+                )
+            if fit_steps is not None:
+                steps_seen.add(fit_steps)
+            seen = [state.epoch for state in fit.epochs]
+            end = fit.end_epoch if fit.end_epoch is not None else (max(seen) + 1 if seen else fit.first_epoch)
+            fits.append(
+                FitInfo(
+                    index=fit.index,
+                    first_epoch=fit.first_epoch,
+                    end_epoch=end,
+                    epochs_seen=seen,
+                    steps_per_epoch=fit_steps,
+                    location=self._location(fit.line),
+                )
+            )
+        steps_per_epoch = None
+        if len(steps_seen) == 1:
+            steps_per_epoch = next(iter(steps_seen))
+        elif len(steps_seen) > 1:
+            self.warnings.append(f"{self.name}: fits disagree on steps per epoch: {sorted(steps_seen)}")
+        return SourceData(
+            path=self.name,
+            kind=KIND,
+            scalars=scalars_frame(rows),
+            events=self.events,
+            fits=fits,
+            steps_per_epoch=steps_per_epoch,
+            keras=self._keras(),
+            backend=next(iter(self.backends)) if len(self.backends) == 1 else None,
+            warnings=self.warnings,
+        )
+
+    def _keras(self) -> str | None:
+        for strong in (True, False):
+            suffix = "" if strong else "_weak"
+            k2, k3 = self.evidence["k2" + suffix], self.evidence["k3" + suffix]
+            if k2 and k3:
+                self.warnings.append(
+                    f"{self.name}: mixed Keras 2 and Keras 3 evidence ({k2} vs {k3}); generation left unknown"
+                )
+                return None
+            if k2:
+                return "2"
+            if k3:
+                return "3"
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# streaming
+
+
+class _Utf8Check:
+    """Validates UTF-8 chunk by chunk; cheap for ASCII and Keras 3 bars (ASCII + '━')."""
+
+    def __init__(self) -> None:
+        self.pending = b""
+        self.offset = 0  # file offset of ``pending``
+        self.bad_at: int | None = None
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        if self.bad_at is not None:
+            return
+        data = self.pending + chunk if self.pending else chunk
+        cut = len(data)
+        if not final:
+            for back in range(1, min(4, len(data)) + 1):
+                byte = data[-back]
+                if byte < 0x80:
+                    break
+                if byte >= 0xC0:
+                    need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+                    if need > back:
+                        cut = len(data) - back
+                    break
+        body = data[:cut] if cut < len(data) else data
+        if not body.isascii() and not self._ascii_and_blocks(body):
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError as error:
+                self.bad_at = self.offset + error.start
+        self.offset += len(body)
+        self.pending = data[cut:]
+
+    @staticmethod
+    def _ascii_and_blocks(body: bytes) -> bool:
+        """True when the non-ASCII bytes of ``body`` are only '━' sequences (Keras 3 bars).
+
+        Deleting the ASCII bytes (``translate``) is several times faster than decoding. It would
+        miss a '━' split by ASCII bytes whose pieces happen to rejoin; such a file still decodes
+        (with replacement) wherever text is used, only the warning would be missing.
+        """
+        rest = body.translate(None, _ASCII_BYTES)
+        return len(rest) % 3 == 0 and rest == _FULL_BLOCK_K3 * (len(rest) // 3)
 
 
 def read(path: Path) -> SourceData:
-    """Not implemented yet."""
-    return SourceData(path=str(path), kind=KIND)
+    """Read a console log in bounded memory; never raises on bad content (warnings instead)."""
+    path = Path(path)
+    reader = _Reader(path)
+    utf8 = _Utf8Check()
+    nul_bytes = 0
+    line_number = 1
+    # the line still open at the end of the previous chunk: its head and its last bytes
+    open_head = b""
+    open_tail = b""
+    open_length = 0
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed in the finally block below
+    except OSError as error:
+        return SourceData(path=str(path), kind=KIND, scalars=scalars_frame([]), warnings=[f"{path}: {error}"])
+    try:
+        while True:
+            chunk = handle.read(CHUNK_BYTES)
+            if not chunk:
+                break
+            utf8.feed(chunk)
+            if chunk.find(b"\x00") >= 0:
+                nul_bytes += chunk.count(b"\x00")
+            start = 0
+            while True:
+                newline = chunk.find(b"\n", start)
+                if newline < 0:
+                    break
+                if open_length:
+                    head = (open_head + chunk[: min(newline, _HEAD_BYTES)])[:_HEAD_BYTES]
+                    tail = (open_tail + chunk[max(0, newline - _TAIL_BYTES) : newline])[-_TAIL_BYTES:]
+                    length = open_length + newline
+                    open_head, open_tail, open_length = b"", b"", 0
+                else:
+                    head = chunk[start : min(newline, start + _HEAD_BYTES)]
+                    tail = chunk[max(start, newline - _TAIL_BYTES) : newline]
+                    length = newline - start
+                reader.line(line_number, head, tail, length <= _TAIL_BYTES)
+                line_number += 1
+                start = newline + 1
+            rest = chunk[start:]
+            if rest:
+                if len(open_head) < _HEAD_BYTES:
+                    open_head = (open_head + rest[:_HEAD_BYTES])[:_HEAD_BYTES]
+                open_tail = (open_tail + rest[-_TAIL_BYTES:])[-_TAIL_BYTES:]
+                open_length += len(rest)
+    except OSError as error:
+        reader.warnings.append(f"{path}: read failed ({error}); kept what was read")
+    finally:
+        handle.close()
+    utf8.feed(b"", final=True)
+    if open_length:
+        reader.line(line_number, open_head, open_tail, open_length <= _TAIL_BYTES)
+        reader.warnings.append(f"{path}:{line_number}: file ends in the middle of a line (truncated?)")
+    if utf8.bad_at is not None:
+        reader.warnings.insert(
+            0, f"{path}: file is not valid UTF-8 at byte {utf8.bad_at}; decoded with replacement"
+        )
+    if nul_bytes:
+        reader.warnings.append(f"{path}: {nul_bytes} NUL bytes (binary data) ignored")
+    data = reader.result()
+    if line_number == 1 and not open_length:
+        data.warnings.append(f"{path}: empty file")
+    return data
+
+
+__all__ = ["CHUNK_BYTES", "KIND", "read", "sniff"]
