@@ -1,9 +1,60 @@
-"""``lraudit timeline``: placeholder until its issue lands (replaced by the real command)."""
+"""``lraudit timeline``: the learning rate applied at every optimizer step, written as a table."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lraudit.commands.common import (
+    CallbackOpt,
+    KerasOpt,
+    OptimizerOpt,
+    PathsArg,
+    StepsOpt,
+    run_options,
+)
 from lraudit.errors import UsageError
 
+BACKENDS = ("auto", "tensorflow", "jax", "torch")
 
-def timeline() -> None:
-    """Not available yet."""
-    raise UsageError("'timeline' is not available yet")
+BackendOpt = Annotated[
+    str,
+    typer.Option(
+        "--backend",
+        help="Executor of the train step (decides schedule arithmetic bit for bit): "
+        "tensorflow, jax, torch or auto (from the logs).",
+    ),
+]
+
+
+def timeline(
+    paths: PathsArg,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Output file (.csv, .parquet, .json).")
+    ],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="csv, parquet or json (default: from the suffix)."),
+    ] = None,
+    optimizer: OptimizerOpt = None,
+    callback: CallbackOpt = None,
+    keras: KerasOpt = "auto",
+    steps_per_epoch: StepsOpt = None,
+    backend: BackendOpt = "auto",
+) -> None:
+    """The learning rate Keras applied at every optimizer step, joined with what was logged."""
+    from lraudit.report.tables import table_format
+    from lraudit.timeline_io import timeline_for_paths, write_timeline
+
+    chosen = table_format(output, fmt)  # a bad format fails before any input is read
+    options = run_options(optimizer, callback, keras, steps_per_epoch)
+    if backend not in BACKENDS:
+        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    options.backend = backend
+    result = timeline_for_paths(paths, options)
+    write_timeline(result.frame, output, chosen)
+    typer.echo(
+        f"{output}: {len(result.frame)} steps, {result.frame['epoch'].nunique()} epochs",
+        err=True,
+    )

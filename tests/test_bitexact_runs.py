@@ -1,0 +1,98 @@
+"""THE acceptance test: every real run, rebuilt from the user's files only, matches truth.csv.
+
+For each run in ``fixtures/runs`` the timeline is built through the public path
+(``load_run`` -> ``build_timeline``) and compared with ``fixtures/expected/<run>/truth.csv``:
+the same (step, epoch, batch) rows, and ``lr_effective`` equal bit for bit in float32 (two NaNs
+are equal: an update that applied NaN). ``run.json`` is read only for what the user knows and
+the logs may not show (the backend the train step ran on, passed as ``--backend`` only when
+the timeline says it is needed) and for the allowed exception: on a
+run whose truth cross-check records compiled-vs-eager ``pow``/``cos`` differences, a schedule
+step may differ by at most 2 ulp. Every such step is reported; the target is none.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lraudit.api import load_run
+from lraudit.options import RunOptions
+from lraudit.timeline import build_timeline
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+RUNS = sorted(path.name for path in (FIXTURES / "runs").iterdir() if path.is_dir())
+MAX_ULP_WHERE_COMPILED_MATH_DIFFERS = 2
+
+
+def read_truth(name: str) -> pd.DataFrame:
+    truth = pd.read_csv(FIXTURES / "expected" / name / "truth.csv", dtype={"lr_effective": str})
+    truth["lr_effective_f32"] = [
+        np.float32(float(text)) if isinstance(text, str) and text else np.float32(np.nan)
+        for text in truth["lr_effective"]
+    ]
+    return truth
+
+
+def run_facts(name: str) -> dict:
+    return json.loads((FIXTURES / "expected" / name / "run.json").read_text())
+
+
+def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance in float32 units in the last place (0 when both are NaN)."""
+    ia = a.view(np.int32).astype(np.int64)
+    ib = b.view(np.int32).astype(np.int64)
+    # map sign-magnitude to a monotonic integer line
+    ia = np.where(ia < 0, -(ia & 0x7FFFFFFF), ia)
+    ib = np.where(ib < 0, -(ib & 0x7FFFFFFF), ib)
+    distance = np.abs(ia - ib)
+    both_nan = np.isnan(a) & np.isnan(b)
+    return np.where(both_nan, 0, distance)
+
+
+def needs_backend(timeline) -> bool:
+    return any("--backend" in note for note in timeline.notes)
+
+
+def build_as_a_user_would(name: str):
+    """The timeline from the run's files; ``--backend`` added only when lraudit asks for it
+    (the logs do not tell the Keras 3 backend and the arithmetic depends on it)."""
+    run = load_run(FIXTURES / "runs" / name)
+    timeline = build_timeline(run)
+    if needs_backend(timeline):
+        timeline = build_timeline(run, RunOptions(backend=run_facts(name)["backend"]))
+        assert not needs_backend(timeline)
+    return timeline
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_timeline_matches_truth_bit_for_bit(name, record_property):
+    timeline = build_as_a_user_would(name)
+    frame = timeline.frame
+    truth = read_truth(name)
+
+    assert len(frame) == len(truth), f"{name}: {len(frame)} rows, truth has {len(truth)}"
+    for column in ("step", "epoch", "batch"):
+        assert frame[column].tolist() == truth[column].tolist(), f"{name}: column {column} differs"
+
+    ours = frame["lr_effective"].to_numpy(dtype=np.float32)
+    expected = truth["lr_effective_f32"].to_numpy(dtype=np.float32)
+    distance = ulp_distance(ours, expected)
+    exact = int((distance == 0).sum())
+    record_property("exact_steps", f"{exact}/{len(truth)}")
+    if exact == len(truth):
+        return
+    crosscheck = run_facts(name)["truth"].get("crosscheck", {})
+    pow_cos_differs = any(
+        pair.get("max_ulps", 0) > 0 for pair in crosscheck.get("pairs", {}).values()
+    )
+    bad = np.flatnonzero(distance > 0)
+    examples = [
+        (int(frame["step"].iloc[i]), float(ours[i]), float(expected[i]), int(distance[i])) for i in bad[:5]
+    ]
+    assert pow_cos_differs and distance.max() <= MAX_ULP_WHERE_COMPILED_MATH_DIFFERS, (
+        f"{name}: {exact}/{len(truth)} steps exact; (step, ours, truth, ulp): {examples}"
+    )
+    print(f"{name}: {exact}/{len(truth)} exact, {len(bad)} within {distance.max()} ulp: {examples}")
