@@ -1,9 +1,78 @@
-"""``lraudit explain``: placeholder until its issue lands (replaced by the real command)."""
+"""``lraudit explain``: a schedule in plain words and numbers, or what a run's lr did epoch by epoch."""
+
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lraudit.commands.common import CallbackOpt, KerasOpt, OptimizerOpt, StepsOpt, run_options
 from lraudit.errors import UsageError
 
 
-def explain() -> None:
-    """Not available yet."""
-    raise UsageError("'explain' is not available yet")
+def explain(
+    path: Annotated[
+        Path | None, typer.Argument(help="A run directory or log file (omit to explain --optimizer alone).")
+    ] = None,
+    optimizer: OptimizerOpt = None,
+    callback: CallbackOpt = None,
+    steps_per_epoch: StepsOpt = None,
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", help="Epochs to explain without a run (default 10).")
+    ] = None,
+    keras: KerasOpt = "auto",
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """The learning rate in plain words and numbers: per batch or per epoch, per-epoch factor, floors."""
+    from lraudit.explain import DEFAULT_EPOCHS, explain_optimizer, explain_timeline, explanation_document
+    from lraudit.report.workflow_text import print_document
+
+    if fmt not in ("text", "json"):
+        raise UsageError(f"--format must be text or json, not {fmt!r}")
+    options = run_options(optimizer, callback, keras, steps_per_epoch)
+    if path is not None:
+        if epochs is not None:
+            raise UsageError("--epochs applies to --optimizer alone; a run's logs say how many epochs ran")
+        from lraudit.api import load_run
+        from lraudit.timeline import build_timeline
+
+        explanation = explain_timeline(build_timeline(load_run(path), options))
+    elif optimizer is not None:
+        if steps_per_epoch is None:
+            raise UsageError("explain --optimizer needs --steps-per-epoch N (optimizer updates per epoch)")
+        from lraudit.semantics.expressions import parse_callback_expr
+
+        explanation = explain_optimizer(
+            _optimizer_spec(optimizer, keras),
+            steps_per_epoch=steps_per_epoch,
+            epochs=DEFAULT_EPOCHS if epochs is None else epochs,
+            keras=keras,
+            callbacks=[parse_callback_expr(text) for text in options.callbacks],
+            subject=optimizer if not Path(optimizer).is_file() else None,
+        )
+    else:
+        raise UsageError("explain needs a run PATH or --optimizer EXPR")
+    if fmt == "json":
+        typer.echo(json.dumps(explanation.to_dict(), indent=2))
+    else:
+        print_document(explanation_document(explanation))
+
+
+def _optimizer_spec(text: str, keras: str):
+    """``--optimizer``: an expression, or a config/model file read by the run sources."""
+    from lraudit.semantics.expressions import load_optimizer_arg
+
+    kind, value = load_optimizer_arg(text)
+    if kind == "expr":
+        return value
+    from lraudit.api import load_run
+    from lraudit.errors import InputError
+    from lraudit.semantics.optimizers import optimizer_spec_from_config
+
+    run = load_run(value)
+    config = run.optimizer_initial or run.optimizer
+    if config is None:
+        raise InputError(f"--optimizer: no optimizer config found in {str(value)!r}")
+    return optimizer_spec_from_config(config, keras=None if keras == "auto" else keras, source=str(value))

@@ -1,18 +1,146 @@
-"""Placeholder source (replaced by the real reader of this kind)."""
+"""CSVLogger files: one row per epoch, an ``epoch`` column (0-based) and one column per logged key.
+
+Recognised by content: the first non-empty line is a header whose first column is ``epoch``
+followed by a separator (any of ``, ; \\t |`` or a space; quoted headers too). Reading keeps
+every cell that holds a number (``NA`` and empty cells are "not logged" and skipped) with its
+1-based line and its text exactly as written. Several ``fit`` calls are recognised two ways:
+a repeated header (``append=True`` into a file written by another logger config) or epoch
+numbering that does not increase (a new fit that restarted at epoch 0). Rows that cannot be
+read become warnings naming the line; the rest of the file is kept.
+"""
 from __future__ import annotations
 
+import csv
+import math
+import re
 from pathlib import Path
 
-from lraudit.sources.base import SourceData
+from lraudit.sources.base import FitInfo, SourceData, scalars_frame
+from lraudit.sources.text import decode, looks_like_text
 
 KIND = "csvlogger"
 
+_SEPARATORS = ",;\t| "
+_HEADER = re.compile(r'^\ufeff?\s*"?epoch"?\s*([,;\t| ])')
+_MISSING = {"", "na", "n/a", "none", "null"}
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line
+    return ""
+
 
 def sniff(prefix: bytes, path: Path) -> bool:
-    """Not implemented yet: recognises nothing."""
-    return False
+    """True when the first non-empty line is a header starting with an ``epoch`` column."""
+    text, _ = decode(prefix)
+    if not looks_like_text(text):
+        return False
+    match = _HEADER.match(_first_line(text))
+    if match is None:
+        return False
+    header = _split(_first_line(text), match.group(1))
+    return len(header) >= 2
+
+
+def _split(line: str, separator: str) -> list[str]:
+    if separator == " ":
+        return line.split()
+    return next(csv.reader([line], delimiter=separator))
+
+
+def _is_header(cells: list[str]) -> bool:
+    return bool(cells) and cells[0].strip().lstrip("\ufeff").strip('"') == "epoch"
+
+
+def _parse_float(cell: str) -> float | None:
+    """The float in a cell, or None when it is not a number (NaN/inf spelled by Python count)."""
+    try:
+        return float(cell)
+    except ValueError:
+        return None
 
 
 def read(path: Path) -> SourceData:
-    """Not implemented yet."""
-    return SourceData(path=str(path), kind=KIND)
+    """Read a CSVLogger file into scalars (one per logged cell) and fits; never raises on content."""
+    data = SourceData(path=str(path), kind=KIND)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        data.warnings.append(f"{path}: cannot read: {exc.strerror or exc}")
+        data.scalars = scalars_frame([])
+        return data
+    text, _ = decode(raw)
+    lines = text.splitlines()
+    match = _HEADER.match(_first_line(text)) if looks_like_text(text) else None
+    if match is None:
+        data.warnings.append(f"{path}: no CSVLogger header (first column 'epoch') found")
+        data.scalars = scalars_frame([])
+        return data
+    separator = match.group(1)
+    ends_with_newline = text.endswith(("\n", "\r"))
+
+    rows: list[tuple] = []
+    fits: list[FitInfo] = []
+    header: list[str] | None = None
+    fit_index = -1
+    previous_epoch: int | None = None
+
+    def start_fit(line_no: int) -> None:
+        nonlocal fit_index, previous_epoch
+        fit_index += 1
+        previous_epoch = None
+        fits.append(FitInfo(index=fit_index, first_epoch=0, end_epoch=0, location=f"{path}:{line_no}"))
+
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            cells = _split(line, separator)
+        except csv.Error as exc:
+            data.warnings.append(f"{path}:{line_no}: unreadable row ({exc})")
+            continue
+        if _is_header(cells):
+            header = [cell.strip().lstrip("\ufeff") for cell in cells]
+            # a repeated header opens a new fit only once the previous one has rows
+            if not fits or fits[-1].epochs_seen:
+                start_fit(line_no)
+            continue
+        if header is None:
+            continue
+        if len(cells) != len(header):
+            last = line_no == len(lines) and not ends_with_newline
+            why = "truncated last row" if last else f"{len(cells)} cells for {len(header)} columns"
+            data.warnings.append(f"{path}:{line_no}: row skipped ({why})")
+            continue
+        epoch_text = cells[0].strip()
+        try:
+            epoch = int(float(epoch_text))
+        except ValueError:
+            data.warnings.append(f"{path}:{line_no}: row skipped (epoch {epoch_text!r} is not a number)")
+            continue
+        if previous_epoch is not None and epoch <= previous_epoch:
+            start_fit(line_no)  # the numbering restarted: a new fit appended to the same file
+        previous_epoch = epoch
+        fit = fits[-1]
+        if not fit.epochs_seen:
+            fit.first_epoch = epoch
+        fit.epochs_seen.append(epoch)
+        fit.end_epoch = epoch + 1
+        for name, cell in zip(header[1:], cells[1:], strict=False):
+            cell_text = cell.strip()
+            if cell_text.lower() in _MISSING:
+                continue
+            value = _parse_float(cell_text)
+            if value is None:
+                data.warnings.append(f"{path}:{line_no}: {name}={cell_text!r} is not a number")
+                continue
+            if math.isnan(value) and cell_text.lower() not in ("nan", "-nan"):
+                continue
+            rows.append((KIND, str(path), line_no, name, epoch, None, fit.index, value, cell_text))
+    if header is None:
+        data.warnings.append(f"{path}: no CSVLogger header (first column 'epoch') found")
+    data.fits = [fit for fit in fits if fit.epochs_seen]
+    data.scalars = scalars_frame(rows)
+    return data

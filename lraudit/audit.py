@@ -1,0 +1,164 @@
+"""The audit: Run -> Timeline -> rules -> findings. Yields results; prints nothing.
+
+:func:`audit_runs` is the library entry point; ``lraudit audit`` renders its result with one of
+the formats in :mod:`lraudit.report`.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lraudit.errors import LrauditError
+from lraudit.rules import REGISTRY, Finding, Rule, Severity
+
+if TYPE_CHECKING:
+    from lraudit.options import RunOptions
+    from lraudit.run import Run
+    from lraudit.sources.base import InputFile
+    from lraudit.timeline import Timeline
+
+#: ``--fail-on`` values and the lowest severity rank each one fails on (None: never fails)
+FAIL_ON = {"error": 2, "warning": 1, "info": 0, "never": None}
+
+
+@dataclass
+class RunAudit:
+    """The audit of one run: what was read, what was reconstructed, what was found."""
+
+    path: str
+    inputs: list[InputFile] = field(default_factory=list)
+    keras: str | None = None
+    optimizer: dict[str, Any] | None = None
+    steps: int = 0
+    epochs: int = 0
+    steps_per_epoch: int | None = None
+    findings: list[Finding] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    timeline: Timeline | None = None
+
+    @property
+    def skipped(self) -> list[InputFile]:
+        """Inputs that were not read, with their reason."""
+        return [i for i in self.inputs if i.status != "read"]
+
+
+@dataclass
+class AuditResult:
+    """Every audited run, and the rules that were applied."""
+
+    runs: list[RunAudit]
+    rules: list[type[Rule]]
+
+    @property
+    def findings(self) -> list[Finding]:
+        """All findings of all runs."""
+        return [f for run in self.runs for f in run.findings]
+
+    def counts(self) -> dict[str, int]:
+        """Findings per severity: ``{"error": n, "warning": n, "info": n}``."""
+        counts = {s.value: 0 for s in Severity}
+        for finding in self.findings:
+            counts[finding.severity.value] += 1
+        return counts
+
+    def fails(self, fail_on: str) -> bool:
+        """True when a finding is at or above ``fail_on`` (error|warning|info|never)."""
+        threshold = FAIL_ON[fail_on]
+        return threshold is not None and any(f.severity.rank >= threshold for f in self.findings)
+
+
+def optimizer_summary(timeline: Timeline) -> dict[str, Any] | None:
+    """The optimizer as the JSON report shows it (class, lr or schedule, decay, ...)."""
+    from lraudit.semantics.specs import ScheduleSpec
+
+    spec = timeline.optimizer
+    if spec is None:
+        return None
+    lr: Any = spec.learning_rate
+    if isinstance(lr, ScheduleSpec):
+        lr = {"class_name": lr.class_name, "config": lr.config}
+    summary: dict[str, Any] = {"class_name": spec.class_name, "learning_rate": lr, "decay": spec.decay}
+    if spec.weight_decay:
+        summary["weight_decay"] = spec.weight_decay
+    summary["generation"] = spec.generation
+    summary["source"] = spec.source
+    return summary
+
+
+def check_run(run: Run, timeline: Timeline, rules: Sequence[type[Rule]]) -> tuple[list[Finding], list[str]]:
+    """Apply ``rules`` to one run: its findings (by epoch, then code) and rules that failed."""
+    findings: list[Finding] = []
+    problems: list[str] = []
+    for rule in rules:
+        try:
+            findings.extend(rule.check(run, timeline))
+        except LrauditError:
+            raise
+        except Exception as exc:  # one faulty rule must not hide the others' findings
+            if os.environ.get("LRAUDIT_DEBUG"):
+                raise
+            problems.append(f"rule {rule.code} could not run: {type(exc).__name__}: {exc}")
+    findings.sort(key=lambda f: (f.epoch if f.epoch is not None else -1, f.code))
+    return findings, problems
+
+
+def audit_run(run: Run, options: RunOptions | None, codes: Sequence[str]) -> RunAudit:
+    """Reconstruct one run and apply the rules with these codes."""
+    from lraudit.timeline import build_timeline
+
+    rules = [REGISTRY.get(code) for code in codes]
+    timeline = build_timeline(run, options)
+    findings, problems = check_run(run, timeline, rules)
+    table = timeline.frame
+    return RunAudit(
+        path=run.path,
+        inputs=list(run.inputs),
+        keras=timeline.keras or run.keras,
+        optimizer=optimizer_summary(timeline),
+        steps=len(table),
+        epochs=int(table["epoch"].nunique()) if len(table) else run.epochs,
+        steps_per_epoch=run.steps_per_epoch,
+        findings=findings,
+        warnings=[*run.warnings, *timeline.notes, *problems],
+        timeline=timeline,
+    )
+
+
+def _audit_worker(run: Run, options: RunOptions | None, codes: Sequence[str]) -> RunAudit:
+    # runs in a child process: the rule modules register on import there too
+    return audit_run(run, options, codes)
+
+
+def iter_audits(
+    runs: Sequence[Run], options: RunOptions | None, rules: Sequence[type[Rule]], jobs: int = 1
+) -> Iterator[RunAudit]:
+    """Audit ``runs`` in order; ``jobs > 1`` uses that many worker processes."""
+    codes = [rule.code for rule in rules]
+    if jobs <= 1 or len(runs) <= 1:
+        for run in runs:
+            yield audit_run(run, options, codes)
+        return
+    with ProcessPoolExecutor(max_workers=min(jobs, len(runs))) as pool:
+        futures = [pool.submit(_audit_worker, run, options, codes) for run in runs]
+        for future in futures:
+            yield future.result()
+
+
+def audit_runs(
+    paths: Iterable[str | Path],
+    options: RunOptions | None = None,
+    *,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+    jobs: int = 1,
+) -> AuditResult:
+    """Load every run under ``paths``, reconstruct it and apply the selected rules."""
+    from lraudit.api import load_runs
+
+    rules = REGISTRY.select(list(select), list(ignore))
+    runs = load_runs([Path(p) for p in paths])
+    return AuditResult(runs=list(iter_audits(runs, options, rules, jobs)), rules=rules)

@@ -1,0 +1,16 @@
+"""The rule catalogue: importing this package registers every rule (LRA001–LRA023)."""
+from __future__ import annotations
+
+from lraudit.rules import decay, logged, plateau, resume, values, writers  # noqa: F401  (registration)
+from lraudit.rules.base import DOC_SECTIONS, Finding, Rule, RuleDefinitionError, Severity
+from lraudit.rules.registry import REGISTRY, parse_codes
+
+__all__ = [
+    "DOC_SECTIONS",
+    "REGISTRY",
+    "Finding",
+    "Rule",
+    "RuleDefinitionError",
+    "Severity",
+    "parse_codes",
+]

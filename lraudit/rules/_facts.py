@@ -1,0 +1,136 @@
+"""Small read-only views of a Run/Timeline that several rule families share."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from lraudit.semantics.specs import CallbackSpec, ScheduleSpec
+
+if TYPE_CHECKING:
+    from lraudit.run import Run
+    from lraudit.sources.base import CallbackEvent
+    from lraudit.timeline import Timeline
+
+#: when several sources logged the same per-epoch metric, the most precise one wins
+_METRIC_SOURCE_ORDER = ("history", "csvlogger", "tfevents", "console")
+
+
+def f32(value: float) -> float:
+    """``value`` rounded to float32 and widened back (what a Keras variable holds)."""
+    return float(np.float32(value))
+
+
+def fmt_lr(value: float | None) -> str:
+    """A learning rate as its shortest float32 text (``0.00075``), ``NaN``/``inf`` as such."""
+    if value is None:
+        return "n/a"
+    if not np.isfinite(value):
+        return str(float(value)).replace("nan", "NaN")
+    return str(np.float32(value))
+
+
+def frame(timeline: Timeline) -> pd.DataFrame:
+    """The per-step frame (possibly empty, never None)."""
+    return timeline.frame if timeline.frame is not None else pd.DataFrame()
+
+
+def logged(timeline: Timeline) -> pd.DataFrame:
+    """The logged-lr table (possibly empty, never None)."""
+    table = timeline.logged
+    if table is None or len(table) == 0:
+        return pd.DataFrame(columns=["source", "name", "location", "epoch", "step", "value",
+                                     "lr_base", "lr_effective", "relation"])
+    return table
+
+
+def is_schedule(timeline: Timeline) -> bool:
+    """True when a ``LearningRateSchedule`` drives the lr."""
+    spec = timeline.optimizer
+    return spec is not None and isinstance(spec.learning_rate, ScheduleSpec)
+
+
+def schedule(timeline: Timeline) -> ScheduleSpec | None:
+    """The schedule driving the lr, if any."""
+    spec = timeline.optimizer
+    return spec.learning_rate if spec is not None and isinstance(spec.learning_rate, ScheduleSpec) else None
+
+
+def decay_steps_mask(table: pd.DataFrame) -> pd.Series:
+    """Steps where legacy ``decay`` made the applied lr smaller than the base."""
+    if "decay_factor" not in table or table.empty:
+        return pd.Series(False, index=table.index)
+    factor = pd.to_numeric(table["decay_factor"], errors="coerce")
+    return factor.notna() & (factor < 1.0)
+
+
+def steps_per_epoch(run: Run, table: pd.DataFrame) -> int | None:
+    """Steps per epoch from the run, else the largest epoch in the frame."""
+    if run.steps_per_epoch:
+        return int(run.steps_per_epoch)
+    if table.empty or "epoch" not in table:
+        return None
+    return int(table.groupby("epoch").size().max())
+
+
+def events(run: Run, kind: str) -> list[CallbackEvent]:
+    """The run's callback events of one kind, by epoch."""
+    found = [e for e in run.events if e.kind == kind]
+    return sorted(found, key=lambda e: (e.epoch if e.epoch is not None else -1))
+
+
+def callback_specs(timeline: Timeline, class_name: str) -> list[CallbackSpec]:
+    """Callbacks of one class the user described (``--callback``) or the timeline inferred."""
+    return [c for c in timeline.callbacks if c.class_name == class_name]
+
+
+def metric_names(run: Run) -> set[str]:
+    """Every metric key the run logged per epoch (``val_`` prefixes restored for event files)."""
+    scalars = run.scalars
+    if scalars is None or scalars.empty:
+        return set()
+    return {str(n) for n in scalars["name"].dropna().unique()}
+
+
+def epoch_metric(run: Run, name: str) -> pd.Series:
+    """One per-epoch metric (global 0-based epoch -> value), from its most precise source."""
+    scalars = run.scalars
+    if scalars is None or scalars.empty:
+        return pd.Series(dtype="float64")
+    rows = scalars[scalars["name"] == name]
+    if rows.empty:
+        return pd.Series(dtype="float64")
+    epoch_col = "global_epoch" if "global_epoch" in rows else "epoch"
+    for source in (*_METRIC_SOURCE_ORDER, None):
+        part = rows if source is None else rows[rows["source"] == source]
+        part = part[part[epoch_col].notna()]
+        if part.empty:
+            continue
+        series = part.groupby(part[epoch_col].astype(int))["value"].last().astype("float64")
+        return series.sort_index()
+    return pd.Series(dtype="float64")
+
+
+def first_step_of_epoch(table: pd.DataFrame, epoch: int) -> int | None:
+    """The first optimizer step of a global epoch, None when the epoch has no step."""
+    if table.empty:
+        return None
+    steps = table.loc[table["epoch"] == epoch, "step"]
+    return int(steps.min()) if len(steps) else None
+
+
+def location_of_step(table: pd.DataFrame, step: int | None) -> str | None:
+    """The logged source that refers to a step, if one does."""
+    if step is None or table.empty or "logged_source" not in table:
+        return None
+    rows = table.loc[table["step"] == step, "logged_source"].dropna()
+    return str(rows.iloc[0]) if len(rows) else None
+
+
+def optimizer_location(timeline: Timeline) -> str | None:
+    """Where the optimizer config came from (a file, or ``--optimizer``)."""
+    spec = timeline.optimizer
+    if spec is not None and spec.source:
+        return spec.source
+    return timeline.run.optimizer_source

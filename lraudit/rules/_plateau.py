@@ -1,0 +1,182 @@
+"""What the rules need to judge ReduceLROnPlateau: its logged reductions, and a replay of its rule.
+
+The replay mirrors ``ReduceLROnPlateau.on_epoch_end`` of Keras 2.1.6 – 3.10
+(reference §4.1: wait/cooldown/best, ``auto`` mode = max only when ``'acc'`` is in the monitor's
+name). The rules use it as an independent check of what the logs show, so it is kept here, next
+to them, and is deliberately small.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lraudit.rules._facts import callback_specs, events, f32
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lraudit.run import Run
+    from lraudit.timeline import Timeline
+
+#: metrics where a larger value is better although the name lacks "acc" (Keras' auto-mode test)
+HIGHER_IS_BETTER = (
+    "cosine_similarity", "auc", "prc", "precision", "recall", "f1", "fbeta", "iou",
+    "r2", "true_positives", "true_negatives", "sensitivity", "specificity", "map", "dice",
+)
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """A ReduceLROnPlateau reduction at the end of a global 0-based ``epoch``."""
+
+    epoch: int
+    old: float | None  # lr variable before (float32 widened), None when unknown
+    printed: float | None  # value printed in the message
+    location: str | None = None
+
+
+def logged_reductions(run: Run, timeline: Timeline) -> list[Reduction]:
+    """Reductions the logs show, with the lr before each (chained from the start lr)."""
+    changes = [c for c in timeline.changes if c.callback == "ReduceLROnPlateau" and c.origin == "logged"]
+    if changes:
+        return [
+            Reduction(c.epoch, c.old_lr, c.printed if c.printed is not None else c.new_lr, c.location)
+            for c in sorted(changes, key=lambda c: c.epoch)
+        ]
+    found = []
+    previous = initial_variable(timeline)
+    for event in events(run, "plateau_reduction"):
+        if event.epoch is None:
+            continue
+        old = variable_at_epoch_end(timeline, int(event.epoch))
+        old = old if old is not None else previous
+        found.append(Reduction(int(event.epoch), old, event.value, event.location))
+        previous = f32(event.value) if event.value is not None else None
+    return found
+
+
+def variable_at_epoch_end(timeline: Timeline, epoch: int) -> float | None:
+    """The lr variable during the last step of a global epoch (what a callback reads at its end)."""
+    table = timeline.frame
+    if table is None or not len(table) or "lr_variable" not in table:
+        return None
+    values = table.loc[table["epoch"] == epoch, "lr_variable"].dropna()
+    return float(values.iloc[-1]) if len(values) else None
+
+
+def initial_variable(timeline: Timeline) -> float | None:
+    """The lr variable at the first step, from the frame (or the optimizer spec)."""
+    table = timeline.frame
+    if table is not None and len(table) and "lr_variable" in table:
+        values = table["lr_variable"].dropna()
+        if len(values):
+            return float(values.iloc[0])
+    spec = timeline.optimizer
+    if spec is not None and isinstance(spec.learning_rate, float) and not spec.lr_is_final:
+        return f32(spec.learning_rate)
+    return None
+
+
+def infer_factor(old: float, printed: float) -> float | None:
+    """The shortest decimal factor ``f`` with ``f32(old*f) == f32(printed)``, if one has ≤6 digits."""
+    if not old or printed is None or not np.isfinite(printed) or old <= 0:
+        return None
+    ratio = printed / old
+    if not 0 < ratio < 1:
+        return None
+    for digits in range(1, 7):
+        candidate = float(f"{ratio:.{digits}g}")
+        if f32(old * candidate) == f32(printed):
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class PlateauRule:
+    """The arguments of one ReduceLROnPlateau, given by the user or inferred from its messages."""
+
+    factor: float | None
+    min_lr: float | None
+    origin: str  # "--callback" | "inferred"
+
+
+def plateau_rule(run: Run, timeline: Timeline) -> PlateauRule | None:
+    """Factor and floor of the run's ReduceLROnPlateau (user spec first, else inferred)."""
+    specs = callback_specs(timeline, "ReduceLROnPlateau")
+    if specs:
+        kwargs = specs[0].kwargs
+        return PlateauRule(float(kwargs.get("factor", 0.1)), float(kwargs.get("min_lr", 0.0)), "--callback")
+    reductions = [r for r in logged_reductions(run, timeline) if r.old is not None and r.printed is not None]
+    factors = [f for f in (infer_factor(r.old, r.printed) for r in reductions) if f is not None]
+    if not factors:
+        return None
+    factor = max(set(factors), key=factors.count)
+    floors = [r.printed for r in reductions if f32(r.printed) > f32(r.old * factor) and r.printed < r.old]
+    return PlateauRule(factor, floors[0] if floors else None, "inferred")
+
+
+def improves(current: float, best: float, minimize: bool, min_delta: float) -> bool:
+    """Keras' ``monitor_op(current - min_delta, best)`` / ``(current + min_delta, best)`` test."""
+    if minimize:
+        return current < best - min_delta
+    return current > best + min_delta
+
+
+def replay(
+    monitor: pd.Series,
+    *,
+    minimize: bool,
+    patience: int,
+    factor: float,
+    lr0: float,
+    min_delta: float = 1e-4,
+    cooldown: int = 0,
+    min_lr: float = 0.0,
+    restarts: tuple[int, ...] = (),
+) -> list[tuple[int, float]]:
+    """Epochs (global, 0-based) at whose end the callback reduces, and the new float32 lr.
+
+    ``restarts`` are the first epochs of later ``fit()`` calls, where ``on_train_begin`` resets
+    ``best``, ``wait`` and the cooldown (the lr itself carries over).
+    """
+    best = np.inf if minimize else -np.inf
+    wait = 0
+    cooldown_counter = 0
+    lr = f32(lr0)
+    out: list[tuple[int, float]] = []
+    for epoch, current in monitor.items():
+        if int(epoch) in restarts:
+            best, wait, cooldown_counter = (np.inf if minimize else -np.inf), 0, 0
+        if current is None or not np.isfinite(current):
+            continue
+        if cooldown_counter > 0:
+            cooldown_counter -= 1
+            wait = 0
+        if improves(float(current), best, minimize, min_delta):
+            best = float(current)
+            wait = 0
+        elif cooldown_counter <= 0:
+            wait += 1
+            if wait >= patience and lr > np.float32(min_lr):
+                lr = f32(max(lr * factor, min_lr))
+                out.append((int(epoch), lr))
+                cooldown_counter = cooldown
+                wait = 0
+    return out
+
+
+def auto_minimizes(monitor: str) -> bool:
+    """Keras 2.x – 3.10 ``mode='auto'``: maximise only when ``'acc'`` is in the monitor's name."""
+    return "acc" not in monitor
+
+
+def meaning_minimizes(monitor: str) -> bool | None:
+    """What the metric means: True lower-is-better, False higher-is-better, None unknown."""
+    name = monitor.removeprefix("val_")
+    if "loss" in name or "error" in name or name in ("mse", "mae", "mape", "msle", "logcosh", "hinge"):
+        return True
+    if "acc" in name or any(key in name for key in HIGHER_IS_BETTER):
+        return False
+    return None

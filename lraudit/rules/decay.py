@@ -1,0 +1,342 @@
+"""Rules about legacy ``decay`` and other "decay" words: LRA001, LRA007, LRA008, LRA009, LRA018."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lraudit.rules._facts import (
+    callback_specs,
+    decay_steps_mask,
+    events,
+    fmt_lr,
+    frame,
+    logged,
+    optimizer_location,
+    schedule,
+    steps_per_epoch,
+)
+from lraudit.rules._plateau import plateau_rule
+from lraudit.rules.base import Finding, Rule, Severity
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lraudit.run import Run
+    from lraudit.timeline import Timeline
+
+
+def decay_value(timeline: Timeline, table: pd.DataFrame) -> float | None:
+    """The legacy ``decay`` in force: from the spec, else solved from the frame's decay factor."""
+    spec = timeline.optimizer
+    if spec is not None and spec.decay:
+        return float(spec.decay)
+    rows = table[decay_steps_mask(table) & (table["step"] > 0)]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    return float((1.0 / float(row["decay_factor"]) - 1.0) / float(row["step"]))
+
+
+def intended_factor(run: Run, timeline: Timeline, decay: float) -> tuple[float, str]:
+    """The per-epoch factor the user most likely wanted, and why we think so."""
+    rule = plateau_rule(run, timeline)
+    if rule is not None and rule.factor:
+        return rule.factor, "the factor this run's ReduceLROnPlateau uses"
+    return 1.0 / (1.0 + decay), f"what decay={decay:g} would give if it were applied once per epoch"
+
+
+def decay_for_factor(factor: float, steps: int) -> float:
+    """The legacy ``decay`` whose first epoch multiplies the lr by ``factor``: (1/F - 1)/steps."""
+    return (1.0 / factor - 1.0) / steps
+
+
+class HiddenDecay(Rule):
+    """Logged lr is the base variable while legacy `decay` makes the applied lr smaller.
+
+    What it detects:
+        An optimizer with legacy ``decay > 0`` (standalone Keras 2, OptimizerV2, ``legacy.*``)
+        divides the lr by ``1 + decay * iterations`` on every update, but every log (console,
+        CSVLogger, History, TensorBoard, the saved config) shows the undecayed base variable. The
+        finding reports both values at the point where they differ most.
+    Why it matters:
+        The lr you read in the logs is not the lr that trained the model: after a few epochs the
+        applied lr can be several times smaller, and decisions taken from the logged value (tuning,
+        ReduceLROnPlateau reasoning, reproducing the run) are wrong.
+    Example:
+        ``Adam(lr=1e-3, decay=1e-2)`` with 20 steps/epoch and ReduceLROnPlateau(factor=0.75): the
+        console prints "reducing learning rate to 0.00075" after epoch 3; the applied lr at step 60
+        is 0.00075/(1+0.01*60) = 0.00046875.
+    Fix:
+        Read the applied lr from `lraudit timeline`, or log ``optimizer._decayed_lr(tf.float32)``;
+        if you wanted a per-epoch factor F, use ``decay = (1/F - 1) / steps_per_epoch`` or an
+        explicit ``ExponentialDecay(lr, decay_steps=steps_per_epoch, decay_rate=F, staircase=True)``.
+    References:
+        keras-team/keras#2808, #3970, #7874, #13589; reference §1.1–1.2 (``_decayed_lr``), §8.1–8.2.
+    """
+
+    code = "LRA001"
+    name = "hidden-decay"
+    severity = Severity.WARNING
+
+    @classmethod
+    def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        table = frame(timeline)
+        decayed = decay_steps_mask(table) & np.isfinite(table.get("lr_effective", 0.0))
+        if not decayed.any():
+            return
+        decay = decay_value(timeline, table) or 0.0
+        steps = steps_per_epoch(run, table) or 1
+        factor, why = intended_factor(run, timeline, decay)
+        advice = (
+            f"decay={decay_for_factor(factor, steps):.4g} would give the intended x{factor:g} per epoch "
+            f"({why}; with {steps} steps per epoch, over the first epoch)"
+        )
+        logs = logged(timeline)
+        usable = logs[logs["value"].notna() & logs["lr_effective"].notna() & (logs["lr_effective"] > 0)]
+        ratio = usable["value"].astype(float) / usable["lr_effective"].astype(float)
+        usable = usable[ratio > 1 + 1e-6]
+        if not usable.empty:
+            worst = usable.loc[(usable["value"] / usable["lr_effective"]).astype(float).idxmax()]
+            step = int(worst["step"]) if worst["step"] == worst["step"] else None
+            value, applied = float(worst["value"]), float(worst["lr_effective"])
+            where = str(worst["location"])
+            subject = f"the logged {fmt_lr(value)} ({where}) is the base variable"
+        else:
+            last = table[decayed].iloc[-1]
+            step, applied = int(last["step"]), float(last["lr_effective"])
+            value, where = float(last["lr_base"]), optimizer_location(timeline)
+            subject = (
+                f"no log shows the applied lr; the configured {fmt_lr(value)}"
+                f"{f' ({where})' if where else ''} is the base variable"
+            )
+        epoch = _epoch_of(table, step)
+        yield cls.finding(
+            run,
+            f"{subject}; the applied lr at step {step} (epoch {epoch}) was {fmt_lr(applied)} because "
+            f"decay={decay:g} divides it by 1+decay*iterations on every batch "
+            f"(by {1 + decay * (step or 0):.4g} at step {step}); {advice}",
+            epoch=epoch,
+            step=step,
+            logged=value,
+            effective=applied,
+            source=where,
+        )
+
+
+def _epoch_of(table: pd.DataFrame, step: int | None) -> int | None:
+    if step is None or table.empty:
+        return None
+    rows = table.loc[table["step"] == step, "epoch"]
+    return int(rows.iloc[0]) if len(rows) else None
+
+
+class DecayPerBatch(Rule):
+    """Legacy `decay` is per batch: the per-epoch factor it gives, and the `decay` giving the intended one.
+
+    What it detects:
+        Any run where legacy ``decay`` is applied. It states the factor the lr really falls by
+        over the first and the last epoch (``(1+d*s*e)/(1+d*s*(e+1))``, not a constant), and the
+        ``decay`` that gives a chosen per-epoch factor F over the first epoch:
+        ``D = (1/F - 1) / steps_per_epoch``.
+    Why it matters:
+        ``decay`` is commonly read as "per epoch"; with 100 steps per epoch, ``decay=0.01``
+        halves the lr within the first epoch.
+    Example:
+        ``SGD(lr=0.1, decay=1e-3)``, 50 steps/epoch: x0.952 over epoch 0, x0.987 over epoch 3;
+        for x0.75 per epoch over the first epoch use decay=0.006667.
+    Fix:
+        Use ``decay = (1/F - 1) / steps_per_epoch`` (`lraudit solve-decay --factor F
+        --steps-per-epoch N`), or a schedule stated in steps, e.g.
+        ``ExponentialDecay(lr, decay_steps=steps_per_epoch, decay_rate=F, staircase=True)``.
+    References:
+        keras-team/keras#2808 ("decay is per batch update"); reference §1.1–1.2, §1.7, §8.1, §8.7.
+    """
+
+    code = "LRA007"
+    name = "decay-per-batch"
+    severity = Severity.INFO
+
+    @classmethod
+    def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        table = frame(timeline)
+        decayed = decay_steps_mask(table)
+        if not decayed.any():
+            return
+        decay = decay_value(timeline, table) or 0.0
+        steps = steps_per_epoch(run, table) or 1
+        epochs = int(table["epoch"].max()) + 1
+        first = 1.0 / (1.0 + decay * steps)
+        last = (1.0 + decay * steps * (epochs - 1)) / (1.0 + decay * steps * epochs)
+        factor, why = intended_factor(run, timeline, decay)
+        wanted = decay_for_factor(factor, steps)
+        yield cls.finding(
+            run,
+            f"legacy decay={decay:g} is applied per batch, not per epoch: with {steps} steps per epoch "
+            f"the lr is divided by 1+{decay:g}*iterations, x{first:.4g} over epoch 0 and x{last:.4g} "
+            f"over epoch {epochs - 1} (not a constant factor); decay={wanted:.4g} gives x{factor:g} "
+            f"over the first epoch ({why})",
+            epoch=0,
+            step=int(table["step"].min()),
+            source=optimizer_location(timeline),
+        )
+
+
+class WeightDecayIsNotLrDecay(Rule):
+    """`weight_decay` set, learning rate constant: the user may expect lr decay.
+
+    What it detects:
+        An optimizer with ``weight_decay`` (Keras 2.11+ new optimizers, Keras 3, AdamW) whose lr
+        is not driven by a schedule or legacy ``decay``.
+    Why it matters:
+        ``weight_decay`` is decoupled weight decay (``w -= lr*wd*w`` before each update): it
+        regularises the weights and never lowers the learning rate. Code migrated from
+        ``Adam(decay=...)`` often sets ``weight_decay`` believing it replaces lr decay.
+    Example:
+        ``Adam(learning_rate=1e-3, weight_decay=1e-2)``: the applied lr stays 1e-3 at every step
+        (callbacks aside).
+    Fix:
+        Keep ``weight_decay`` if you want weight regularisation; for a decaying lr add a schedule,
+        e.g. ``InverseTimeDecay(lr, decay_steps=1, decay_rate=d)`` (= legacy ``decay=d``).
+    References:
+        keras ``keras/src/optimizers/base_optimizer.py`` ``_apply_weight_decay`` @ v3.15.1;
+        reference §1.3–1.4, §8.7.
+    """
+
+    code = "LRA008"
+    name = "weight-decay-is-not-lr-decay"
+    severity = Severity.WARNING
+
+    @classmethod
+    def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        spec = timeline.optimizer
+        if spec is None or not spec.weight_decay or spec.weight_decay <= 0:
+            return
+        table = frame(timeline)
+        if schedule(timeline) is not None or decay_steps_mask(table).any():
+            return
+        writers = [c for c in ("ReduceLROnPlateau", "LearningRateScheduler") if callback_specs(timeline, c)]
+        writers += [
+            name for name, kind in (("ReduceLROnPlateau", "plateau_reduction"),
+                                    ("LearningRateScheduler", "scheduler_set"))
+            if events(run, kind) and name not in writers
+        ]
+        start = float(table["lr_effective"].iloc[0]) if len(table) else None
+        changed_by = f" except where {' and '.join(writers)} set it" if writers else ""
+        yield cls.finding(
+            run,
+            f"weight_decay={spec.weight_decay:g} is decoupled weight decay (each update first does "
+            f"w -= lr*{spec.weight_decay:g}*w); it does not decay the learning rate, which stays at "
+            f"{fmt_lr(start)}{changed_by}",
+            effective=start,
+            source=optimizer_location(timeline),
+        )
+
+
+class DecayUnsupported(Rule):
+    """`decay` given to an optimizer generation that rejects or ignores it.
+
+    What it detects:
+        ``decay=`` passed to a Keras 3 optimizer (warning "Argument `decay` is no longer supported
+        and will be ignored", the lr stays constant) or to a 2.11+ new optimizer (ValueError), seen
+        in the console or in an optimizer spec of those generations.
+    Why it matters:
+        Code migrated from Keras 2 silently trains with a constant lr: the decay the author
+        relied on is gone.
+    Example:
+        Keras 3 ``SGD(learning_rate=0.02, decay=1e-2)``: every update applies exactly 0.02.
+    Fix:
+        Replace ``decay=d`` by ``learning_rate=InverseTimeDecay(lr, decay_steps=1, decay_rate=d)``
+        (bit-identical to the legacy behaviour), or use ``tf.keras.optimizers.legacy.*`` on Keras 2.
+    References:
+        keras ``keras/src/optimizers/base_optimizer.py`` @ v3.15.1 (``decay`` warning);
+        keras-team/keras#17744, #17752; reference §1.3–1.4, §8.7.
+    """
+
+    code = "LRA009"
+    name = "decay-unsupported"
+    severity = Severity.ERROR
+
+    @classmethod
+    def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        table = frame(timeline)
+        applied = float(table["lr_effective"].iloc[-1]) if len(table) else None
+        spec = timeline.optimizer
+        decay = spec.decay if spec is not None and spec.decay else None
+        said = f"decay={decay:g}" if decay else "decay"
+        for kind, verb in (("decay_ignored", "ignored"), ("decay_rejected", "rejected")):
+            for event in events(run, kind)[:1]:
+                yield cls.finding(
+                    run,
+                    f"{said} was {verb} by this Keras ({event.location}: {(event.text or '').strip()}); "
+                    f"the lr does not decay: the last update applied {fmt_lr(applied)}",
+                    effective=applied,
+                    source=event.location,
+                )
+                return
+        if decay and spec is not None and spec.generation in ("k2-new", "k3"):
+            what = "ignores" if spec.generation == "k3" else "rejects"
+            yield cls.finding(
+                run,
+                f"{said} is set but the {spec.generation} optimizer generation {what} it; "
+                f"the applied lr does not decay (last update {fmt_lr(applied)})",
+                effective=applied,
+                source=optimizer_location(timeline),
+            )
+
+
+class DecayStepsLookLikeEpochs(Rule):
+    """`decay_steps`/`first_decay_steps` ≤ number of epochs while steps per epoch ≫ 1.
+
+    What it detects:
+        A schedule whose ``decay_steps`` (``first_decay_steps``, or last ``boundaries`` entry) is
+        no larger than the number of epochs while an epoch has 10 or more steps.
+    Why it matters:
+        Schedules count optimizer updates, not epochs: ``ExponentialDecay(0.1, decay_steps=10,
+        ...)`` meant as "every 10 epochs" decays 10x faster than intended per epoch of 100 steps.
+    Example:
+        ``CosineDecay(0.01, decay_steps=20)`` with 20 epochs of 500 steps: the lr reaches its floor
+        after 20 updates, i.e. 4% into the first epoch.
+    Fix:
+        Multiply by the steps per epoch: ``decay_steps = epochs_wanted * steps_per_epoch``.
+    References:
+        keras ``keras/src/optimizers/schedules/learning_rate_schedule.py`` @ v3.15.1 (``step`` is
+        the optimizer's iteration counter); tensorflow/tensorflow#49208; reference §3.
+    """
+
+    code = "LRA018"
+    name = "decay-steps-look-like-epochs"
+    severity = Severity.INFO
+
+    @classmethod
+    def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        spec = schedule(timeline)
+        if spec is None:
+            return
+        table = frame(timeline)
+        steps = steps_per_epoch(run, table)
+        epochs = run.epochs or (int(table["epoch"].max()) + 1 if len(table) else 0)
+        if not steps or steps < 10 or not epochs:
+            return
+        config = spec.config
+        for key in ("decay_steps", "first_decay_steps"):
+            value = config.get(key)
+            if isinstance(value, (int, float)) and 0 < value <= epochs:
+                yield cls.finding(
+                    run,
+                    f"{spec.class_name}({key}={value:g}) counts optimizer updates, but {value:g} is no more "
+                    f"than the {epochs} epochs of this run while an epoch has {steps} steps: the "
+                    f"schedule runs its course in {value / steps:.2g} epochs",
+                    source=optimizer_location(timeline),
+                )
+                return
+        bounds = config.get("boundaries")
+        numeric = isinstance(bounds, list) and bounds and all(isinstance(b, (int, float)) for b in bounds)
+        if numeric and max(bounds) <= epochs:
+            yield cls.finding(
+                run,
+                f"{spec.class_name}(boundaries={bounds}) counts optimizer updates, but every boundary is "
+                f"within the {epochs} epochs while an epoch has {steps} steps",
+                source=optimizer_location(timeline),
+            )

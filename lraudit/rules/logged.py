@@ -1,0 +1,282 @@
+"""Rules comparing logged lr series with the applied lr: LRA002, LRA010, LRA021, LRA022."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from lraudit.rules._facts import fmt_lr, frame, logged, schedule
+from lraudit.rules.base import Finding, Rule, Severity
+
+if TYPE_CHECKING:
+    from lraudit.run import Run
+    from lraudit.timeline import Timeline
+
+_SHIFTED = {
+    "next_step": "is the schedule's value at the next step (the counter after the epoch)",
+    "after_callback": (
+        "is read after a callback changed the lr at the epoch end, so it shows the next epoch's lr"
+    ),
+    "shifted": "equals the applied lr a whole number of steps or epochs away",
+}
+
+
+def _series(timeline: Timeline, *, messages: bool = False) -> list[tuple[tuple[str, str], pd.DataFrame]]:
+    """Logged lr series by (source, name); callback messages (the value a callback set) only if asked."""
+    logs = logged(timeline)
+    if not messages and not logs.empty:
+        logs = logs[logs["source"] != "callback"]
+    if logs.empty:
+        return []
+    return [((str(s), str(n)), g) for (s, n), g in logs.groupby(["source", "name"], sort=True)]
+
+
+def _int(value: object) -> int | None:
+    try:
+        return None if value is None or value != value else int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+class LoggedEffectiveMismatch(Rule):
+    """A logged lr differs from the reconstructed effective lr and no known cause explains it.
+
+    What it detects:
+        Logged lr values that are neither the applied lr, nor the base variable before legacy
+        ``decay``, nor a known shift (next step, after a callback): the optimizer/callback
+        configuration lraudit used does not describe this run.
+    Why it matters:
+        Either the logs or the configuration are wrong; every other conclusion about the lr of
+        this run is then uncertain.
+    Example:
+        CSV ``lr`` 0.001 at every epoch while the config found says ``learning_rate=0.01``.
+    Fix:
+        Pass the optimizer really used (``--optimizer "Adam(lr=1e-3, decay=1e-2)"``), the callbacks
+        (``--callback``) and ``--keras``, or check that the files belong to the same run.
+    References:
+        reference §5 (what is logged as learning rate), Appendix A.
+    """
+
+    code = "LRA002"
+    name = "logged-effective-mismatch"
+    severity = Severity.ERROR
+
+    @classmethod
+    def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        for (source, name), rows in _series(timeline, messages=True):
+            bad = rows[rows["relation"] == "mismatch"]
+            if bad.empty:
+                continue
+            value = bad["value"].astype(float)
+            applied = bad["lr_effective"].astype(float)
+            gap = (value - applied).abs() / applied.abs().replace(0.0, np.nan)
+            worst = bad.loc[gap.fillna(np.inf).idxmax()]
+            yield cls.finding(
+                run,
+                f"{source} {name} logged {fmt_lr(float(worst['value']))} at epoch {_int(worst['epoch'])} "
+                f"({worst['location']}) but the applied lr at step {_int(worst['step'])} was "
+                f"{fmt_lr(float(worst['lr_effective']))}; {len(bad)} of {len(rows)} values differ "
+                "and no known "
+                "cause (base variable, next step, callback timing) explains them: the configuration does "
+                "not describe this run",
+                epoch=_int(worst["epoch"]),
+                step=_int(worst["step"]),
+                logged=float(worst["value"]),
+                effective=float(worst["lr_effective"]),
+                source=str(worst["location"]),
+            )
+
+
+class ScheduleNotLogged(Rule):
+    """A schedule drives the lr but the logs record a constant value, or miss its changes inside epochs.
+
+    What it detects:
+        A ``LearningRateSchedule`` changes the applied lr while (a) no lr is logged at all,
+        (b) a logged lr series stays constant, or (c) the lr steps to a new value in the middle
+        of epochs (piecewise/staircase schedules) that once-per-epoch logs cannot show.
+    Why it matters:
+        The logs suggest the lr changes at epoch boundaries (or not at all); the steps inside an
+        epoch ran at other values.
+    Example:
+        ``PiecewiseConstantDecay(boundaries=[30, 75], values=[0.1, 0.05, 0.01])`` with 17 steps
+        per epoch: the lr changes after step 30 (epoch 1, batch 14) and 75 (epoch 4, batch 7).
+    Fix:
+        Read the per-step lr with `lraudit timeline`; log it per batch from a callback
+        (``optimizer.learning_rate`` in ``on_train_batch_begin``); align ``boundaries`` with
+        multiples of the steps per epoch if the change should fall on an epoch boundary.
+    References:
+        tensorflow/tensorflow#37552, #46248 (TensorBoard logs the lr once per epoch);
+        reference §5.3–5.4, §8.12.
+    """
+
+    code = "LRA010"
+    name = "schedule-not-logged"
+    severity = Severity.WARNING
+
+    @classmethod
+    def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        spec = schedule(timeline)
+        table = frame(timeline)
+        if spec is None or len(table) < 2:
+            return
+        lr = table["lr_effective"].astype(float).to_numpy()
+        finite = np.isfinite(lr)
+        if np.unique(lr[finite]).size < 2:
+            return
+        series = _series(timeline)
+        if not series:
+            yield cls.finding(
+                run,
+                f"{spec.class_name} changes the applied lr from {fmt_lr(lr[finite][0])} to "
+                f"{fmt_lr(lr[finite][-1])}, but no log of this run records the lr",
+                effective=float(lr[finite][-1]),
+            )
+            return
+        for (source, name), rows in series:
+            values = rows["value"].astype(float)
+            if len(rows) > 1 and values.nunique() == 1:
+                yield cls.finding(
+                    run,
+                    f"{source} {name} records a constant {fmt_lr(values.iloc[0])} "
+                    f"({rows['location'].iloc[0]}) "
+                    f"while {spec.class_name} moves the applied lr between {fmt_lr(np.nanmin(lr))} and "
+                    f"{fmt_lr(np.nanmax(lr))}",
+                    logged=float(values.iloc[0]),
+                    source=str(rows["location"].iloc[0]),
+                )
+                return
+        changes = np.nonzero(np.diff(lr) != 0)[0] + 1
+        inside = [int(i) for i in changes if int(table["batch"].iloc[i]) != 0]
+        # a step-like schedule changes at few steps; a smooth one at nearly every step
+        if inside and len(changes) <= 0.5 * len(lr):
+            shown = inside[:4]
+            where = ", ".join(
+                f"step {int(table['step'].iloc[i])} (epoch {int(table['epoch'].iloc[i])}, batch "
+                f"{int(table['batch'].iloc[i])}: {fmt_lr(lr[i - 1])} -> {fmt_lr(lr[i])})"
+                for i in shown
+            )
+            first = inside[0]
+            yield cls.finding(
+                run,
+                f"{spec.class_name} changes the lr inside epochs at {where}"
+                f"{' and more' if len(inside) > len(shown) else ''}; the logs record one lr per epoch, so "
+                "they cannot show these changes",
+                epoch=int(table["epoch"].iloc[first]),
+                step=int(table["step"].iloc[first]),
+                effective=float(lr[first]),
+            )
+
+
+class LoggedLrShifted(Rule):
+    """A logged series equals the effective one shifted by whole steps or epochs; explains instead of LRA002.
+
+    What it detects:
+        Logged lr values that equal the applied lr of another step: TensorBoard's
+        ``epoch_learning_rate`` is the schedule at the *next* step (counter after the epoch), and
+        Keras 3 TensorBoard reads the lr after ReduceLROnPlateau acted, so it shows the next
+        epoch's lr at reductions.
+    Why it matters:
+        Plots and comparisons against the logged lr are off by one step or one epoch; it is not
+        the lr that trained that epoch.
+    Example:
+        ``ExponentialDecay(0.05, decay_steps=40, decay_rate=0.8)``, 17 steps/epoch: TensorBoard's
+        value for epoch 0 is ``0.05*0.8**(17/40)``, the lr of step 17; step 16 applied
+        ``0.05*0.8**(16/40)``.
+    Fix:
+        Shift the logged series when plotting, or read the applied lr with `lraudit timeline`.
+    References:
+        tf-keras ``tf_keras/callbacks.py`` ``_collect_learning_rate`` @ v2.21.0; keras
+        ``keras/src/callbacks/tensorboard.py`` @ v3.15.1; tensorflow/tensorflow#37552;
+        reference §5.3–5.4, §8.12.
+    """
+
+    code = "LRA021"
+    name = "logged-lr-shifted"
+    severity = Severity.INFO
+
+    @classmethod
+    def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        table = frame(timeline)
+        if table.empty:
+            return
+        # the lr applied by the first and the last update of each epoch: what the epoch really ran at
+        first_of_epoch = table.groupby("epoch")["lr_effective"].first()
+        last_of_epoch = table.groupby("epoch")["lr_effective"].last()
+        for (source, name), rows in _series(timeline):
+            shifted = rows[rows["relation"].isin(list(_SHIFTED))]
+            if shifted.empty:
+                continue
+            first = shifted.iloc[0]
+            relation = str(first["relation"])
+            epoch = _int(first["epoch"])
+            began, ended = first_of_epoch.get(epoch), last_of_epoch.get(epoch)
+            ran = (
+                f"epoch {epoch} ran from {fmt_lr(began)} to {fmt_lr(ended)}"
+                if began != ended
+                else f"epoch {epoch} ran at {fmt_lr(began)}"
+            )
+            yield cls.finding(
+                run,
+                f"{source} {name} ({first['location']}) {_SHIFTED[relation]}: for epoch {epoch} it shows "
+                f"{fmt_lr(float(first['value']))}, the lr of step {_int(first['step'])}, while {ran}; "
+                f"{len(shifted)} of {len(rows)} values are shifted",
+                epoch=epoch,
+                step=_int(first["step"]),
+                logged=float(first["value"]),
+                effective=None if began is None else float(began),
+                source=str(first["location"]),
+            )
+
+
+class LogDownsampled(Rule):
+    """A logged lr series has irregular gaps: some epochs/steps are not covered.
+
+    What it detects:
+        A logged lr series that skips epochs between its first and last value (a
+        reservoir-sampled TensorBoard export, ``update_freq`` filtering, a CSV appended by
+        several runs), or whose step-level values are unevenly spaced.
+    Why it matters:
+        Changes of the lr in the missing epochs are invisible, and plots interpolate across them.
+    Example:
+        An exported TensorBoard CSV with ``epoch_learning_rate`` at epochs 0, 1, 2, 5, 9.
+    Fix:
+        Read the event files directly (lraudit does, without sampling), or log every epoch.
+    References:
+        tensorboard ``event_accumulator.py`` ``DEFAULT_SIZE_GUIDANCE`` (reservoir sampling);
+        tensorflow/tensorboard#4975; reference §5.3–5.4.
+    """
+
+    code = "LRA022"
+    name = "log-downsampled"
+    severity = Severity.INFO
+
+    @classmethod
+    def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        for (source, name), rows in _series(timeline):
+            epochs = sorted({int(e) for e in pd.to_numeric(rows["epoch"], errors="coerce").dropna()})
+            if len(epochs) >= 2:
+                missing = sorted(set(range(epochs[0], epochs[-1] + 1)) - set(epochs))
+                if missing:
+                    yield cls.finding(
+                        run,
+                        f"{source} {name} ({rows['location'].iloc[0]}) covers epochs "
+                        f"{epochs[0]}-{epochs[-1]} "
+                        f"but skips {len(missing)} of them ({', '.join(map(str, missing[:8]))}"
+                        f"{', ...' if len(missing) > 8 else ''}): lr changes there are not logged",
+                        epoch=missing[0],
+                        source=str(rows["location"].iloc[0]),
+                    )
+                    continue
+            steps = np.array(sorted({int(s) for s in pd.to_numeric(rows["step"], errors="coerce").dropna()}))
+            if not epochs and len(steps) >= 3:
+                gaps = np.diff(steps)
+                if gaps.min() != gaps.max():
+                    yield cls.finding(
+                        run,
+                        f"{source} {name} ({rows['location'].iloc[0]}) has unevenly spaced steps (gaps from "
+                        f"{int(gaps.min())} to {int(gaps.max())}): some steps are not covered",
+                        step=int(steps[int(np.argmax(gaps))]),
+                        source=str(rows["location"].iloc[0]),
+                    )

@@ -1,0 +1,244 @@
+"""Rules about the applied lr values themselves: LRA013, LRA019, LRA020, LRA023."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from lraudit.rules._facts import fmt_lr, frame, logged, optimizer_location, schedule
+from lraudit.rules.base import Finding, Rule, Severity
+
+if TYPE_CHECKING:
+    from lraudit.run import Run
+    from lraudit.timeline import Timeline
+
+
+def _ranges(steps: list[int]) -> str:
+    """``[0, 1, 2, 7]`` -> ``"0-2, 7"`` (at most 5 ranges shown)."""
+    spans: list[tuple[int, int]] = []
+    for step in steps:
+        if spans and step == spans[-1][1] + 1:
+            spans[-1] = (spans[-1][0], step)
+        else:
+            spans.append((step, step))
+    text = [f"{a}" if a == b else f"{a}-{b}" for a, b in spans[:5]]
+    return ", ".join(text) + (", ..." if len(spans) > 5 else "")
+
+
+class LrCollapse(Rule):
+    """The effective lr falls below 1% of its initial value before half of training.
+
+    What it detects:
+        An applied lr below 1% of its peak over the first half of the updates, reached before
+        the half-way step (decay, schedule or callbacks compounded).
+    Why it matters:
+        The second half of training barely moves the weights; usually a decay rate or
+        ``decay_steps`` meant for a different number of steps.
+    Example:
+        ``SGD(0.1, decay=0.1)`` with 1000 steps: the lr is below 0.001 from step 991... but
+        ``decay=1`` reaches 1% at step 99.
+    Fix:
+        Recompute the decay for the real number of updates (``lraudit solve-decay``), or raise the
+        schedule's ``decay_steps``/``alpha``.
+    References:
+        reference §1.7 (recipes), §3 (schedules), §8.1.
+    """
+
+    code = "LRA013"
+    name = "lr-collapse"
+    severity = Severity.WARNING
+
+    @classmethod
+    def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        table = frame(timeline)
+        if len(table) < 2:
+            return
+        lr = table["lr_effective"].astype(float).to_numpy()
+        half = len(lr) // 2
+        first_half = lr[:half]
+        finite = np.where(np.isfinite(first_half), first_half, -np.inf)
+        if not np.isfinite(finite).any() or finite.max() <= 0:
+            return
+        peak_at = int(np.argmax(finite))
+        peak = float(finite[peak_at])
+        after = np.nonzero(np.isfinite(first_half[peak_at:]) & (first_half[peak_at:] < 0.01 * peak))[0]
+        if not len(after):
+            return
+        row = table.iloc[peak_at + int(after[0])]
+        yield cls.finding(
+            run,
+            f"the applied lr falls to {fmt_lr(float(row['lr_effective']))} at step {int(row['step'])} (epoch "
+            f"{int(row['epoch'])}), below 1% of its peak {fmt_lr(peak)}, before half of the "
+            f"{len(lr)} updates",
+            epoch=int(row["epoch"]),
+            step=int(row["step"]),
+            effective=float(row["lr_effective"]),
+        )
+
+
+class WarmupDecreases(Rule):
+    """`CosineDecay(warmup_target < initial_learning_rate)`: the "warm-up" lowers the lr.
+
+    What it detects:
+        A ``CosineDecay`` with ``warmup_steps > 0`` and ``warmup_target`` below
+        ``initial_learning_rate``: the linear warm-up goes down, then the cosine starts from the
+        lower ``warmup_target``.
+    Why it matters:
+        ``initial_learning_rate`` is the warm-up's *start*, not the peak; swapping the two gives
+        a run whose lr drops in its first steps and never reaches the intended peak.
+    Example:
+        ``CosineDecay(initial_learning_rate=0.05, decay_steps=40, alpha=0.2, warmup_target=0.01,
+        warmup_steps=10)``: 0.05 → 0.01 over 10 steps, then 0.01 → 0.002.
+    Fix:
+        Put the start value in ``initial_learning_rate`` (often 0.0) and the peak in
+        ``warmup_target``.
+    References:
+        keras ``keras/src/optimizers/schedules/learning_rate_schedule.py`` @ v3.15.1
+        (``CosineDecay._warmup_function``); reference §3.
+    """
+
+    code = "LRA019"
+    name = "warmup-decreases"
+    severity = Severity.WARNING
+
+    @classmethod
+    def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        spec = schedule(timeline)
+        if spec is None or spec.class_name != "CosineDecay":
+            return
+        config = spec.config
+        target, start = config.get("warmup_target"), config.get("initial_learning_rate")
+        steps = config.get("warmup_steps") or 0
+        if target is None or start is None or not steps or not float(target) < float(start):
+            return
+        yield cls.finding(
+            run,
+            f"CosineDecay(initial_learning_rate={start:g}, warmup_target={target:g}, warmup_steps={steps}) "
+            f"({optimizer_location(timeline)}): the warm-up lowers the lr linearly from {start:g} "
+            f"to {target:g} "
+            f"over {steps} steps, then the cosine decays from {target:g}",
+            step=0,
+            effective=float(start),
+            source=optimizer_location(timeline),
+        )
+
+
+class ZeroLrUpdate(Rule):
+    """One or more updates applied lr = 0: those batches trained nothing.
+
+    What it detects:
+        Updates whose applied lr is exactly 0 (warm-up from ``initial_learning_rate=0``, a cosine
+        with ``alpha=0`` at its end, a schedule that returns 0).
+    Why it matters:
+        The batches are computed (time, data order, BatchNorm statistics move) but the weights do
+        not change; with Adam the moment estimates still advance.
+    Example:
+        ``CosineDecay(0.0, decay_steps=100, warmup_target=0.02, warmup_steps=23)``: step 0
+        applies 0.
+    Fix:
+        Start warm-up at a small positive value, or give ``alpha > 0``.
+    References:
+        keras ``keras/src/optimizers/schedules/learning_rate_schedule.py`` @ v3.15.1; reference §3.
+    """
+
+    code = "LRA020"
+    name = "zero-lr-update"
+    severity = Severity.WARNING
+
+    @classmethod
+    def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        table = frame(timeline)
+        if table.empty:
+            return
+        zero = table[table["lr_effective"].astype(float) == 0.0]
+        if zero.empty:
+            return
+        spec = schedule(timeline)
+        cause = ""
+        if spec is not None:
+            config = spec.config
+            if config.get("warmup_steps") and float(config.get("initial_learning_rate", 1)) == 0.0:
+                cause = " (the warm-up starts at initial_learning_rate=0)"
+            elif "alpha" in config and float(config.get("alpha") or 0.0) == 0.0:
+                cause = f" ({spec.class_name} decays to alpha*lr = 0)"
+        steps = [int(s) for s in zero["step"]]
+        first = zero.iloc[0]
+        yield cls.finding(
+            run,
+            f"{len(steps)} update(s) applied lr = 0 (steps {_ranges(steps)}){cause}: those batches "
+            "trained nothing",
+            epoch=int(first["epoch"]),
+            step=int(first["step"]),
+            effective=0.0,
+            source=optimizer_location(timeline),
+        )
+
+
+class InvalidLr(Rule):
+    """An update applied a NaN, infinite or negative lr while the logs show a normal value.
+
+    What it detects:
+        Reconstructed updates whose applied lr is NaN, ±inf or negative, e.g. Keras 3 on JAX:
+        XLA computes PolynomialDecay's ``1 - step/decay_steps`` with a fused multiply-add,
+        gets a tiny negative number at ``step >= decay_steps``, and a non-integer ``power``
+        turns it into NaN; the eagerly evaluated schedule (what callbacks and logs show) is normal.
+    Why it matters:
+        A NaN lr turns every weight it touches into NaN: the model is destroyed from that step
+        on although every logged lr looks fine.
+    Example:
+        ``PolynomialDecay(0.05, decay_steps=30, end_learning_rate=0.002, power=1.5)`` on JAX:
+        NaN from step 30 on; the logs say 0.002.
+    Fix:
+        Use an integer ``power``, or ``cycle=True``, or clip the step yourself in a custom
+        schedule (``ops.minimum(step, decay_steps - 1)``); check ``np.isfinite`` of the weights.
+    References:
+        keras ``keras/src/optimizers/schedules/learning_rate_schedule.py`` @ v3.15.1
+        (``PolynomialDecay``); reference §1.8 (item 4).
+    """
+
+    code = "LRA023"
+    name = "invalid-lr"
+    severity = Severity.ERROR
+
+    @classmethod
+    def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        table = frame(timeline)
+        if table.empty:
+            return
+        lr = table["lr_effective"].astype(float)
+        bad = table[~np.isfinite(lr) | (lr < 0)]
+        if bad.empty:
+            return
+        first = bad.iloc[0]
+        epochs = set(int(e) for e in bad["epoch"])
+        logs = logged(timeline)
+        shown = logs[pd.to_numeric(logs["epoch"], errors="coerce").isin(epochs)]
+        shown = shown[np.isfinite(pd.to_numeric(shown["value"], errors="coerce"))]
+        seen = ""
+        logged_value = source = None
+        if len(shown):
+            row = shown.iloc[0]
+            logged_value, source = float(row["value"]), str(row["location"])
+            seen = f", while the logs show {fmt_lr(logged_value)} ({source})"
+        spec = schedule(timeline)
+        why = ""
+        backend = timeline.optimizer.backend if timeline.optimizer else None
+        if spec is not None and spec.class_name == "PolynomialDecay" and backend == "jax":
+            why = (
+                " (XLA's fused multiply-add makes 1 - step*f32(1/decay_steps) slightly negative at "
+                f"step >= decay_steps, and power={spec.config.get('power')} of a negative number is NaN)"
+            )
+        yield cls.finding(
+            run,
+            f"{len(bad)} update(s) applied an invalid lr ({fmt_lr(float(first['lr_effective']))} from step "
+            f"{int(first['step'])}, epoch {int(first['epoch'])}; steps "
+            f"{_ranges([int(s) for s in bad['step']])})"
+            f"{why}{seen}",
+            epoch=int(first["epoch"]),
+            step=int(first["step"]),
+            logged=logged_value,
+            effective=float(first["lr_effective"]),
+            source=source,
+        )

@@ -1,0 +1,94 @@
+"""Rules about several writers of the lr variable: LRA014."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from lraudit.rules._facts import callback_specs, events, f32, fmt_lr, frame
+from lraudit.rules._plateau import logged_reductions
+from lraudit.rules.base import Finding, Rule, Severity
+
+if TYPE_CHECKING:
+    from lraudit.run import Run
+    from lraudit.timeline import Timeline
+
+
+class LrWriterConflict(Rule):
+    """Two callbacks set the lr in the same run; says which one wins, per epoch.
+
+    What it detects:
+        ReduceLROnPlateau lowers the lr variable at the end of an epoch, and LearningRateScheduler
+        sets it again at the start of the next one (``on_epoch_begin``). Each reduction is
+        listed with the value that really ran in the following epoch; a reduction at the end of
+        the last epoch applies to no step.
+    Why it matters:
+        The logs print every reduction, yet the epochs run at the scheduler's value: the plateau
+        logic has no effect (unless the schedule function builds on the current lr).
+    Example:
+        ``LearningRateScheduler(step_down)`` + ``ReduceLROnPlateau(factor=0.25, patience=1)``:
+        "reducing learning rate to 0.01" after epoch 2, then "LearningRateScheduler setting
+        learning rate to 0.04" at epoch 3.
+    Fix:
+        Use one writer; or write the schedule as ``schedule(epoch, lr)`` that scales the current
+        lr instead of returning an absolute value.
+    References:
+        keras ``keras/src/callbacks/learning_rate_scheduler.py`` and
+        ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.15.1; reference §4.1–4.2.
+    """
+
+    code = "LRA014"
+    name = "lr-writer-conflict"
+    severity = Severity.WARNING
+
+    @classmethod
+    def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        reductions = logged_reductions(run, timeline)
+        scheduler_sets = {int(e.epoch): e for e in events(run, "scheduler_set") if e.epoch is not None}
+        scheduler_changes = [c for c in timeline.changes if c.callback == "LearningRateScheduler"]
+        for change in scheduler_changes:
+            scheduler_sets.setdefault(change.epoch, None)  # type: ignore[arg-type]
+        has_scheduler = bool(scheduler_sets) or bool(callback_specs(timeline, "LearningRateScheduler"))
+        if not reductions or not has_scheduler:
+            return
+        table = frame(timeline)
+        last_epoch = int(table["epoch"].max()) if len(table) else (run.epochs - 1)
+        parts: list[str] = []
+        overwritten: list[int] = []
+        for reduction in reductions:
+            nxt = reduction.epoch + 1
+            if nxt > last_epoch:
+                parts.append(
+                    f"the reduction at the end of the last epoch {reduction.epoch} applies to no step"
+                )
+                continue
+            ran = _variable_during(table, nxt)
+            event = scheduler_sets.get(nxt)
+            set_to = event.value if event is not None else ran
+            if set_to is not None and reduction.printed is not None and f32(set_to) != f32(reduction.printed):
+                overwritten.append(reduction.epoch)
+                parts.append(
+                    f"epoch {nxt} runs at LearningRateScheduler's {fmt_lr(set_to)}, not ReduceLROnPlateau's "
+                    f"{fmt_lr(reduction.printed)} (end of epoch {reduction.epoch})"
+                )
+            else:
+                parts.append(f"epoch {nxt} runs at ReduceLROnPlateau's {fmt_lr(reduction.printed)}")
+        if not overwritten and not any("no step" in p for p in parts):
+            return
+        first = reductions[0]
+        yield cls.finding(
+            run,
+            "LearningRateScheduler and ReduceLROnPlateau both set the lr; LearningRateScheduler "
+            "sets it at the "
+            "start of every epoch, so it wins: " + "; ".join(parts),
+            epoch=first.epoch,
+            logged=first.printed,
+            effective=_variable_during(table, first.epoch + 1),
+            source=first.location,
+        )
+
+
+def _variable_during(table, epoch: int) -> float | None:
+    if not len(table) or "lr_variable" not in table:
+        return None
+    values = table.loc[table["epoch"] == epoch, "lr_variable"].dropna()
+    return float(values.iloc[0]) if len(values) else None

@@ -1,0 +1,324 @@
+"""TFRecord framing, read in bounded blocks, with the record boundaries found in bulk.
+
+A TFRecord file is a sequence of ``uint64 length | uint32 masked_crc32c(length) | data |
+uint32 masked_crc32c(data)`` (little endian). Walking the length prefixes is inherently
+sequential, so :func:`frame_block` *predicts* the next few thousand record boundaries from the
+sizes just seen (event files repeat a short pattern of record sizes: one record per tag and
+step) and verifies every prediction at once with NumPy gathers: a prediction is accepted only
+where the length *and* its CRC at the predicted offset are exactly the predicted ones, so every
+accepted boundary is proven by the previous one. Where the pattern breaks, a short Python walk
+reads the next records one by one and the pattern is learnt again.
+
+Memory stays bounded: the file is read into one reusable buffer of ``block_size`` bytes (grown
+only for a single record larger than that).
+"""
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+HEADER_BYTES = 12  # uint64 length + uint32 masked crc of the length
+FOOTER_BYTES = 4  # uint32 masked crc of the data
+#: bytes read per block: small enough that the gathers of one block stay in the CPU's L2/L3
+#: cache (measured: 2-4 MiB blocks decode 2-3x faster than 16 MiB ones)
+DEFAULT_BLOCK_BYTES = 4 * 1024 * 1024
+#: zeroed bytes after a block's data, so fixed-width reads at the end of the last record stay inside
+SLACK_BYTES = 64
+
+_CRC32C_POLY = 0x82F63B78
+_MASK_DELTA = 0xA282EAD8
+
+
+def _crc32c_tables() -> np.ndarray:
+    """Slicing-by-4 tables for CRC32C (Castagnoli), shape (4, 256), uint32."""
+    table = np.zeros((4, 256), dtype=np.uint32)
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ _CRC32C_POLY if crc & 1 else crc >> 1
+        table[0, byte] = crc
+    for k in range(1, 4):
+        prev = table[k - 1]
+        table[k] = table[0][prev & 0xFF] ^ (prev >> 8)
+    return table
+
+
+_TABLES = _crc32c_tables()
+_TABLE0 = [int(x) for x in _TABLES[0]]
+
+
+def crc32c(data: bytes | memoryview) -> int:
+    """CRC32C of ``data`` (pure Python; meant for a few short records)."""
+    crc = 0xFFFFFFFF
+    table = _TABLE0
+    for byte in bytes(data):
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def mask_crc(crc: int | np.ndarray) -> int | np.ndarray:
+    """TFRecord's CRC masking: rotate right by 15 bits and add a constant (mod 2**32)."""
+    if isinstance(crc, np.ndarray):
+        crc = crc.astype(np.uint32)
+        return ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(_MASK_DELTA)
+    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+def masked_crc32c(data: bytes | memoryview) -> int:
+    """The masked CRC32C TFRecord stores after a length or a record's data."""
+    return mask_crc(crc32c(data))
+
+
+_LENGTH_CRC_CACHE: dict[int, int] = {}
+
+
+def length_crc(length: int) -> int:
+    """Masked CRC of the 8-byte little-endian ``length`` (cached: a file repeats few lengths)."""
+    crc = _LENGTH_CRC_CACHE.get(length)
+    if crc is None:
+        crc = masked_crc32c(struct.pack("<Q", length))
+        if len(_LENGTH_CRC_CACHE) < 65536:
+            _LENGTH_CRC_CACHE[length] = crc
+    return crc
+
+
+def masked_crc32c_equal_length(buf: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """Masked CRC32C of ``length`` bytes at each of ``starts`` in ``buf``, vectorised across records.
+
+    Slicing-by-4: one unaligned uint32 gather and four table look-ups per 4 bytes of every
+    record at once, so the cost is one NumPy pass per word position, not per record.
+    """
+    t0, t1, t2, t3 = _TABLES
+    crc = np.full(starts.shape, 0xFFFFFFFF, dtype=np.uint32)
+    u32 = unaligned_view(buf, np.uint32)
+    words = length // 4
+    for k in range(words):
+        crc ^= u32[starts + 4 * k]
+        crc = t3[crc & 0xFF] ^ t2[(crc >> 8) & 0xFF] ^ t1[(crc >> 16) & 0xFF] ^ t0[crc >> 24]
+    for j in range(words * 4, length):
+        crc = t0[(crc ^ buf[starts + j]) & 0xFF] ^ (crc >> 8)
+    return mask_crc(crc ^ np.uint32(0xFFFFFFFF))
+
+
+def unaligned_view(buf: np.ndarray, dtype: type[np.generic]) -> np.ndarray:
+    """A little-endian ``dtype`` view of ``buf`` starting at *every* byte: ``view[i]`` reads ``buf[i:i+w]``.
+
+    Fancy-indexing this view gathers values at arbitrary byte offsets without copying ``buf``.
+    """
+    width = np.dtype(dtype).itemsize
+    n = buf.shape[0] - width + 1
+    if n <= 0:
+        return np.zeros(0, dtype=dtype)
+    base = np.frombuffer(buf.data, dtype=np.dtype(dtype).newbyteorder("<"), count=n // width or 1)
+    return np.lib.stride_tricks.as_strided(base, shape=(n,), strides=(1,), writeable=False)
+
+
+@dataclass
+class Block:
+    """Whole records found in one buffer fill.
+
+    ``buf`` is only valid until the next block is requested (the buffer is reused); it has
+    :data:`SLACK_BYTES` of room after the data, so word gathers may run a little past a record.
+    ``offsets`` are record starts (the length field) relative to ``buf``; the data of record i
+    is ``buf[offsets[i] + 12 : offsets[i] + 12 + lengths[i]]``; ``file_offset`` is the
+    position of ``buf[0]`` in the file. ``runs`` lists ``(first, count, period)``: records
+    ``first .. first+count-1`` repeat a pattern of ``period`` record sizes, so record
+    ``i + period`` lies exactly one pattern's bytes after record ``i``.
+    """
+
+    buf: np.ndarray
+    file_offset: int
+    offsets: np.ndarray
+    lengths: np.ndarray
+    runs: list[tuple[int, int, int]] = field(default_factory=list)
+
+
+@dataclass
+class FramingState:
+    """What the framer learnt so far (sizes of the last records) and what went wrong."""
+
+    recent: list[int] = field(default_factory=list)
+    problem: str | None = None
+    problem_offset: int | None = None
+    last_run: int = 0  # records accepted by the last prediction (sizes the next one)
+    #: the pattern of the last long run, rotated to where it broke (it often resumes there)
+    resume: list[int] | None = None
+
+
+_MAX_PERIOD = 64
+_RECENT_KEEP = 4 * _MAX_PERIOD
+_WALK_RECORDS = 256
+_LONG_RUN = 32
+_MAX_PREDICT = 1 << 16
+_MIN_PREDICT = 1024
+
+
+def _period(recent: list[int]) -> int | None:
+    """Smallest P such that the last P record sizes repeat the P before them."""
+    n = len(recent)
+    for p in range(1, min(_MAX_PERIOD, n // 2) + 1):
+        if recent[n - p :] == recent[n - 2 * p : n - p]:
+            return p
+    return None
+
+
+def frame_block(
+    buf: np.ndarray, end: int, state: FramingState
+) -> tuple[np.ndarray, np.ndarray, int, list[tuple[int, int, int]]]:
+    """Find the whole records in ``buf[:end]``, which starts at a record boundary.
+
+    Returns ``(offsets, lengths, stop, runs)``: ``stop`` is where the first incomplete record
+    begins (or ``end``); ``runs`` as in :class:`Block`. A length whose CRC does not match sets
+    ``state.problem`` and stops framing there.
+    """
+    view = buf[:end]
+    u64 = unaligned_view(view, np.uint64)
+    u32 = unaligned_view(view, np.uint32)
+    raw = memoryview(view)
+    found_offsets: list[np.ndarray] = []
+    found_lengths: list[np.ndarray] = []
+    runs: list[tuple[int, int, int]] = []
+    found = 0
+    pos = 0
+    recent = state.recent
+    walk_budget = 0 if len(recent) >= 8 else _WALK_RECORDS
+    while end - pos >= HEADER_BYTES:
+        if walk_budget <= 0:
+            period = _period(recent)
+            pattern = recent[-period:] if period else state.resume
+            accepted = None
+            if pattern:
+                limit = min(_MAX_PREDICT, max(_MIN_PREDICT, 2 * state.last_run))
+                accepted = _predict_run(u64, u32, end, pos, pattern, limit)
+            if accepted is None or accepted[0].size < _LONG_RUN:
+                # no pattern (or a short one): walk on, and stop hoping for the old pattern
+                state.resume = None
+                walk_budget = _WALK_RECORDS
+                continue
+            offsets, lengths = accepted
+            state.last_run = lengths.size
+            runs.append((found, lengths.size, len(pattern)))
+            found_offsets.append(offsets)
+            found_lengths.append(lengths)
+            found += lengths.size
+            pos = int(offsets[-1] + lengths[-1]) + HEADER_BYTES + FOOTER_BYTES
+            recent.extend(lengths[-_RECENT_KEEP:].tolist())
+            del recent[: max(0, len(recent) - _RECENT_KEEP)]
+            # The pattern usually resumes after a few odd records (an epoch's summaries): keep
+            # it, rotated to the record where it broke, and walk only until it fits again.
+            phase = lengths.size % len(pattern)
+            state.resume = pattern[phase:] + pattern[:phase]
+            walk_budget = _WALK_RECORDS
+        # Walk record by record (start of a block, or where the pattern broke).
+        walked_offsets: list[int] = []
+        walked_lengths: list[int] = []
+        resume_at = state.resume[0] if state.resume else -1
+        while walk_budget > 0 and end - pos >= HEADER_BYTES:
+            length, stored_crc = struct.unpack_from("<QI", raw, pos)
+            if stored_crc != length_crc(length):
+                state.problem = "bad length CRC"
+                state.problem_offset = pos
+                break
+            if pos + HEADER_BYTES + length + FOOTER_BYTES > end:
+                break
+            if length == resume_at and walked_offsets:
+                walk_budget = 0  # the old pattern may start here: try it
+                break
+            walked_offsets.append(pos)
+            walked_lengths.append(length)
+            pos += HEADER_BYTES + length + FOOTER_BYTES
+            walk_budget -= 1
+        if walked_offsets:
+            found_offsets.append(np.asarray(walked_offsets, dtype=np.int64))
+            found_lengths.append(np.asarray(walked_lengths, dtype=np.int64))
+            found += len(walked_offsets)
+            recent.extend(walked_lengths)
+            del recent[: max(0, len(recent) - _RECENT_KEEP)]
+        if state.problem is not None or walk_budget > 0:
+            break  # bad CRC, or the next record is incomplete in this buffer
+    if not found_offsets:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), pos, runs
+    return np.concatenate(found_offsets), np.concatenate(found_lengths), pos, runs
+
+
+def _predict_run(
+    u64: np.ndarray, u32: np.ndarray, end: int, pos: int, pattern: list[int], limit: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Offsets/lengths of the (at most ``limit``) records from ``pos`` on that follow ``pattern``.
+
+    Verified in bulk: a record is accepted only if its length and length CRC are the predicted
+    ones and every record before it was accepted.
+    """
+    sizes = np.asarray(pattern, dtype=np.int64)
+    mean_record = float(sizes.mean()) + HEADER_BYTES + FOOTER_BYTES
+    count = max(1, min(limit, int((end - pos) / mean_record) + 1))
+    lengths = np.tile(sizes, -(-count // sizes.size))[:count]
+    record_ends = pos + np.cumsum(lengths + (HEADER_BYTES + FOOTER_BYTES))
+    count = int(np.searchsorted(record_ends, end, side="right"))
+    if count == 0:
+        return None
+    lengths = lengths[:count]
+    offsets = np.empty(count, dtype=np.int64)
+    offsets[0] = pos
+    offsets[1:] = record_ends[: count - 1]
+    crcs = np.asarray([length_crc(int(s)) for s in pattern], dtype=np.uint32)
+    crcs = np.tile(crcs, -(-count // crcs.size))[:count]
+    ok = (u64[offsets] == lengths.astype(np.uint64)) & (u32[offsets + 8] == crcs)
+    bad = np.flatnonzero(~ok)
+    accepted = int(bad[0]) if bad.size else count
+    return offsets[:accepted], lengths[:accepted]
+
+
+def iter_blocks(
+    path: Path, state: FramingState, block_bytes: int = DEFAULT_BLOCK_BYTES
+) -> Iterator[Block]:
+    """Yield the whole records of ``path`` block by block.
+
+    Stops at the first bad length CRC or at a truncated last record; ``state.problem`` and
+    ``state.problem_offset`` (file offset) then say what and where.
+    """
+    buf = np.zeros(block_bytes + SLACK_BYTES, dtype=np.uint8)
+    file_offset = 0
+    filled = 0
+    with open(path, "rb") as handle:
+        file_size = os.fstat(handle.fileno()).st_size
+        eof = False
+        while True:
+            if not eof:
+                got = handle.readinto(memoryview(buf)[filled : buf.shape[0] - SLACK_BYTES])
+                eof = not got
+                filled += got or 0
+            if filled == 0:
+                return
+            offsets, lengths, stop, runs = frame_block(buf, filled, state)
+            if offsets.size:
+                yield Block(buf, file_offset, offsets, lengths, runs)
+            if state.problem is not None:
+                state.problem_offset = file_offset + (state.problem_offset or 0)
+                return
+            if stop == 0 and filled == buf.shape[0] - SLACK_BYTES:
+                # One record larger than the buffer: grow it to hold that record.
+                length = struct.unpack_from("<Q", memoryview(buf), 0)[0]
+                if HEADER_BYTES + length + FOOTER_BYTES > file_size - file_offset:
+                    state.problem = "truncated record"
+                    state.problem_offset = file_offset
+                    return
+                room = max(2 * buf.shape[0], HEADER_BYTES + length + FOOTER_BYTES)
+                bigger = np.zeros(room + SLACK_BYTES, np.uint8)
+                bigger[:filled] = buf[:filled]
+                buf = bigger
+                continue
+            rest = filled - stop
+            if eof and (stop == 0 or rest == 0):
+                if rest:
+                    state.problem = "truncated record"
+                    state.problem_offset = file_offset + stop
+                return
+            buf[:rest] = buf[stop:filled]
+            file_offset += stop
+            filled = rest

@@ -1,0 +1,220 @@
+"""Finding the training logs in the paths a user gives, by content, and grouping them into runs.
+
+A directory is walked recursively (symbolic links followed, loops guarded by device and inode),
+hidden directories (``.git``, ``.ipynb_checkpoints``, ...) skipped; every regular file is
+recognised by its first bytes (:func:`lraudit.sources.sniff_prefix`). Nothing is imported or
+executed: a ``.py`` file is just text that no source recognises. A file nothing recognises is
+kept as a skipped :class:`InputFile` with the reason, never an error. A path that does not
+exist, or paths holding no training log at all, are an :class:`InputError` (exit 2).
+
+Runs (:func:`discover_runs`, for "a folder of runs"): a folder that directly holds a training
+log is one run, with everything below it (e.g. its ``tb/train`` event files). A folder holding
+only TensorBoard's per-mode subfolders (``train``, ``validation``, ...) with event files is one
+run too. Any other folder is a collection: each child is examined the same way.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from lraudit.errors import InputError
+from lraudit.sources import read_prefix, sniff_prefix
+from lraudit.sources.base import InputFile
+from lraudit.sources.text import decode, looks_like_text
+
+#: subfolders the Keras TensorBoard callback writes per mode (they belong to the run above them)
+TENSORBOARD_MODE_DIRS = frozenset({"train", "validation", "eval", "evaluation", "test", "validate"})
+
+
+@dataclass
+class Found:
+    """A recognised file and the source module that reads it."""
+
+    path: Path
+    module: ModuleType
+
+    @property
+    def kind(self) -> str:
+        """The source kind (``console``, ``csvlogger``, ...)."""
+        return self.module.KIND
+
+
+@dataclass
+class RunPlan:
+    """The files of one run: its root folder, what will be read, what was skipped."""
+
+    root: Path
+    found: list[Found] = field(default_factory=list)
+    skipped: list[InputFile] = field(default_factory=list)
+
+
+def _walk_files(directory: Path) -> list[Path]:
+    """Regular files under ``directory`` (sorted), following links without looping."""
+    files: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    for current, dirnames, filenames in os.walk(directory, followlinks=True):
+        try:
+            stat = os.stat(current)
+        except OSError:
+            dirnames[:] = []
+            continue
+        key = (stat.st_dev, stat.st_ino)
+        if key in seen:  # a link back up the tree
+            dirnames[:] = []
+            continue
+        seen.add(key)
+        dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
+        for name in sorted(filenames):
+            path = Path(current) / name
+            if path.is_file():
+                files.append(path)
+    return files
+
+
+def _unrecognised_reason(prefix: bytes) -> str:
+    if not prefix:
+        return "empty file"
+    text, _ = decode(prefix)
+    if not looks_like_text(text):
+        return "not a recognised training log: binary data"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if len(first) > 60:
+        first = first[:57] + "..."
+    return f"not a recognised training log: text starting {first!r}"
+
+
+def classify(path: Path) -> tuple[ModuleType | None, str | None]:
+    """The source module for ``path``, or None and the reason nothing reads it."""
+    try:
+        prefix = read_prefix(path)
+    except OSError as exc:
+        return None, f"cannot read: {exc.strerror or exc}"
+    module = sniff_prefix(prefix, path) if prefix else None
+    if module is None:
+        return None, _unrecognised_reason(prefix)
+    return module, None
+
+
+def _check_exists(paths: list[Path]) -> None:
+    for path in paths:
+        if not Path(path).exists():
+            raise InputError(f"no such file or directory: {path}")
+
+
+def _scan(paths: list[Path]) -> tuple[list[Found], list[InputFile]]:
+    _check_exists(paths)
+    found: list[Found] = []
+    skipped: list[InputFile] = []
+    seen: set[Path] = set()
+    for given in paths:
+        files = _walk_files(Path(given)) if Path(given).is_dir() else [Path(given)]
+        for path in files:
+            resolved = path.resolve()
+            if resolved in seen:
+                continue
+            seen.add(resolved)
+            module, reason = classify(path)
+            if module is None:
+                skipped.append(InputFile(path=str(path), kind=None, status="skipped", reason=reason))
+            else:
+                found.append(Found(path, module))
+    return found, skipped
+
+
+def _no_log_error(paths: list[Path], skipped: list[InputFile]) -> InputError:
+    where = " ".join(str(path) for path in paths)
+    return InputError(f"no training log found in {where} ({len(skipped)} files skipped)")
+
+
+def discover_sources(paths: list[Path]) -> tuple[list[Found], list[InputFile]]:
+    """Every recognised file under ``paths`` with its source module, and the skipped files.
+
+    Raises :class:`InputError` when a path does not exist or nothing is a training log.
+    """
+    paths = [Path(path) for path in paths]
+    found, skipped = _scan(paths)
+    if not found:
+        raise _no_log_error(paths, skipped)
+    return found, skipped
+
+
+def discover(paths: list[Path]) -> tuple[list[Path], list[InputFile]]:
+    """The training logs under ``paths`` (recognised by content) and the skipped files."""
+    found, skipped = discover_sources(paths)
+    return [item.path for item in found], skipped
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _roots(directory: Path, found: list[Found]) -> list[Path]:
+    """The run roots in ``directory`` given the recognised files below it."""
+    direct = [item for item in found if item.path.parent == directory]
+    is_mode_dir = directory.name.lower() in TENSORBOARD_MODE_DIRS
+    if any(item.kind != "tfevents" for item in direct) or (direct and not is_mode_dir):
+        return [directory]
+    children = sorted(
+        {directory / item.path.relative_to(directory).parts[0] for item in found if item not in direct}
+    )
+    if not children:
+        return [directory] if direct else []
+    if all(
+        child.name.lower() in TENSORBOARD_MODE_DIRS
+        and all(item.kind == "tfevents" for item in found if _is_within(item.path, child))
+        for child in children
+    ):
+        return [directory]  # tb/{train,validation}: one run's event files
+    roots: list[Path] = []
+    for child in children:
+        roots.extend(_roots(child, [item for item in found if _is_within(item.path, child)]))
+    return roots
+
+
+def plan_runs(paths: list[Path]) -> list[RunPlan]:
+    """Group the files under ``paths`` into runs (see the module docstring).
+
+    Files given explicitly (not directories) form one run together, rooted at their common
+    folder. Skipped files go to the run whose root holds them (else the first run).
+    """
+    paths = [Path(path) for path in paths]
+    found, skipped = _scan(paths)
+    if not found:
+        raise _no_log_error(paths, skipped)
+    roots: list[Path] = []
+    loose = [path for path in paths if not path.is_dir()]
+    for given in paths:
+        if given.is_dir():
+            roots.extend(_roots(given, [item for item in found if _is_within(item.path, given)]))
+    plans = [RunPlan(root) for root in dict.fromkeys(roots)]
+    loose_plan = None
+    if loose:
+        common = Path(os.path.commonpath([str(path.parent) for path in loose]))
+        loose_plan = RunPlan(loose[0] if len(loose) == 1 else common)
+        plans.insert(0, loose_plan)
+
+    def owner(path: Path) -> RunPlan | None:
+        if loose_plan is not None and path in loose:
+            return loose_plan
+        best = None
+        for plan in plans:
+            deeper = best is None or len(plan.root.parts) > len(best.root.parts)
+            if plan is not loose_plan and _is_within(path, plan.root) and deeper:
+                best = plan
+        return best
+
+    for item in found:
+        plan = owner(item.path)
+        if plan is not None:
+            plan.found.append(item)
+    for entry in skipped:
+        plan = owner(Path(entry.path)) or plans[0]
+        plan.skipped.append(entry)
+    return [plan for plan in plans if plan.found]
+
+
+def discover_runs(paths: list[Path]) -> list[Path]:
+    """The run roots under ``paths``: each folder that is one run (see the module docstring)."""
+    return [plan.root for plan in plan_runs(paths)]
