@@ -425,7 +425,8 @@ def _search_beyond(evaluate: Any, start: int, threshold: float) -> int | None:
 
 def _describe_changes(lr: np.ndarray, batch_of: np.ndarray, steps_per_epoch: int) -> tuple[str, str]:
     """Whether the lr is constant, changes per epoch, at every batch, or in steps inside epochs."""
-    changed = np.flatnonzero(lr[1:] != lr[:-1]) + 1  # index of the first update with a new value
+    same = (lr[1:] == lr[:-1]) | (np.isnan(lr[1:]) & np.isnan(lr[:-1]))  # NaN after NaN is no change
+    changed = np.flatnonzero(~same) + 1  # index of the first update with a new value
     if changed.size == 0:
         return "constant", "The lr is the same for every update."
     inside = changed[batch_of[changed] != 0]

@@ -1,6 +1,7 @@
 """``lraudit explain``: numbers asserted against closed-form formulas written in this file."""
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
@@ -10,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _workflow_timelines import decay_plateau_timeline
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lraudit.cli import main
 from lraudit.explain import explain_optimizer, explain_timeline, explanation_document
@@ -74,6 +77,25 @@ def test_seed_text_says_it_in_words(monkeypatch, capsys):
     assert "after epoch 10: 9.09" in out
     assert "1 + 0.01*iterations" in out
     assert "Keras 3 ignores it" in out
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lr0=st.floats(min_value=1e-5, max_value=1.0),
+    decay=st.floats(min_value=1e-5, max_value=0.5),
+    n=st.integers(min_value=1, max_value=300),
+    epochs=st.integers(min_value=2, max_value=12),
+)
+def test_legacy_decay_epoch_values_and_factors(lr0, decay, n, epochs):
+    spec = OptimizerSpec("SGD", "k2-legacy", lr0, decay=decay)
+    explanation = explain_optimizer(spec, steps_per_epoch=n, epochs=epochs)
+    for row in explanation.rows:
+        e = row.epoch
+        assert row.lr_after == pytest.approx(lr0 / (1 + decay * n * e), rel=1e-5)
+        assert row.factor == pytest.approx((1 + decay * n * (e - 1)) / (1 + decay * n * e), rel=1e-5)
+        assert row.lr_last <= row.lr_first  # decay never raises the lr inside an epoch
+    factors = [r.factor for r in explanation.rows]
+    assert all(b >= a - 1e-6 for a, b in itertools.pairwise(factors))  # inverse time slows down
 
 
 def test_keras3_ignores_decay(monkeypatch, capsys):
@@ -172,6 +194,9 @@ def test_explain_timeline_epoch_by_epoch_with_callback_actions():
 def test_explain_timeline_reports_invalid_lr():
     explanation = explain_timeline(decay_plateau_timeline(invalid_from=30, reductions=()))
     assert any("invalid lr" in note and "first at step 30" in note for note in explanation.notes)
+    # a constant lr that turns NaN at update 30 changes once, not at every batch
+    constant = explain_timeline(decay_plateau_timeline(invalid_from=30, reductions=(), decay=0.0))
+    assert constant.changes == "steps" and "update index 30" in constant.change_text
 
 
 def test_explain_json_is_valid_with_nan():
@@ -220,6 +245,7 @@ def test_explain_console_only_with_optimizer_option(tmp_path, monkeypatch, capsy
         ["--optimizer", SEED, "--steps-per-epoch", "10", "--format", "yaml"],
         ["--optimizer", SEED, "--steps-per-epoch", "10", "--keras", "4"],
         ["/no/such/run"],
+        [str(FIXTURES / "runs" / "k3jax_adam_plateau"), "--epochs", "3"],
     ],
 )
 def test_bad_input_is_one_line_exit_2(args, monkeypatch, capsys):

@@ -178,3 +178,11 @@ def test_cli_bad_output_exit_2(tmp_path, monkeypatch, capsys, target):
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and err.startswith("lraudit: error:")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_logged_zero_is_marked_on_the_bottom_edge(tmp_path):
+    timeline = decay_plateau_timeline(reductions=())
+    timeline.logged.loc[0, "value"] = 0.0  # e.g. a warm-up from 0 logged at epoch 0
+    ids, texts = svg_ids_and_texts(plot_runs([timeline], None, tmp_path / "lr.svg"))
+    assert "logged-invalid-0-0" in ids and "logged-0-0" in ids
+    assert "logged lr (csvlogger); 1 NaN/zero/negative on the bottom edge" in texts

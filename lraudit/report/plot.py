@@ -5,7 +5,8 @@ One panel per run (a grid when there are several), log y axis. What is drawn, an
 
 * ``effective-lr-{i}``: the lr every update applied (step line);
 * ``base-lr-{i}``: the lr variable/schedule before legacy decay, when it differs;
-* ``logged-{i}-{k}``: each logged series (markers at the step each value really describes);
+* ``logged-{i}-{k}``: each logged series (markers at the step each value really describes;
+  ``logged-invalid-{i}-{k}``: its NaN/zero/negative values, on the bottom edge);
 * ``plateau-reduction-{i}`` / ``scheduler-set-{i}``: callback changes at the first step using them
   (hollow when no update used them);
 * ``fit-boundary-{i}-{k}``: the first update of each resumed ``fit``;
@@ -178,6 +179,9 @@ def _draw_run(ax: Axes, i: int, timeline: Timeline, findings: list[Any]) -> None
     _draw_changes(ax, i, timeline, x, steps, epoch_first_x)
     _draw_invalid(ax, i, effective, x, drawable, log_axis)
     _draw_findings(ax, i, findings, x, steps, frame["epoch"].to_numpy(dtype=np.int64), epoch_first_x)
+    from matplotlib.ticker import StrMethodFormatter
+
+    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))  # 200,000 rather than an offset "1e6"
     ax.grid(True, which="major", axis="y", alpha=0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize="small", frameon=False)
 
@@ -255,6 +259,12 @@ def _step_to_x(step: float, x: np.ndarray, steps: np.ndarray) -> float | None:
 def _draw_logged(
     ax: Axes, i: int, timeline: Timeline, x: np.ndarray, steps: np.ndarray, epoch_first_x: dict[int, float]
 ) -> None:
+    """One marker series per logged (source, name), at the step each value describes.
+
+    Values a log axis cannot show (NaN, zero, negative) go on the bottom edge, counted in the label.
+    """
+    import pandas as pd
+
     logged = timeline.logged
     if logged is None or len(logged) == 0:
         return
@@ -262,32 +272,63 @@ def _draw_logged(
     # values printed by callbacks are drawn from the timeline's changes instead
     logged = logged[logged["source"] != "callback"]
     for k, ((source, name), group) in enumerate(logged.groupby(["source", "name"], sort=True)):
-        xs, ys = [], []
-        for _, row in group.iterrows():
-            value = _float(row.get("value"))
-            if value is None or not (value > 0 and math.isfinite(value)):
-                continue
-            step = _float(row.get("step"))
-            xv = _step_to_x(step, x, steps) if step is not None else None
-            if xv is None:
-                epoch = _float(row.get("epoch"))
-                xv = epoch_first_x.get(int(epoch)) if epoch is not None else None
-            if xv is not None:
-                xs.append(xv)
-                ys.append(value)
-        if xs:
+        values = pd.to_numeric(group["value"], errors="coerce").to_numpy(dtype=np.float64)
+        xs = _steps_to_x(pd.to_numeric(group["step"], errors="coerce").to_numpy(dtype=np.float64), x, steps)
+        epochs = pd.to_numeric(group["epoch"], errors="coerce").to_numpy(dtype=np.float64)
+        by_epoch = np.isnan(xs) & ~np.isnan(epochs)
+        xs[by_epoch] = [epoch_first_x.get(int(e), np.nan) for e in epochs[by_epoch]]
+        placed = ~np.isnan(xs)
+        drawable = placed & np.isfinite(values) & (values > 0)
+        odd = placed & ~drawable
+        if not placed.any():
+            continue
+        marker = markers[k % len(markers)]
+        size = 6.0 if placed.sum() <= 100 else max(2.0, 6.0 * math.sqrt(100 / placed.sum()))  # dense logs
+        label = f"logged {name} ({source})"
+        if odd.any():
+            label += f"; {int(odd.sum())} NaN/zero/negative on the bottom edge"
             ax.plot(
-                xs,
-                ys,
+                xs[odd],
+                np.zeros(int(odd.sum())),
                 ls="none",
-                marker=markers[k % len(markers)],
-                ms=6,
+                marker=marker,
+                ms=size,
                 mfc="none",
                 mew=1.3,
-                label=f"logged {name} ({source})",
-                gid=f"logged-{i}-{k}",
-                zorder=4,
+                color="red",
+                transform=ax.get_xaxis_transform(),
+                clip_on=False,
+                gid=f"logged-invalid-{i}-{k}",
+                zorder=6,
             )
+        ax.plot(
+            xs[drawable],
+            values[drawable],
+            ls="none",
+            marker=marker,
+            ms=size,
+            mfc="none",
+            mew=1.3,
+            label=label,
+            gid=f"logged-{i}-{k}",
+            zorder=4,
+        )
+
+
+def _steps_to_x(wanted: np.ndarray, x: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """x of the first update with each counter value (NaN where none has it), vectorised."""
+    unique, first = np.unique(steps, return_index=True)
+    out = np.full(wanted.shape, np.nan)
+    known = ~np.isnan(wanted)
+    if not known.any() or unique.size == 0:
+        return out
+    target = wanted[known].astype(np.int64)
+    index = np.clip(np.searchsorted(unique, target), 0, unique.size - 1)
+    found = unique[index] == target
+    result = np.full(target.shape, np.nan)
+    result[found] = x[first[index[found]]]
+    out[known] = result
+    return out
 
 
 def _draw_changes(
