@@ -89,7 +89,7 @@ def split_location(source: str | None) -> tuple[str | None, int | None]:
     head, sep, tail = source.rpartition(":")
     if sep and tail.isdigit() and head:
         return head, int(tail)
-    if sep and head and "/" not in tail and not re.match(r"^[A-Za-z]$", head):
+    if sep and head and not re.match(r"^[A-Za-z]$", head):
         # file:tag (event files): keep the file, the tag is not a line
         return head, None
     return source, None
