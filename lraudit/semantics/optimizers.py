@@ -174,7 +174,9 @@ def effective_lr(
     steps = np.atleast_1d(np.asarray(counter, dtype=np.int64))
     if isinstance(spec.learning_rate, ScheduleSpec):
         step_dtype = "float32" if spec.generation in ("k2-legacy", "k2-standalone") else "int"
-        base = schedule_from_spec(spec.learning_rate)(steps, executor=executor, step_dtype=step_dtype)
+        base = schedule_from_spec(spec.learning_rate)(
+            steps, executor=executor, step_dtype=step_dtype, backend=spec.backend
+        )
     elif lr_variable is not None:
         base = np.broadcast_to(np.asarray(lr_variable, dtype=F32), steps.shape).astype(F32)
     else:

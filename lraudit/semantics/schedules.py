@@ -18,9 +18,10 @@ The arithmetic follows the Keras source named in each class, *as the executor re
     ``x * pow(b, -c)``.
 
 ``pow``/``cos``/``log`` are glibc's (:mod:`lraudit.semantics.libm`), as in TensorFlow's CPU
-kernels, torch and XLA on CPU. Step dtype per era: E3 OptimizerV2 passes ``float32(iterations)``
-(``step_dtype="float32"``); E4/E5 pass the integer counter (``"int"``), which matters only for
-``PiecewiseConstantDecay`` boundaries.
+kernels, torch and XLA on CPU, except ``cos`` on the torch backend (``backend="torch"``), which
+is MKL's (:mod:`lraudit.semantics.torch_math`). Step dtype per era: E3 OptimizerV2 passes
+``float32(iterations)`` (``step_dtype="float32"``); E4/E5 pass the integer counter (``"int"``),
+which matters only for ``PiecewiseConstantDecay`` boundaries.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from lraudit.errors import InputError
-from lraudit.semantics import libm
+from lraudit.semantics import libm, torch_math
 from lraudit.semantics.specs import ScheduleSpec
 
 __all__ = [
@@ -68,10 +69,12 @@ def _check_executor(executor: str) -> str:
 class _Ops:
     """float32 scalar-tensor ops as one executor performs them (every result rounded to float32)."""
 
-    def __init__(self, executor: str) -> None:
+    def __init__(self, executor: str, backend: str | None = None) -> None:
         self.executor = _check_executor(executor)
         self.rewrites = executor in ("tf-graph", "xla")
         self.fused = executor == "xla"
+        #: ``torch.cos`` is MKL VML's, not the C library's
+        self.cos = torch_math.cosf if backend == "torch" else libm.cosf
 
     def div_const(self, x: np.ndarray, c: np.float32) -> np.ndarray:
         """``x / c`` for a constant ``c``: a reciprocal multiply after graph rewriting."""
@@ -103,11 +106,21 @@ class Schedule:
 
     name: str | None = field(default=None, kw_only=True)
 
-    def __call__(self, step: np.ndarray, *, executor: str = "eager", step_dtype: str = "int") -> np.ndarray:
-        """The schedule's float32 value at each raw counter value in ``step`` (int64 array)."""
+    def __call__(
+        self,
+        step: np.ndarray,
+        *,
+        executor: str = "eager",
+        step_dtype: str = "int",
+        backend: str | None = None,
+    ) -> np.ndarray:
+        """The schedule's float32 value at each raw counter value in ``step`` (int64 array).
+
+        ``backend`` is the Keras 3 backend when known: ``"torch"`` selects torch's ``cos``.
+        """
         steps = np.atleast_1d(np.asarray(step, dtype=np.int64))
         with np.errstate(all="ignore"):
-            out = self._evaluate(steps, _Ops(executor), step_dtype)
+            out = self._evaluate(steps, _Ops(executor, backend), step_dtype)
         return np.broadcast_to(np.asarray(out, dtype=F32), steps.shape).copy()
 
     @classmethod
@@ -297,7 +310,7 @@ def _cosine_core(
         angle = (pi * (x * (F32(1) / decay_steps)).astype(F32)).astype(F32)
     else:
         angle = (pi * (x / decay_steps).astype(F32)).astype(F32)
-    cosine = (F32(0.5) * (F32(1) + libm.cosf(angle)).astype(F32)).astype(F32)
+    cosine = (F32(0.5) * (F32(1) + ops.cos(angle)).astype(F32)).astype(F32)
     one_minus_alpha = f32(1 - alpha)  # Python arithmetic on the float argument
     decayed = (
         ops.mul_add(one_minus_alpha, cosine, f32(alpha))
@@ -424,7 +437,7 @@ class CosineDecayRestarts(Schedule):
                 fraction = ((fraction - sum_r).astype(F32) / t_pow).astype(F32)
         m_fac = libm.powf(m_mul, i_restart)
         angle = (F32(math.pi) * fraction).astype(F32)
-        one_plus_cos = (one + libm.cosf(angle)).astype(F32)
+        one_plus_cos = (one + ops.cos(angle)).astype(F32)
         one_minus_alpha = (one - alpha).astype(F32)
         if ops.executor == "tf-graph":
             scaled = (((one_minus_alpha * F32(0.5)).astype(F32) * m_fac).astype(F32) * one_plus_cos).astype(
@@ -467,7 +480,7 @@ class LinearCosineDecay(Schedule):
         fraction = ops.div_const(x, decay_steps)
         # TF source: completed_fraction * 2 * num_periods, then pi * that
         fraction = ((fraction * F32(2)).astype(F32) * num_periods).astype(F32)
-        cosine = (F32(0.5) * (F32(1) + libm.cosf((F32(math.pi) * fraction).astype(F32))).astype(F32)).astype(
+        cosine = (F32(0.5) * (F32(1) + ops.cos((F32(math.pi) * fraction).astype(F32))).astype(F32)).astype(
             F32
         )
         linear_cosine = ((f32(self.alpha) + linear).astype(F32) * cosine).astype(F32)
