@@ -6,8 +6,9 @@ record's *layout* is learnt once from a record that protobuf also decodes: which
 the wall time (fixed64), the step (a varint of a given byte count), the value (4 or 8 bytes),
 and which bytes are constant (tag, dtype, shape, plugin metadata...). Every other record of the
 same length whose constant bytes are equal (compared as masked 64-bit words, all records at
-once) then decodes to the same structure with those variable bytes, so its point is gathered
-with NumPy from fixed offsets. Varint continuation bits are part of the compared constant bits,
+once: a phase of a periodic run through strided views, other records grouped by length) then
+decodes to the same structure with those variable bytes, so its point is gathered with NumPy
+from fixed offsets. Varint continuation bits are part of the compared constant bits,
 so a step of another byte count never matches.
 
 Anything else (several values per record, histograms, images, graphs, half_val tensors,
@@ -336,6 +337,8 @@ def _tensor_scalar(tensor) -> float | None:
     """The float value of a one-element numeric tensor proto, else None."""
     from tensorboard.util import tensor_util
 
+    if tensor.dtype == _DT_BFLOAT16:  # tensorboard's tensor_util has no bfloat16 type
+        return _bfloat16_scalar(tensor)
     try:
         array = tensor_util.make_ndarray(tensor)
     except (TypeError, ValueError, KeyError):
@@ -343,6 +346,19 @@ def _tensor_scalar(tensor) -> float | None:
     if array.size != 1 or array.dtype.kind not in "fiub":
         return None
     return float(array.reshape(-1)[0])
+
+
+def _bfloat16_scalar(tensor) -> float | None:
+    """bfloat16 is the high half of a float32: from 2 bytes of tensor_content or one half_val."""
+    if any(dim.size != 1 for dim in tensor.tensor_shape.dim):
+        return None
+    if len(tensor.tensor_content) == 2:
+        (bits,) = struct.unpack("<H", tensor.tensor_content)
+    elif not tensor.tensor_content and len(tensor.half_val) == 1:
+        bits = tensor.half_val[0] & 0xFFFF
+    else:
+        return None
+    return float(np.array([bits << 16], dtype=np.uint32).view(np.float32)[0])
 
 
 def keras_generation(texts) -> str | None:

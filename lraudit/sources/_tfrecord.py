@@ -148,12 +148,16 @@ class FramingState:
     last_run: int = 0  # records accepted by the last prediction (sizes the next one)
     #: the pattern of the last long run, rotated to where it broke (it often resumes there)
     resume: list[int] | None = None
+    resume_attempts: int = 0
+    walk: int = 16  # records to walk after the next failed prediction
 
 
 _MAX_PERIOD = 64
 _RECENT_KEEP = 4 * _MAX_PERIOD
 _WALK_RECORDS = 256
+_SHORT_WALK = 16
 _LONG_RUN = 32
+_RESUME_ATTEMPTS = 8
 _MAX_PREDICT = 1 << 16
 _MIN_PREDICT = 1024
 
@@ -176,32 +180,29 @@ def frame_block(
     begins (or ``end``); ``runs`` as in :class:`Block`. A length whose CRC does not match sets
     ``state.problem`` and stops framing there.
     """
-    view = buf[:end]
-    u64 = unaligned_view(view, np.uint64)
-    u32 = unaligned_view(view, np.uint32)
-    raw = memoryview(view)
+    raw = memoryview(buf[:end])
     found_offsets: list[np.ndarray] = []
     found_lengths: list[np.ndarray] = []
     runs: list[tuple[int, int, int]] = []
     found = 0
     pos = 0
     recent = state.recent
-    walk_budget = 0 if len(recent) >= 8 else _WALK_RECORDS
+    walk_budget = 0 if len(recent) >= 8 else _SHORT_WALK
     while end - pos >= HEADER_BYTES:
         if walk_budget <= 0:
-            period = _period(recent)
-            pattern = recent[-period:] if period else state.resume
-            accepted = None
-            if pattern:
-                limit = min(_MAX_PREDICT, max(_MIN_PREDICT, 2 * state.last_run))
-                accepted = _predict_run(u64, u32, end, pos, pattern, limit)
-            if accepted is None or accepted[0].size < _LONG_RUN:
-                # no pattern (or a short one): walk on, and stop hoping for the old pattern
-                state.resume = None
-                walk_budget = _WALK_RECORDS
+            accepted = _predict(buf, end, pos, recent, state)
+            if accepted is None:
+                state.resume_attempts += 1
+                if state.resume_attempts > _RESUME_ATTEMPTS:
+                    state.resume = None
+                # walk a little and try again; walk longer each time the file stays irregular
+                walk_budget = state.walk
+                state.walk = min(2 * state.walk, _WALK_RECORDS)
                 continue
-            offsets, lengths = accepted
+            offsets, lengths, pattern = accepted
             state.last_run = lengths.size
+            state.resume_attempts = 0
+            state.walk = _SHORT_WALK
             runs.append((found, lengths.size, len(pattern)))
             found_offsets.append(offsets)
             found_lengths.append(lengths)
@@ -213,7 +214,7 @@ def frame_block(
             # it, rotated to the record where it broke, and walk only until it fits again.
             phase = lengths.size % len(pattern)
             state.resume = pattern[phase:] + pattern[:phase]
-            walk_budget = _WALK_RECORDS
+            walk_budget = _SHORT_WALK
         # Walk record by record (start of a block, or where the pattern broke).
         walked_offsets: list[int] = []
         walked_lengths: list[int] = []
@@ -246,32 +247,67 @@ def frame_block(
     return np.concatenate(found_offsets), np.concatenate(found_lengths), pos, runs
 
 
+def _predict(
+    buf: np.ndarray, end: int, pos: int, recent: list[int], state: FramingState
+) -> tuple[np.ndarray, np.ndarray, list[int]] | None:
+    """A long verified run from ``pos``: the period of the recent sizes, else the resumable pattern.
+
+    Each candidate is first probed on a few records, so a wrong guess costs little.
+    """
+    period = _period(recent)
+    candidates = [recent[-period:]] if period else []
+    if state.resume and state.resume not in candidates:
+        candidates.append(state.resume)
+    for pattern in candidates:
+        probe = _predict_run(buf, end, pos, pattern, _LONG_RUN)
+        if probe is None or probe[0].size < _LONG_RUN:
+            continue
+        limit = min(_MAX_PREDICT, max(_MIN_PREDICT, 2 * state.last_run))
+        full = _predict_run(buf, end, pos, pattern, limit)
+        if full is not None:
+            return full[0], full[1], pattern
+    return None
+
+
 def _predict_run(
-    u64: np.ndarray, u32: np.ndarray, end: int, pos: int, pattern: list[int], limit: int
+    buf: np.ndarray, end: int, pos: int, pattern: list[int], limit: int
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Offsets/lengths of the (at most ``limit``) records from ``pos`` on that follow ``pattern``.
+    """Offsets/lengths of the records from ``pos`` on that follow ``pattern`` (whole periods only).
 
     Verified in bulk: a record is accepted only if its length and length CRC are the predicted
-    ones and every record before it was accepted.
+    ones and every record before it was accepted. The bytes of the run are viewed (without a
+    copy) as one row per period, so every period's length fields are read in one gather.
     """
+    period = len(pattern)
     sizes = np.asarray(pattern, dtype=np.int64)
-    mean_record = float(sizes.mean()) + HEADER_BYTES + FOOTER_BYTES
-    count = max(1, min(limit, int((end - pos) / mean_record) + 1))
-    lengths = np.tile(sizes, -(-count // sizes.size))[:count]
-    record_ends = pos + np.cumsum(lengths + (HEADER_BYTES + FOOTER_BYTES))
-    count = int(np.searchsorted(record_ends, end, side="right"))
-    if count == 0:
+    record_ends = np.cumsum(sizes + (HEADER_BYTES + FOOTER_BYTES))
+    stride = int(record_ends[-1])
+    repeats = min(-(-limit // period), (end - pos) // stride)
+    if repeats <= 0:
         return None
-    lengths = lengths[:count]
-    offsets = np.empty(count, dtype=np.int64)
-    offsets[0] = pos
-    offsets[1:] = record_ends[: count - 1]
-    crcs = np.asarray([length_crc(int(s)) for s in pattern], dtype=np.uint32)
-    crcs = np.tile(crcs, -(-count // crcs.size))[:count]
-    ok = (u64[offsets] == lengths.astype(np.uint64)) & (u32[offsets + 8] == crcs)
-    bad = np.flatnonzero(~ok)
-    accepted = int(bad[0]) if bad.size else count
-    return offsets[:accepted], lengths[:accepted]
+    starts_in_period = np.concatenate(([0], record_ends[:-1]))
+    words = period_matrix(buf, pos, stride, repeats, "<u8")
+    crc_words = period_matrix(buf, pos, stride, repeats, "<u4")
+    crcs = np.asarray([length_crc(int(size)) for size in pattern], dtype=np.uint32)
+    ok = words[:, starts_in_period] == sizes.astype(np.uint64)
+    ok &= crc_words[:, starts_in_period + 8] == crcs
+    ok = ok.reshape(-1)
+    accepted = ok.size if ok.all() else int(np.argmin(ok))
+    if accepted == 0:
+        return None
+    lengths = np.tile(sizes, repeats)[:accepted]
+    offsets = (pos + starts_in_period + stride * np.arange(repeats)[:, None]).reshape(-1)[:accepted]
+    return offsets, lengths
+
+
+def period_matrix(buf: np.ndarray, pos: int, stride: int, repeats: int, dtype: str) -> np.ndarray:
+    """Zero-copy view: row k, column b = the ``dtype`` value at byte ``pos + k * stride + b``.
+
+    Columns overlap (one per byte), so fancy-indexing columns gathers values at any byte offsets
+    of every period of a run in one call. The last columns read a few bytes into the next period
+    (or the buffer's slack after the last one).
+    """
+    return np.ndarray((repeats, stride), dtype=dtype, buffer=buf, offset=pos, strides=(stride, 1))
 
 
 def iter_blocks(
