@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from lraudit.commands.common import CallbackOpt, KerasOpt, OptimizerOpt, PathsArg, StepsOpt, run_options
+from lraudit.commands.common import (
+    BackendOpt,
+    CallbackOpt,
+    KerasOpt,
+    OptimizerOpt,
+    PathsArg,
+    StepsOpt,
+    run_options,
+)
 from lraudit.errors import InputError, UsageError
 
 FormatOpt = Annotated[
@@ -38,6 +46,7 @@ def audit(
     optimizer: OptimizerOpt = None,
     callback: CallbackOpt = None,
     keras: KerasOpt = "auto",
+    backend: BackendOpt = "auto",
     steps_per_epoch: StepsOpt = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
@@ -76,7 +85,7 @@ def audit(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise InputError(f"no such file or directory: {', '.join(missing)}")
-    options = run_options(optimizer, callback, keras, steps_per_epoch)
+    options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
 
     result = audit_runs(paths, options, select=selected, ignore=ignored, jobs=jobs)
     text = render(result, chosen, color=output is None and use_color(sys.stdout))

@@ -25,6 +25,15 @@ CallbackOpt = Annotated[
     ),
 ]
 KerasOpt = Annotated[str, typer.Option("--keras", help="Keras semantics: 2, 3 or auto.")]
+BACKENDS = ("auto", "tensorflow", "jax", "torch")
+BackendOpt = Annotated[
+    str,
+    typer.Option(
+        "--backend",
+        help="Keras 3 backend that ran the train step (decides schedule arithmetic bit for bit): "
+        "tensorflow, jax, torch or auto (from the logs).",
+    ),
+]
 StepsOpt = Annotated[
     int | None,
     typer.Option("--steps-per-epoch", help="Steps per epoch when the logs do not show it."),
@@ -36,15 +45,19 @@ def run_options(
     callback: list[str] | None,
     keras: str = "auto",
     steps_per_epoch: int | None = None,
+    backend: str = "auto",
 ) -> RunOptions:
     """Validate the shared options (bad values are usage errors, exit 2)."""
     if keras not in ("2", "3", "auto"):
         raise UsageError(f"--keras must be 2, 3 or auto, not {keras!r}")
     if steps_per_epoch is not None and steps_per_epoch <= 0:
         raise UsageError(f"--steps-per-epoch must be a positive integer, not {steps_per_epoch}")
+    if backend not in BACKENDS:
+        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     return RunOptions(
         optimizer=optimizer,
         callbacks=list(callback or []),
         keras=keras,
         steps_per_epoch=steps_per_epoch,
+        backend=backend,
     )

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lraudit.commands.common import CallbackOpt, KerasOpt, OptimizerOpt, StepsOpt, run_options
+from lraudit.commands.common import BackendOpt, CallbackOpt, KerasOpt, OptimizerOpt, StepsOpt, run_options
 from lraudit.errors import UsageError
 
 
@@ -23,6 +23,7 @@ def explain(
         int | None, typer.Option("--epochs", help="Epochs to explain without a run (default 10).")
     ] = None,
     keras: KerasOpt = "auto",
+    backend: BackendOpt = "auto",
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
 ) -> None:
     """The learning rate in plain words and numbers: per batch or per epoch, per-epoch factor, floors."""
@@ -31,7 +32,7 @@ def explain(
 
     if fmt not in ("text", "json"):
         raise UsageError(f"--format must be text or json, not {fmt!r}")
-    options = run_options(optimizer, callback, keras, steps_per_epoch)
+    options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
     if path is not None:
         if epochs is not None:
             raise UsageError("--epochs applies to --optimizer alone; a run's logs say how many epochs ran")

@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from lraudit.commands.common import CallbackOpt, KerasOpt, OptimizerOpt, PathsArg, StepsOpt, run_options
+from lraudit.commands.common import (
+    BackendOpt,
+    CallbackOpt,
+    KerasOpt,
+    OptimizerOpt,
+    PathsArg,
+    StepsOpt,
+    run_options,
+)
 
 
 def plot(
@@ -15,6 +23,7 @@ def plot(
     optimizer: OptimizerOpt = None,
     callback: CallbackOpt = None,
     keras: KerasOpt = "auto",
+    backend: BackendOpt = "auto",
     steps_per_epoch: StepsOpt = None,
     title: Annotated[str | None, typer.Option("--title", help="Figure title.")] = None,
     findings: Annotated[
@@ -25,7 +34,7 @@ def plot(
     from lraudit.report.plot import plot_format, plot_runs
 
     plot_format(output)  # an unknown suffix fails before any log is read
-    options = run_options(optimizer, callback, keras, steps_per_epoch)
+    options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
     from lraudit.api import load_runs
     from lraudit.timeline import build_timeline
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from lraudit.commands.common import (
+    BackendOpt,
     CallbackOpt,
     KerasOpt,
     OptimizerOpt,
@@ -14,18 +15,6 @@ from lraudit.commands.common import (
     StepsOpt,
     run_options,
 )
-from lraudit.errors import UsageError
-
-BACKENDS = ("auto", "tensorflow", "jax", "torch")
-
-BackendOpt = Annotated[
-    str,
-    typer.Option(
-        "--backend",
-        help="Executor of the train step (decides schedule arithmetic bit for bit): "
-        "tensorflow, jax, torch or auto (from the logs).",
-    ),
-]
 
 
 def timeline(
@@ -48,10 +37,7 @@ def timeline(
     from lraudit.timeline_io import timeline_for_paths, write_timeline
 
     chosen = table_format(output, fmt)  # a bad format fails before any input is read
-    options = run_options(optimizer, callback, keras, steps_per_epoch)
-    if backend not in BACKENDS:
-        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    options.backend = backend
+    options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
     result = timeline_for_paths(paths, options)
     write_timeline(result.frame, output, chosen)
     typer.echo(
