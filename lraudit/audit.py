@@ -38,6 +38,8 @@ class RunAudit:
     steps_per_epoch: int | None = None
     findings: list[Finding] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: how the reconstruction was decided (which config, which evidence): context, not problems
+    notes: list[str] = field(default_factory=list)
     timeline: Timeline | None = None
 
     @property
@@ -123,7 +125,8 @@ def audit_run(run: Run, options: RunOptions | None, codes: Sequence[str]) -> Run
         epochs=int(table["epoch"].nunique()) if len(table) else run.epochs,
         steps_per_epoch=run.steps_per_epoch,
         findings=findings,
-        warnings=[*run.warnings, *timeline.notes, *problems],
+        warnings=[*run.warnings, *problems],
+        notes=list(timeline.notes),
         timeline=timeline,
     )
 

@@ -20,9 +20,10 @@ def number(value: float | None) -> str:
 
 
 def notes_of(run: RunAudit) -> list[str]:
-    """Skipped inputs and run warnings, one line each (every report shows them)."""
+    """Skipped inputs, run warnings and reconstruction notes, one line each (every report shows them)."""
     lines = [f"skipped {item.path}: {item.reason or item.status}" for item in run.skipped]
     lines += [f"warning: {text}" for text in run.warnings]
+    lines += [f"note: {text}" for text in run.notes]
     return lines
 
 

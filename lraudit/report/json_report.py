@@ -40,6 +40,7 @@ def run_dict(run: RunAudit) -> dict[str, Any]:
         "steps_per_epoch": run.steps_per_epoch,
         "findings": [f.to_dict() for f in run.findings],
         "warnings": list(run.warnings),
+        "notes": list(run.notes),
     }
 
 

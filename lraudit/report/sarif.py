@@ -70,7 +70,10 @@ def render(result: AuditResult) -> str:
                     physical["region"] = {"startLine": line}
                 entry["locations"] = [{"physicalLocation": physical}]
             results.append(entry)
-        notifications = [{"level": "warning", "message": {"text": note}} for note in notes_of(run)]
+        notifications = [
+            {"level": "note" if note.startswith("note: ") else "warning", "message": {"text": note}}
+            for note in notes_of(run)
+        ]
         sarif_runs.append(
             {
                 "tool": {
