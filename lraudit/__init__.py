@@ -2,7 +2,8 @@
 
 The public API is imported lazily (on first attribute access), so ``lraudit --help`` stays fast:
 ``lraudit.load_run(path)``, ``lraudit.load_runs(paths)``, ``lraudit.parse(path)`` (a DataFrame of
-every logged scalar and event) and the ``Run``/``Fit`` dataclasses.
+every logged scalar and event), ``lraudit.timeline(path, optimizer=..., ...)`` (a DataFrame with
+one row per optimizer update), ``lraudit.audit(paths, ...)`` and the ``Run``/``Fit`` dataclasses.
 """
 from __future__ import annotations
 
@@ -21,15 +22,20 @@ _EXPORTS = {
     "SavedCounter": "lraudit.run",
     "build_run": "lraudit.run",
 }
+#: public functions that share their name with a module: the module itself is callable
+_CALLABLE_MODULES = {"timeline": "lraudit.timeline", "audit": "lraudit.audit"}
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["__version__", *_EXPORTS, *_CALLABLE_MODULES]
 
 
 def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _CALLABLE_MODULES:
+        return importlib.import_module(_CALLABLE_MODULES[name])
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'lraudit' has no attribute {name!r}")
-    import importlib
 
     value = getattr(importlib.import_module(module_name), name)
     globals()[name] = value
@@ -37,4 +43,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    return sorted(set(globals()) | set(_EXPORTS) | set(_CALLABLE_MODULES))

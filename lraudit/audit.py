@@ -6,6 +6,8 @@ the formats in :mod:`lraudit.report`.
 from __future__ import annotations
 
 import os
+import sys
+import types
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -165,3 +167,35 @@ def audit_runs(
     rules = REGISTRY.select(list(select), list(ignore))
     runs = load_runs([Path(p) for p in paths])
     return AuditResult(runs=list(iter_audits(runs, options, rules, jobs)), rules=rules)
+
+
+class _CallableModule(types.ModuleType):
+    """Makes ``lraudit.audit(paths, ...)`` the public function while staying this module."""
+
+    def __call__(
+        self,
+        paths: str | Path | Iterable[str | Path],
+        *,
+        optimizer: str | None = None,
+        callbacks: Sequence[str] = (),
+        keras: str = "auto",
+        steps_per_epoch: int | None = None,
+        backend: str = "auto",
+        select: Iterable[str] = (),
+        ignore: Iterable[str] = (),
+        jobs: int = 1,
+    ) -> AuditResult:
+        from lraudit.options import RunOptions
+
+        items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        options = RunOptions(
+            optimizer=optimizer,
+            callbacks=list(callbacks),
+            keras=keras,
+            steps_per_epoch=steps_per_epoch,
+            backend=backend,
+        )
+        return audit_runs(items, options, select=select, ignore=ignore, jobs=jobs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

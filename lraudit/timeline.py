@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sys
+import types
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -264,6 +266,10 @@ def _complete_spec(spec: OptimizerSpec, keras: str, run: Run, options: RunOption
         changes["backend"] = backend
     elif spec.backend is None and run.backend:
         changes["backend"] = run.backend
+    elif spec.backend is None and keras == "3" and run.compile_config.get("jit_compile") is True:
+        # Keras 3 resolves jit_compile="auto" to True only where XLA compiles the train step
+        # (JAX; TensorFlow only with a GPU or when asked): XLA's arithmetic is what ran.
+        changes["backend"] = "jax"
     return dataclasses.replace(spec, **changes) if changes else spec
 
 
@@ -1170,3 +1176,19 @@ def _fill_frame_logged(frame: pd.DataFrame, logged: pd.DataFrame) -> None:
     if positions:
         frame.loc[frame.index[positions], "logged_lr"] = values
         frame.loc[frame.index[positions], "logged_source"] = sources
+
+
+class _CallableModule(types.ModuleType):
+    """Makes ``lraudit.timeline(path, ...)`` the public function while staying this module.
+
+    The package attribute ``lraudit.timeline`` is this module as soon as it is imported, so the
+    documented API ``lraudit.timeline(path) -> DataFrame`` is served by calling the module.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        from lraudit.timeline_io import timeline
+
+        return timeline(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
