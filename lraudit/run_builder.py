@@ -15,7 +15,13 @@ the config saved last: a saved model's (the one with the largest iteration count
 ``serialize()`` file, else a bare ``get_config()``. When another config differs from it only in
 the learning-rate variable, the one whose lr equals the first logged lr (CSVLogger/History epoch
 0, float32 compare) is :attr:`Run.optimizer_initial` and the other is the final one; nothing is
-guessed from the size of the values.
+guessed from the size of the values. A config a source took when ``fit()`` began
+(``optimizer_stage="initial"``: TensorBoard's Keras model summary) is the initial one outright
+when it matches apart from the lr (the earliest, when several fits wrote one); it is
+:attr:`Run.optimizer` only when no other config was found.
+
+Compile settings (``jit_compile``, ``steps_per_execution``, ...) of every source are merged into
+:attr:`Run.compile_config`; the latest saved model's win, and a conflict is a warning.
 """
 from __future__ import annotations
 
@@ -149,6 +155,19 @@ def _fit_of_epoch(fits: list[Fit], epoch: int | None) -> int | None:
     return None
 
 
+def _fits_of_epochs(fits: list[Fit], epochs: pd.Series) -> pd.arrays.IntegerArray:
+    """:func:`_fit_of_epoch` of every value of ``epochs`` (Int64), vectorised: first fit wins."""
+    known = epochs.notna().to_numpy()
+    values = epochs.fillna(0).to_numpy(dtype=np.int64)
+    out = np.zeros(len(values), dtype=np.int64)
+    found = np.zeros(len(values), dtype=bool)
+    for fit in fits:
+        hit = known & ~found & (values >= fit.first_epoch) & (values < fit.end_epoch)
+        out[hit] = fit.index
+        found |= hit
+    return pd.arrays.IntegerArray(out, ~found)
+
+
 # ---------------------------------------------------------------- optimizer
 
 
@@ -195,6 +214,17 @@ def _first_logged_lr(scalars: pd.DataFrame) -> float | None:
     return float(first["value"].iloc[0])
 
 
+def _taken_at(data: SourceData) -> tuple[float, str]:
+    """When a config was taken, for ordering: the first wall time of its file's points, else
+    the file name (TensorBoard names event files after their creation time)."""
+    frame = data.scalars
+    if frame is not None and "wall_time" in frame.columns and len(frame):
+        first = float(frame["wall_time"].min())
+        if math.isfinite(first) and first > 0:
+            return first, data.path
+    return math.inf, data.path
+
+
 def _choose_optimizer(run: Run, datas: list[SourceData], scalars: pd.DataFrame) -> None:
     found = [data for data in datas if data.optimizer is not None]
     run.optimizer_configs = [(data.path, data.optimizer) for data in found]
@@ -203,7 +233,13 @@ def _choose_optimizer(run: Run, datas: list[SourceData], scalars: pd.DataFrame) 
 
     def priority(data: SourceData) -> tuple:
         saved = data.kind == "models"
-        return (not saved, -(data.iterations or 0) if saved else 0, data.optimizer.get("module") is None)
+        # a config taken when training began is the latest one only when there is no other
+        return (
+            data.optimizer_stage == "initial",
+            not saved,
+            -(data.iterations or 0) if saved else 0,
+            data.optimizer.get("module") is None,
+        )
 
     ranked = sorted(found, key=priority)
     chosen = ranked[0]
@@ -211,7 +247,16 @@ def _choose_optimizer(run: Run, datas: list[SourceData], scalars: pd.DataFrame) 
     lr_values = {np.float32(lr) for lr in (_config_lr(d.optimizer) for d in variants) if lr is not None}
     first_lr = _first_logged_lr(scalars)
     initial = None
-    if len(lr_values) > 1:
+    before_training = sorted(
+        (data for data in variants if data.optimizer_stage == "initial"), key=_taken_at
+    )
+    if before_training:
+        # the earliest config taken when fit() began (TensorBoard's model summary) holds the
+        # lr variable before any update: no need to guess it from the logged values
+        initial = before_training[0]
+        if chosen.optimizer_stage == "initial":  # nothing saved later: the last fit's start
+            chosen = before_training[-1]
+    elif len(lr_values) > 1:
         if first_lr is None:
             run.warnings.append(
                 "optimizer configs differ only in learning_rate and no lr was logged: "
@@ -232,7 +277,8 @@ def _choose_optimizer(run: Run, datas: list[SourceData], scalars: pd.DataFrame) 
     run.optimizer = optimizer
     run.optimizer_source = chosen.path
     if initial is not None:
-        run.optimizer_initial = dict(initial.optimizer, module=optimizer.get("module"))
+        module = initial.optimizer.get("module") or optimizer.get("module")
+        run.optimizer_initial = dict(initial.optimizer, module=module)
 
 
 # ---------------------------------------------------------------- disagreements
@@ -298,6 +344,20 @@ def _hint(datas: list[SourceData], attribute: str, run: Run, label: str) -> str 
     return votes[0][1]
 
 
+def _merge_compile_config(run: Run, datas: list[SourceData]) -> None:
+    """Compile settings of every source; the latest saved model's win, a conflict is a warning."""
+    told: dict[str, tuple[Any, str]] = {}
+    for data in sorted(datas, key=lambda data: data.iterations or 0):
+        for key, value in data.compile_config.items():
+            if key in told and not _configs_equal(told[key][0], value):
+                run.warnings.append(
+                    f"compile settings disagree: {key} is {told[key][0]!r} ({told[key][1]}) and "
+                    f"{value!r} ({data.path}); using {value!r}"
+                )
+            told[key] = (value, data.path)
+            run.compile_config[key] = value
+
+
 def _steps_per_epoch(datas: list[SourceData]) -> int | None:
     for kind in ("console", "tfevents"):
         for data in datas:
@@ -350,9 +410,14 @@ def assemble(path: str, datas: list[SourceData], inputs: list[InputFile]) -> Run
     scalars["global_epoch"] = pd.array([pd.NA] * len(scalars), dtype="Int64")
 
     def apply_offsets(mask: pd.Series, offsets: dict[int, int]) -> None:
-        part = scalars.loc[mask]
-        shift = part["fit"].map(lambda fit: offsets.get(int(fit), 0) if not pd.isna(fit) else 0)
-        scalars.loc[mask, "global_epoch"] = part["epoch"] + shift.astype("Int64")
+        part = scalars.loc[mask, ["fit", "epoch"]]  # only these: copying string columns is slow
+        fits = part["fit"].astype("Int64")
+        known = fits.notna().to_numpy()
+        codes = fits.fillna(0).to_numpy(dtype=np.int64)
+        shift = np.zeros(len(part), dtype=np.int64)
+        for fit, offset in offsets.items():
+            shift[known & (codes == int(fit))] = offset
+        scalars.loc[mask, "global_epoch"] = part["epoch"] + pd.array(shift, dtype="Int64")
 
     for file, offsets in offsets_by_file.items():
         apply_offsets(scalars["file"] == file, offsets)
@@ -365,10 +430,7 @@ def assemble(path: str, datas: list[SourceData], inputs: list[InputFile]) -> Run
     if not run.fits and scalars["global_epoch"].notna().any():
         last = int(scalars["global_epoch"].max())
         run.fits = [Fit(index=0, first_epoch=0, end_epoch=last + 1)]
-    scalars["global_fit"] = pd.array(
-        [_fit_of_epoch(run.fits, None if pd.isna(e) else int(e)) for e in scalars["global_epoch"]],
-        dtype="Int64",
-    )
+    scalars["global_fit"] = _fits_of_epochs(run.fits, scalars["global_epoch"])
     run.scalars = scalars[[*SCALAR_COLUMNS, "global_epoch", "global_fit"]]
     run.epochs = max(
         [fit.end_epoch for fit in run.fits]
@@ -394,8 +456,7 @@ def assemble(path: str, datas: list[SourceData], inputs: list[InputFile]) -> Run
         for data in sorted(datas, key=lambda data: data.iterations or 0)
         if data.iterations is not None
     ]
-    for data in sorted(datas, key=lambda data: data.iterations or 0):
-        run.compile_config.update(data.compile_config)
+    _merge_compile_config(run, datas)
     run.keras = _hint(datas, "keras", run, "Keras generation")
     run.backend = _hint(datas, "backend", run, "backend")
     run.disagreements = _disagreements(run.scalars)

@@ -13,7 +13,11 @@ the lr variable/schedule before legacy decay), ``next_step`` (equals the value o
 after the epoch: TensorBoard's schedule read), ``after_callback`` (equals the lr set by a
 callback at that epoch end: Keras 3 TensorBoard), ``shifted`` (equals the effective lr a whole
 number of steps/epochs away), ``mismatch`` (none of these), ``invalid`` (the applied lr is
-NaN/inf/negative).
+NaN/inf/negative). ``ulps`` (Int64) is 0 when the value equals the step's lr bit for bit; a
+schedule read after an epoch (``next_step``/``after_callback``) may instead be within
+:data:`SCHEDULE_READ_ULPS` float32 ulps of it: logs evaluate the schedule eagerly, op by op,
+while the train step ran it compiled (reference §1.8), and ``ulps`` says how far; ``<NA>`` for
+values compared within print precision (console) or not related to a step.
 
 How a timeline is built (:func:`build_timeline`), reference §1, §4, §5, §7:
 
@@ -72,7 +76,12 @@ LOGGED_COLUMNS = (
     "lr_base",
     "lr_effective",
     "relation",
+    "ulps",
 )
+
+#: how far (float32 ulps) an eagerly evaluated schedule read may be from the compiled step's
+#: value and still be that value: eager and compiled arithmetic differ by 1-16 ulp (reference §1.8)
+SCHEDULE_READ_ULPS = 16
 
 #: relations of :attr:`Timeline.logged`, from the most to the least explained
 RELATIONS = ("effective", "base", "next_step", "after_callback", "shifted", "mismatch", "invalid")
@@ -139,7 +148,7 @@ def build_timeline(run: Run, options: RunOptions | None = None) -> Timeline:
     callbacks = _parse_callbacks(options)
     spec, spec_origin = _choose_optimizer(run, options, notes)
     keras = _keras_generation(run, options, spec)
-    spec = _complete_spec(spec, keras, run, options)
+    spec = _complete_spec(spec, keras, run, options, notes)
     schedule_driven = not isinstance(spec.learning_rate, (int, float))
 
     fits = _fit_plan(run, options)
@@ -255,22 +264,60 @@ def _keras_generation(run: Run, options: RunOptions, spec: OptimizerSpec) -> str
     return "2"
 
 
-def _complete_spec(spec: OptimizerSpec, keras: str, run: Run, options: RunOptions) -> OptimizerSpec:
-    """Fill what the spec's origin could not tell: generation (from --keras/logs) and backend."""
+def _complete_spec(
+    spec: OptimizerSpec, keras: str, run: Run, options: RunOptions, notes: list[str]
+) -> OptimizerSpec:
+    """Fill what the spec's origin could not tell: generation (from --keras/logs) and backend.
+
+    The Keras 3 backend decides the arithmetic of the applied lr (reference §1.8); the evidence
+    that chose it is noted: ``--backend``, a file naming it, the optimizer's backend-specific
+    module (torch), or the resolved ``jit_compile`` of the compile settings (TensorBoard's model
+    summary, a ``.keras`` model). Without any, TensorFlow is assumed (see
+    :func:`_note_assumed_backend`).
+    """
     changes: dict[str, Any] = {}
     if spec.generation is None or (keras == "3") != (spec.generation == "k3"):
         # the legacy OptimizerV2 is what Keras 2 code with a float lr (and `decay`) runs
         changes["generation"] = "k3" if keras == "3" else "k2-legacy"
     backend = getattr(options, "backend", "auto") or "auto"
+    evidence = None
     if backend != "auto":
         changes["backend"] = backend
-    elif spec.backend is None and run.backend:
+        evidence = f"given with --backend {backend}"
+    elif spec.backend is not None:
+        evidence = f"the optimizer's class is backend-specific ({spec.source or 'the optimizer'})"
+    elif run.backend:
         changes["backend"] = run.backend
-    elif spec.backend is None and keras == "3" and run.compile_config.get("jit_compile") is True:
+        evidence = "the logs name it"
+    elif keras == "3" and run.compile_config.get("jit_compile") is True:
         # Keras 3 resolves jit_compile="auto" to True only where XLA compiles the train step
         # (JAX; TensorFlow only with a GPU or when asked): XLA's arithmetic is what ran.
         changes["backend"] = "jax"
-    return dataclasses.replace(spec, **changes) if changes else spec
+        evidence = (
+            "the compile settings (TensorBoard's model summary or a saved model) say "
+            "jit_compile=True: XLA compiled the train step, Keras 3's default on JAX"
+        )
+    elif (
+        keras == "3"
+        and run.compile_config.get("jit_compile") is False
+        and run.compile_config.get("run_eagerly") is not True
+    ):
+        # TensorFlow's default resolves to False and runs a tf.function graph; torch is told by
+        # the optimizer's module, JAX only gives False when the user asked for it
+        changes["backend"] = "tensorflow"
+        evidence = (
+            "the compile settings (TensorBoard's model summary or a saved model) say "
+            "jit_compile=False, run_eagerly=False: a graph without XLA, Keras 3's default on "
+            "TensorFlow (a JAX run compiled with jit_compile=False needs --backend jax)"
+        )
+    completed = dataclasses.replace(spec, **changes) if changes else spec
+    if keras == "3" and evidence is not None and completed.backend:
+        from lraudit.semantics.optimizers import default_executor
+
+        notes.append(
+            f"Keras 3 backend {completed.backend} ({default_executor(completed)} arithmetic): {evidence}"
+        )
+    return completed
 
 
 def _note_assumed_backend(spec: OptimizerSpec, counter, variable, notes: list[str]) -> None:
@@ -631,8 +678,11 @@ def _tensorboard_epoch_lr(run: Run, epoch: int) -> tuple[np.float32, str] | None
     frame = run.scalars
     if frame is None or len(frame) == 0:
         return None
-    names = frame["name"].astype("string").str.rsplit("/", n=1).str[-1]
-    mask = (frame["source"] == "tfevents") & names.isin(("epoch_lr", "epoch_learning_rate", "lr"))
+    names = frame["name"].astype("string")
+    leaves = ("epoch_lr", "epoch_learning_rate", "lr")
+    # decided once per distinct name, not per row (a per-batch run has millions of rows)
+    wanted = [name for name in names.dropna().unique() if str(name).rsplit("/", 1)[-1] in leaves]
+    mask = (frame["source"] == "tfevents") & names.isin(wanted)
     column = "global_epoch" if "global_epoch" in frame.columns else "epoch"
     hits = frame[mask & (frame[column] == epoch)]
     for row in hits.itertuples(index=False):
@@ -969,7 +1019,8 @@ def _join_logged(
     if scalars is not None and len(scalars):
         column = "global_epoch" if "global_epoch" in scalars.columns else "epoch"
         names = scalars["name"].astype("string").fillna("")
-        mask = names.map(_is_lr_name).astype(bool)
+        # decided once per distinct name, not per row (a per-batch run has millions of rows)
+        mask = names.isin([name for name in names.unique() if _is_lr_name(str(name))])
         for row in scalars[mask.to_numpy()].itertuples(index=False):
             if _missing(row.value):
                 continue
@@ -985,11 +1036,13 @@ def _join_logged(
                     continue
                 record = _classify_epoch(int(epoch), row.value, approx, layout, base, effective, after)
             record.update(source=source, name=str(row.name), location=_location(row), value=float(row.value))
+            if approx is None:
+                _exact_ulps(record)
             records.append(record)
     for change in changes:
         if change.printed is None:
             continue
-        records.append(_classify_change(change, layout, base, effective, after))
+        records.append(_exact_ulps(_classify_change(change, layout, base, effective, after)))
     logged = pd.DataFrame.from_records(records, columns=list(LOGGED_COLUMNS))
     return logged.astype(
         {
@@ -1002,8 +1055,19 @@ def _join_logged(
             "lr_base": "float32",
             "lr_effective": "float32",
             "relation": "string",
+            "ulps": "Int64",
         }
     )
+
+
+_EQUAL_RELATIONS = ("effective", "base", "next_step", "after_callback", "shifted")
+
+
+def _exact_ulps(record: dict[str, Any]) -> dict[str, Any]:
+    """``ulps`` 0 for a value found bit-equal to a step's lr (unless a schedule read set it)."""
+    if record.get("ulps") is None and record["relation"] in _EQUAL_RELATIONS:
+        record["ulps"] = 0
+    return record
 
 
 def _print_precision(text) -> float | None:
@@ -1057,17 +1121,42 @@ def _classify_epoch(epoch, value, approx, layout, base, effective, after: _After
     candidates = [after.effective[epoch], after.base[epoch]]
     if after.eager_base is not None:
         candidates.append(after.eager_base[epoch])
-    if any(_same(value, candidate, approx) for candidate in candidates):
+    ulps = _schedule_read_ulps(value, approx, candidates, after.eager_base is not None)
+    if ulps is not None:
         relation = "after_callback" if after.changed_at_end[epoch] else "next_step"
         if _invalid(after.effective[epoch]):
             relation = "invalid"  # the log shows a normal value, the update applied NaN/inf/<0
-        return _record(epoch, next_step, after.base[epoch], after.effective[epoch], relation)
+        record = _record(epoch, next_step, after.base[epoch], after.effective[epoch], relation)
+        record["ulps"] = ulps if ulps >= 0 else None
+        return record
     shifted = _nearest_equal(value, approx, row if row >= 0 else layout.last_row[epoch], effective, layout)
     if shifted is not None:
         return _record(epoch, _row_step(layout, shifted), base[shifted], effective[shifted], "shifted")
     if row >= 0:
         return _record(epoch, _row_step(layout, row), base[row], effective[row], "mismatch")
     return _record(epoch, None, None, None, "mismatch")
+
+
+def _ulp_distance(a, b) -> int:
+    """Distance of two finite float32 values in units in the last place."""
+    ordered = np.array([a, b], dtype=np.float32).view(np.int32).astype(np.int64)
+    ordered = np.where(ordered < 0, -(ordered & 0x7FFFFFFF), ordered)
+    return int(abs(ordered[0] - ordered[1]))
+
+
+def _schedule_read_ulps(value, approx, candidates, schedule_read: bool) -> int | None:
+    """0 when ``value`` equals a candidate (in float32, or within print precision: then ``-1``
+    marks that no ulp count applies); for a schedule read (a schedule drives the lr), the ulp
+    distance to the nearest candidate when it is at most :data:`SCHEDULE_READ_ULPS`; else None."""
+    if any(_same(value, candidate, approx) for candidate in candidates):
+        return 0 if approx is None else -1
+    if not schedule_read or approx is not None or not np.isfinite(np.float32(value)):
+        return None
+    finite = [np.float32(c) for c in candidates if np.isfinite(np.float32(c))]
+    if not finite:
+        return None
+    nearest = min(_ulp_distance(value, candidate) for candidate in finite)
+    return nearest if nearest <= SCHEDULE_READ_ULPS else None
 
 
 def _nearest_equal(value, approx, row: int, effective: np.ndarray, layout: _Layout) -> int | None:
@@ -1150,6 +1239,7 @@ def _record(epoch, step, lr_base, lr_effective, relation) -> dict[str, Any]:
         "lr_base": np.nan if lr_base is None else np.float32(lr_base),
         "lr_effective": np.nan if lr_effective is None else np.float32(lr_effective),
         "relation": relation,
+        "ulps": None,  # set by _join_logged (0: bit-equal) or by a schedule read within ulps
     }
 
 

@@ -1,17 +1,19 @@
 """THE acceptance test: every real run, rebuilt from the user's files only, matches truth.csv.
 
 For each run in ``fixtures/runs`` the timeline is built through the public path
-(``load_run`` -> ``build_timeline``) and compared with ``fixtures/expected/<run>/truth.csv``:
-the same (step, epoch, batch) rows, and ``lr_effective`` equal bit for bit in float32 (two NaNs
-are equal: an update that applied NaN). ``run.json`` is read only for what the user knows and
-the logs may not show (the backend the train step ran on, passed as ``--backend`` only when
-the timeline says it is needed) and for the allowed exception: on a
-run whose truth cross-check records compiled-vs-eager ``pow``/``cos`` differences, a schedule
-step may differ by at most 2 ulp. Every such step is reported; the target is none.
+(``load_run`` -> ``build_timeline``, no option) and compared with
+``fixtures/expected/<run>/truth.csv``: the same (step, epoch, batch) rows, and ``lr_effective``
+equal bit for bit in float32 (two NaNs are equal: an update that applied NaN). The Keras 3
+backend (which decides the arithmetic) must come from the files themselves (TensorBoard's model
+summary holds the resolved ``jit_compile``); ``run.json`` only names it for the test without
+that evidence, and for the allowed exception: on a run whose truth cross-check records
+compiled-vs-eager ``pow``/``cos`` differences, a schedule step may differ by at most 2 ulp.
+Every such step is reported; the target is none.
 """
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -52,19 +54,19 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(both_nan, 0, distance)
 
 
-def needs_backend(timeline) -> bool:
-    return any("--backend" in note for note in timeline.notes)
+def backend_assumed(timeline) -> bool:
+    return any("assumed TensorFlow" in note for note in timeline.notes)
 
 
 def build_as_a_user_would(name: str):
-    """The timeline from the run's files; ``--backend`` added only when lraudit asks for it
-    (the logs do not tell the Keras 3 backend and the arithmetic depends on it)."""
-    run = load_run(FIXTURES / "runs" / name)
-    timeline = build_timeline(run)
-    if needs_backend(timeline):
-        timeline = build_timeline(run, RunOptions(backend=run_facts(name)["backend"]))
-        assert not needs_backend(timeline)
-    return timeline
+    """The timeline from the run's files alone: no option, the backend is read from them."""
+    return build_timeline(load_run(FIXTURES / "runs" / name))
+
+
+def exact_steps(timeline, name: str) -> int:
+    ours = timeline.frame["lr_effective"].to_numpy(dtype=np.float32)
+    expected = read_truth(name)["lr_effective_f32"].to_numpy(dtype=np.float32)
+    return int((ulp_distance(ours, expected) == 0).sum()) if len(ours) == len(expected) else -1
 
 
 @pytest.mark.parametrize("name", RUNS)
@@ -96,3 +98,38 @@ def test_timeline_matches_truth_bit_for_bit(name, record_property):
         f"{name}: {exact}/{len(truth)} steps exact; (step, ours, truth, ulp): {examples}"
     )
     print(f"{name}: {exact}/{len(truth)} exact, {len(bad)} within {distance.max()} ulp: {examples}")
+
+
+JAX_RUNS = [name for name in RUNS if run_facts(name).get("backend") == "jax"]
+
+
+def test_there_are_jax_runs():
+    assert len(JAX_RUNS) >= 3
+
+
+@pytest.mark.parametrize("name", JAX_RUNS)
+def test_jax_backend_comes_from_the_tensorboard_model_summary(name):
+    timeline = build_as_a_user_would(name)
+    assert timeline.optimizer.backend == "jax"
+    assert not backend_assumed(timeline)
+    assert any("jit_compile=True" in note for note in timeline.notes)
+
+
+@pytest.mark.parametrize("name", JAX_RUNS)
+def test_without_the_model_summary_the_backend_is_assumed_and_backend_option_restores_it(name, tmp_path):
+    """The same files minus TensorBoard's folder: nothing tells JAX; lraudit says so, and
+    ``--backend jax`` (what the user knows) makes the timeline exact again."""
+    source = FIXTURES / "runs" / name
+    copy = tmp_path / name
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("tb"))
+    assert not any(path.name.startswith("events.out.tfevents") for path in copy.rglob("*"))
+    run = load_run(copy)
+    assert run.compile_config.get("jit_compile") is not True
+    truth_rows = len(read_truth(name))
+    blind = build_timeline(run)
+    assert blind.extra["backend_assumed"]
+    if exact_steps(blind, name) != truth_rows:
+        assert backend_assumed(blind), blind.notes  # a wrong guess is never silent
+    told = build_timeline(run, RunOptions(backend="jax"))
+    assert not told.extra["backend_assumed"] and not backend_assumed(told)
+    assert exact_steps(told, name) == truth_rows

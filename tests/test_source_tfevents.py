@@ -341,3 +341,171 @@ def test_tables_stream_into_one_parquet_file(tmp_path):
     assert len(back) == 303
     assert frame_points(back) == reference_points(path)
     assert back["epoch"].isna().sum() == 300 and back["epoch"].dropna().tolist() == [0, 1, 2]
+
+
+# --- the Keras model summary (tag "keras"): optimizer as compiled, compile settings -------------
+
+
+def keras_model_value(text: str | bytes):
+    """What Keras' TensorBoard callback writes: ``model.to_json()`` as a DT_STRING tensor."""
+    from tensorboard.compat.proto import summary_pb2, tensor_pb2, tensor_shape_pb2
+
+    raw = text.encode() if isinstance(text, str) else text
+    shape = tensor_shape_pb2.TensorShapeProto()
+    tensor = tensor_pb2.TensorProto(dtype=7, tensor_shape=shape, string_val=[raw])
+    plugin = summary_pb2.SummaryMetadata.PluginData(plugin_name="graph_keras_model", content=b"1")
+    return summary_pb2.Summary.Value(
+        tag="keras", tensor=tensor, metadata=summary_pb2.SummaryMetadata(plugin_data=plugin)
+    )
+
+
+K3_SCHEDULE = {
+    "module": "keras.optimizers.schedules",
+    "class_name": "ExponentialDecay",
+    "config": {"initial_learning_rate": 0.05, "decay_steps": 40, "decay_rate": 0.8, "staircase": False},
+    "registered_name": None,
+}
+
+
+def k3_model_json(jit_compile, learning_rate=K3_SCHEDULE, steps_per_execution=1) -> str:
+    import json
+
+    optimizer = {
+        "module": "keras.optimizers",
+        "class_name": "SGD",
+        "config": {"name": "sgd", "learning_rate": learning_rate, "momentum": 0.0, "loss_scale_factor": None},
+        "registered_name": None,
+    }
+    return json.dumps({
+        "module": "keras", "class_name": "Sequential", "config": {"name": "sequential", "layers": []},
+        "registered_name": None, "build_config": {"input_shape": [None, 4]},
+        "compile_config": {
+            "optimizer": optimizer, "loss": "mse", "loss_weights": None, "metrics": None,
+            "weighted_metrics": None, "run_eagerly": False,
+            "steps_per_execution": steps_per_execution, "jit_compile": jit_compile,
+        },
+    })
+
+
+def test_keras3_model_summary_gives_the_compiled_optimizer_and_settings(tmp_path):
+    events = [event(0, 1.0, keras_model_value(k3_model_json(True, steps_per_execution=4)))]
+    events += [event(e, 2.0 + e, tensor_value("epoch_learning_rate", 0.05)) for e in range(3)]
+    path = write_events(tmp_path / "logs" / "train", events)
+    data = tfevents.read(path)
+    assert data.keras == "3" and data.warnings == []
+    assert data.optimizer_stage == "initial"
+    assert data.optimizer["class_name"] == "SGD" and data.optimizer["module"] == "keras.optimizers"
+    schedule = data.optimizer["config"]["learning_rate"]
+    assert schedule["class_name"] == "ExponentialDecay" and schedule["config"] == K3_SCHEDULE["config"]
+    assert data.compile_config["jit_compile"] is True
+    assert data.compile_config["steps_per_execution"] == 4
+    assert "optimizer" not in data.compile_config
+    # the summary is not a point, and the points are the reference's
+    assert frame_points(data.scalars) == reference_points(path)
+    assert data.scalars["name"].tolist() == ["train/epoch_learning_rate"] * 3
+
+
+def test_model_summary_is_read_with_a_tag_filter_and_from_the_reader(tmp_path):
+    path = write_events(tmp_path / "train", [
+        event(0, 1.0, keras_model_value(k3_model_json(False, learning_rate=0.0010000000474974513))),
+        event(0, 2.0, tensor_value("epoch_learning_rate", 0.001)),
+    ])
+    data = tfevents.read(path, tags=tfevents.lr_tags)
+    assert data.compile_config["jit_compile"] is False
+    assert data.optimizer["config"]["learning_rate"] == 0.0010000000474974513
+    reader = tfevents.EventScalarReader(path, progress=False)
+    assert sum(len(chunk) for chunk in reader.chunks()) == 1
+    assert reader.model_json.compile_config["jit_compile"] is False and reader.keras == "3"
+
+
+def test_only_the_first_model_summary_of_a_file_is_used(tmp_path):
+    path = write_events(tmp_path / "train", [
+        event(0, 1.0, keras_model_value(k3_model_json(True, learning_rate=0.1))),
+        event(0, 9.0, keras_model_value(k3_model_json(False, learning_rate=0.05))),
+    ])
+    data = tfevents.read(path)
+    assert data.optimizer["config"]["learning_rate"] == 0.1 and data.compile_config["jit_compile"] is True
+
+
+def test_keras2_model_summary_names_the_backend_but_no_optimizer(tmp_path):
+    import json
+
+    text = json.dumps({"class_name": "Sequential", "config": {"layers": []},
+                       "keras_version": "2.15.0", "backend": "tensorflow"})
+    data = tfevents.read(write_events(tmp_path / "train", [event(0, 1.0, keras_model_value(text))]))
+    assert (data.keras, data.backend) == ("2", "tensorflow")
+    assert data.optimizer is None and data.optimizer_stage is None and data.compile_config == {}
+    assert data.warnings == []
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ('{"module": "keras", "compile_config": {"jit_compile": tr', "not valid JSON"),
+        (b"\xff\xfe not json", "not valid JSON"),
+        ('["a", "list"]', "not a JSON object"),
+        ('{"module": "keras", "registered_name": null, "compile_config": 3}', "compile_config"),
+    ],
+)
+def test_malformed_model_summary_is_a_warning_and_the_points_are_kept(tmp_path, text, problem):
+    path = write_events(tmp_path / "train", [
+        event(0, 1.0, keras_model_value(text)),
+        event(0, 2.0, tensor_value("epoch_learning_rate", 0.25)),
+    ])
+    data = tfevents.read(path)
+    assert len(data.scalars) == 1 and data.scalars["value"].tolist() == [0.25]
+    assert data.optimizer is None and data.compile_config == {}
+    assert len(data.warnings) == 1 and problem in data.warnings[0] and f"{path}:keras" in data.warnings[0]
+
+
+def _fixture_model_json(path: str) -> dict | None:
+    """The model JSON of a fixture event file, read with tensorboard's own loader."""
+    import json
+
+    from tensorboard.backend.event_processing import event_file_loader
+
+    for loaded in event_file_loader.LegacyEventFileLoader(path).Load():
+        for value in loaded.summary.value:
+            if value.metadata.plugin_data.plugin_name == "graph_keras_model":
+                return json.loads(value.tensor.string_val[0])
+    return None
+
+
+TRAIN_EVENT_FILES = [p for p in FIXTURE_EVENT_FILES if "/tb/train/" in p]
+
+
+@pytest.mark.parametrize("path", TRAIN_EVENT_FILES, ids=lambda p: Path(p).parts[-4])
+def test_fixture_model_summaries(path):
+    expected = _fixture_model_json(path)
+    assert expected is not None  # write_graph=True is the default: every train file has one
+    data = tfevents.read(Path(path), tags=tfevents.lr_tags)
+    assert data.warnings == []
+    compiled = expected.get("compile_config")
+    if compiled is None:  # Keras 2: the architecture only
+        assert data.keras == "2" and data.backend == expected["backend"]
+        assert data.optimizer is None and data.compile_config == {}
+        return
+    assert data.keras == "3" and data.optimizer_stage == "initial"
+    assert data.compile_config["jit_compile"] is compiled["jit_compile"]
+    assert data.compile_config["steps_per_execution"] == compiled["steps_per_execution"]
+    optimizer = compiled["optimizer"]
+    assert data.optimizer["class_name"] == optimizer["class_name"]
+    assert data.optimizer["module"] == optimizer["module"]
+    lr = optimizer["config"]["learning_rate"]
+    ours = data.optimizer["config"]["learning_rate"]
+    if isinstance(lr, dict):
+        assert (ours["class_name"], ours["config"]) == (lr["class_name"], lr["config"])
+    else:
+        assert ours == lr
+
+
+def test_fixture_jit_compile_tells_the_jax_runs():
+    """The resolved jit_compile is True exactly on the runs whose train step XLA compiled."""
+    import json
+
+    for path in TRAIN_EVENT_FILES:
+        run = Path(path).parts[-4]
+        backend = json.loads((ROOT / "fixtures/expected" / run / "run.json").read_text())["backend"]
+        data = tfevents.read(Path(path), tags=tfevents.lr_tags)
+        if data.keras == "3":
+            assert data.compile_config["jit_compile"] is (backend == "jax"), run

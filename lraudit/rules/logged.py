@@ -40,6 +40,20 @@ def _int(value: object) -> int | None:
         return None
 
 
+def _rounding(rows: pd.DataFrame) -> str:
+    """Say how many values differ by a few ulps only (eager log vs compiled step, reference §1.8)."""
+    if "ulps" not in rows.columns:
+        return ""
+    ulps = pd.to_numeric(rows["ulps"], errors="coerce")
+    near = ulps[ulps > 0]
+    if near.empty:
+        return ""
+    return (
+        f"; {len(near)} of them differ from the applied value by {int(near.max())} ulp or less: the "
+        "log evaluates the schedule eagerly, the train step ran it compiled"
+    )
+
+
 class LoggedEffectiveMismatch(Rule):
     """A logged lr differs from the reconstructed effective lr and no known cause explains it.
 
@@ -221,7 +235,7 @@ class LoggedLrShifted(Rule):
                 run,
                 f"{source} {name} ({first['location']}) {_SHIFTED[relation]}: for epoch {epoch} it shows "
                 f"{fmt_lr(float(first['value']))}, the lr of step {_int(first['step'])}, while {ran}; "
-                f"{len(shifted)} of {len(rows)} values are shifted",
+                f"{len(shifted)} of {len(rows)} values are shifted{_rounding(shifted)}",
                 epoch=epoch,
                 step=_int(first["step"]),
                 logged=float(first["value"]),

@@ -30,6 +30,10 @@ _DT_FLOAT, _DT_DOUBLE, _DT_BFLOAT16, _DT_HALF = 1, 2, 14, 19
 _FAST_DTYPES = {_DT_FLOAT: "f4", _DT_DOUBLE: "f8", _DT_HALF: "f2", _DT_BFLOAT16: "bf16"}
 _WIDTH = {"f4": 4, "f8": 8, "f2": 2, "bf16": 2, "sv": 4}
 
+#: ``hints`` keys of :func:`protobuf_points`: the first Keras model JSON met and its tag
+MODEL_JSON_HINT = "keras_model_json"
+MODEL_JSON_TAG_HINT = "keras_model_tag"
+
 #: the name prefixes under which Keras writes epoch-level scalars
 EPOCH_PREFIX = "epoch_"
 _PREFIXED = ("epoch_", "batch_", "evaluation_")
@@ -295,7 +299,8 @@ def protobuf_points(
     plugin is ``scalars`` (or that has no plugin metadata and a tag declared scalars at an earlier
     ``position`` of this file, as recorded in ``scalar_since``: TF1-style tensor summaries carry
     the metadata only on their first value).
-    A Keras model summary sets ``hints["keras"]`` (see :func:`keras_generation`).
+    A Keras model summary sets ``hints["keras"]`` (see :func:`keras_generation`) and, for the
+    first one met, ``hints[MODEL_JSON_HINT]`` (its JSON text) and ``hints[MODEL_JSON_TAG_HINT]``.
     """
     from google.protobuf.message import DecodeError
     from tensorboard.compat.proto import event_pb2
@@ -320,6 +325,10 @@ def protobuf_points(
             generation = keras_generation(value.tensor.string_val)
             if generation:
                 hints["keras"] = generation
+            if value.tensor.string_val and MODEL_JSON_HINT not in hints:
+                # the callback writes it when fit() begins: the first one is the earliest
+                hints[MODEL_JSON_HINT] = value.tensor.string_val[0].decode("utf-8", errors="replace")
+                hints[MODEL_JSON_TAG_HINT] = value.tag
             continue
         if plugin == "scalars":
             since = scalar_since.get(value.tag)
@@ -369,18 +378,15 @@ def keras_generation(texts) -> str | None:
     """
     import json
 
+    from lraudit.sources.keras_model_json import generation
+
     for text in texts:
         try:
             config = json.loads(text)
         except (ValueError, UnicodeDecodeError):
             continue
-        if not isinstance(config, dict):
-            continue
-        version = config.get("keras_version")
-        if isinstance(version, str) and version[:1] in ("2", "3"):
-            return version[:1]
-        if version is None and "module" in config and "registered_name" in config:
-            return "3"
+        if isinstance(config, dict) and generation(config):
+            return generation(config)
     return None
 
 

@@ -31,8 +31,13 @@ Columns of every chunk: :data:`~lraudit.sources.base.SCALAR_COLUMNS` then ``wall
   size); ``<NA>`` otherwise.
 * ``line`` and ``fit``: ``<NA>``; ``text``: ``<NA>``; ``value``: float64 of the stored scalar.
 
-Keras hint: ``keras`` is "2"/"3" from the model JSON the Keras TensorBoard callback stores
-(``keras_version`` in Keras 2; Keras 3's serialization format otherwise), else None.
+Keras model summary (tag ``keras``, plugin ``graph_keras_model``; one per ``fit()``, written
+when it begins; read through protobuf, so the fast path is untouched): ``keras`` is "2"/"3"
+(``keras_version`` in Keras 2; Keras 3's serialization format otherwise), else None. From the
+first summary of a file (:mod:`lraudit.sources.keras_model_json`) :func:`read` also fills
+``optimizer`` (Keras 3: the config as compiled, ``optimizer_stage="initial"``),
+``compile_config`` (the resolved ``jit_compile``, ``steps_per_execution``, ...) and ``backend``
+(Keras 2's JSON names it); malformed JSON becomes a warning.
 
 Damage: a bad length CRC, a record whose data CRC is wrong when it is checked (records decoded
 through protobuf, layout samples, everything with ``verify_crc=True``) or a truncated last
@@ -54,6 +59,7 @@ import pyarrow as pa
 from lraudit.sources import _event_scalars as es
 from lraudit.sources import _tfrecord as tfr
 from lraudit.sources.base import SCALAR_COLUMNS, SourceData, empty_scalars
+from lraudit.sources.keras_model_json import ModelJson, read_model_json
 
 KIND = "tfevents"
 
@@ -155,6 +161,8 @@ class EventScalarReader:
         self.progress = progress
         self.warnings: list[str] = []
         self.keras: str | None = None
+        #: what the Keras model summary (tag ``keras``) says, when the file has one
+        self.model_json: ModelJson | None = None
         self.points = 0
         self._filter = _tag_filter(tags)
         parent = self.path.parent.name
@@ -232,13 +240,24 @@ class EventScalarReader:
                 self.warnings.append(f"{self.path}: read error: {exc.strerror or exc}")
                 return
             finally:
-                if self.keras is None:
-                    self.keras = self._hints.get("keras")
+                self._take_model_json()
         if state.problem is not None:
             self.warnings.append(
                 f"{self.path}: {state.problem} at byte {state.problem_offset}; "
                 "kept the points before it"
             )
+
+    def _take_model_json(self) -> None:
+        """Read the Keras model summary met while streaming (at most one per file is used)."""
+        if self.keras is None:
+            self.keras = self._hints.get("keras")
+        text = self._hints.get(es.MODEL_JSON_HINT)
+        if text is None or self.model_json is not None:
+            return
+        where = f"{self.path}:{self._hints.get(es.MODEL_JSON_TAG_HINT, 'keras')}"
+        self.model_json = read_model_json(text, where)
+        self.warnings.extend(self.model_json.warnings)
+        self.keras = self.keras or self.model_json.keras
 
     # --- one block -----------------------------------------------------------------------
 
@@ -676,7 +695,9 @@ def read(
     """Every scalar point of the event file (or those ``tags`` selects), with warnings and a Keras hint.
 
     ``keras`` is set from the Keras model summary TensorBoard stores (``keras_version`` in Keras 2's
-    model JSON, Keras 3's serialization format otherwise); None without one.
+    model JSON, Keras 3's serialization format otherwise); None without one. The summary's
+    compile settings fill ``compile_config`` and its optimizer (Keras 3) ``optimizer`` with
+    ``optimizer_stage="initial"``: the callback writes it when ``fit()`` begins.
     """
     reader = EventScalarReader(path, tags=tags, verify_crc=verify_crc, block_bytes=block_bytes)
     columns = list(reader._columns())
@@ -689,6 +710,14 @@ def read(
     else:
         scalars = empty_scalars()
         scalars[WALL_TIME_COLUMN] = np.zeros(0, dtype=np.float64)
-    return SourceData(
+    data = SourceData(
         path=str(path), kind=KIND, scalars=scalars, keras=reader.keras, warnings=list(reader.warnings)
     )
+    summary = reader.model_json
+    if summary is not None:
+        data.backend = summary.backend
+        data.compile_config = dict(summary.compile_config)
+        if summary.optimizer is not None:
+            data.optimizer = summary.optimizer
+            data.optimizer_stage = "initial"  # written when fit() begins, before any update
+    return data
