@@ -327,6 +327,9 @@ def _steps_to_x(wanted: np.ndarray, x: np.ndarray, steps: np.ndarray) -> np.ndar
     found = unique[index] == target
     result = np.full(target.shape, np.nan)
     result[found] = x[first[index[found]]]
+    # a value read after the last update (e.g. the schedule at the next step) goes just past it
+    beyond = target > unique[-1]
+    result[beyond] = x[first[-1]] + (target[beyond] - unique[-1])
     out[known] = result
     return out
 
