@@ -1255,7 +1255,10 @@ def _fill_frame_logged(frame: pd.DataFrame, logged: pd.DataFrame) -> None:
         _relation_rank=usable["relation"].map(lambda r: _RELATION_RANK.get(str(r), 9)).astype(int),
     ).sort_values(["_source_rank", "_relation_rank"], kind="stable")
     best = ranked.drop_duplicates("step", keep="first")
-    row_of_step = {int(s): i for i, s in enumerate(frame["step"].to_numpy())}
+    steps = frame["step"].to_numpy()
+    # only the rows of logged steps (no dict over every step of a long run); the last row wins
+    hits = np.flatnonzero(np.isin(steps, np.array([int(s) for s in best["step"]], dtype=np.int64)))
+    row_of_step = {int(steps[i]): int(i) for i in hits}
     positions, values, sources = [], [], []
     for step, value, location in zip(best["step"], best["value"], best["location"], strict=True):
         position = row_of_step.get(int(step))
