@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_console import keras2_bar_redraws
 
 DATA_DIR = Path(__file__).parent / "data"
 WALL_START = 1_700_000_000.0
@@ -83,21 +84,17 @@ def _metric(value: float) -> str:
 def write_console(path: Path, sim: dict, epochs: int, steps: int, redraws: int) -> None:
     """Keras 2 console output: ``\\b``-redrawn bars, RLR messages mid-bar, ``\\r\\n`` line ends."""
     reductions = dict(sim["reductions"])
-    width = len(str(steps))
+    batch_loss = sim["batch_loss"]
     with open(path, "wb") as handle:
         handle.write(b"2024-01-01 00:00:00.000000: I tensorflow/core/platform/cpu_feature_guard.cc:182] "
                      b"This TensorFlow binary is optimized to use available CPU instructions.\r\n")
         for epoch in range(epochs):
             out = [f"Epoch {epoch + 1}/{epochs}\r\n".encode()]
-            previous = 0
-            for k in range(redraws):
-                current = 1 + (k * (steps - 1)) // max(redraws, 1)
-                filled = 30 * current // steps
-                bar = "=" * max(filled - 1, 0) + ">" + "." * (30 - filled)
-                value = float(sim["batch_loss"][epoch * steps + current - 1])
-                text = f"\r{current:>{width}}/{steps} [{bar}] - ETA: 0s - loss: {_metric(value)}".encode()
-                out.append(b"\x08" * previous + text)
-                previous = len(text) - 1
+            first = epoch * steps - 1
+            bars, previous = keras2_bar_redraws(
+                steps, redraws, lambda _, current, first=first: _metric(float(batch_loss[first + current]))
+            )
+            out.extend(bars)
             if epoch in reductions:
                 out.append(
                     f"\r\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "

@@ -17,6 +17,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -31,18 +32,32 @@ def parse_size(text: str) -> int:
     return int(text)
 
 
-def _keras2_epoch(epoch: int, epochs: int, steps: int, redraws: int, reduce: bool) -> bytes:
-    out = [f"Epoch {epoch + 1}/{epochs}\r\n".encode()]
+def keras2_bar_redraws(
+    steps: int, redraws: int, loss_text: Callable[[int, int], str]
+) -> tuple[list[bytes], int]:
+    """A Keras 2 progress bar redrawn ``redraws`` times, each redraw erasing the last with ``\\b``.
+
+    ``loss_text(k, current)`` is the loss shown at redraw ``k`` (batch ``current``). Returns the
+    redraws and how many characters the final bar must erase. Shared with ``bench_audit`` so
+    both benchmarks feed the reader the same bar shape Keras 2 prints.
+    """
+    out: list[bytes] = []
     previous = 0
+    width = len(str(steps))
     for k in range(redraws):
         current = 1 + (k * (steps - 1)) // max(redraws, 1)
         filled = 30 * current // steps
         bar = "=" * max(filled - 1, 0) + ">" + "." * (30 - filled)
-        text = (
-            f"\r{current:>{len(str(steps))}}/{steps} [{bar}] - ETA: 0s - loss: {1.5 - k * 1e-6:.4f}".encode()
-        )
+        text = f"\r{current:>{width}}/{steps} [{bar}] - ETA: 0s - loss: {loss_text(k, current)}".encode()
         out.append(b"\x08" * previous + text)
         previous = len(text) - 1
+    return out, previous
+
+
+def _keras2_epoch(epoch: int, epochs: int, steps: int, redraws: int, reduce: bool) -> bytes:
+    out = [f"Epoch {epoch + 1}/{epochs}\r\n".encode()]
+    bars, previous = keras2_bar_redraws(steps, redraws, lambda k, _: f"{1.5 - k * 1e-6:.4f}")
+    out.extend(bars)
     if reduce:
         out.append(f"\r\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to 0.0005.\r\n".encode())
     final = f"\r{steps}/{steps} [{'=' * 30}] - 1s 2ms/step - loss: 1.2345 - val_loss: 1.3456 - lr: 0.0010\r\n"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _cli import run_cli
 from _workflow_timelines import decay_plateau_timeline
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,16 +22,6 @@ from lraudit.semantics.specs import OptimizerSpec, ScheduleSpec
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SEED = "Adam(lr=1e-3, decay=1e-2)"
-
-
-def run_cli(args, monkeypatch, capsys):
-    """Run the real entry point in-process; return (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["lraudit", *args])
-    monkeypatch.delenv("FORCE_COLOR", raising=False)
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    out = capsys.readouterr()
-    return exit_info.value.code, out.out, out.err
 
 
 def explain_json(args, monkeypatch, capsys):

@@ -1,29 +1,20 @@
 """``plot_runs`` / ``lraudit plot``: open the written files and check what is drawn."""
 from __future__ import annotations
 
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _cli import run_cli
 from _workflow_timelines import decay_plateau_timeline
 
-from lraudit.cli import main
 from lraudit.errors import UsageError
 from lraudit.report import plot as plot_module
 from lraudit.report.plot import plot_runs
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SVG_NS = "{http://www.w3.org/2000/svg}"
-
-
-def run_cli(args, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["lraudit", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    out = capsys.readouterr()
-    return exit_info.value.code, out.out, out.err
 
 
 def svg_ids_and_texts(path: Path) -> tuple[set[str], str]:

@@ -4,25 +4,14 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import sys
 
 import pytest
+from _cli import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lraudit.cli import main
 from lraudit.errors import UsageError
 from lraudit.solve_decay import solve_decay
-
-
-def run_cli(args, monkeypatch, capsys):
-    """Run the real entry point in-process; return (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["lraudit", *args])
-    monkeypatch.delenv("FORCE_COLOR", raising=False)
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    out = capsys.readouterr()
-    return exit_info.value.code, out.out, out.err
 
 
 def expected_epoch_factor(factor: float, n: int, epoch: int) -> float:

@@ -1,7 +1,9 @@
 """``lraudit timeline`` end to end: console-only runs plus what the user tells, written tables."""
 from __future__ import annotations
 
+import csv
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -166,3 +168,77 @@ def test_library_api_returns_the_frame():
     expected = truth("k2_sgd_decay_probe")
     ours = frame["lr_effective"].to_numpy(dtype=np.float32).view(np.uint32)
     assert (ours == f32_bits(expected["lr_effective"])).all()
+
+
+NAN_RUN = "k3jax_polynomial_power15_probe"  # XLA applied NaN from the end of the decay on
+
+
+def test_a_nan_lr_is_written_as_a_value_and_nothing_logged_as_missing(tmp_path, monkeypatch, capsys):
+    """CSV ``nan`` / JSON ``"NaN"`` for an applied NaN; empty / ``null`` only where nothing is there."""
+    expected = truth(NAN_RUN)
+    bits = [int(h, 16) for h in expected["lr_effective_f32_hex"]]
+    measured = np.array(bits, dtype=np.uint32).view(np.float32)
+    nan_steps = set(expected.loc[np.isnan(measured), "step"])
+    assert nan_steps == set(range(30, 50))  # the measured run: NaN at every update from step 30
+    csv_out, json_out = tmp_path / "t.csv", tmp_path / "t.json"
+    for target in (csv_out, json_out):
+        code, _, err = invoke(
+            monkeypatch, capsys, "timeline", str(FIXTURES / "runs" / NAN_RUN), "-o", str(target)
+        )
+        assert code == 0, err
+    with open(csv_out, newline="") as handle:
+        csv_rows = list(csv.DictReader(handle))
+    json_rows = json.loads(json_out.read_text())
+    assert [int(r["step"]) for r in csv_rows] == [r["step"] for r in json_rows] == expected["step"].tolist()
+
+    for csv_row, json_row in zip(csv_rows, json_rows, strict=True):
+        applied_nan = json_row["step"] in nan_steps
+        assert (csv_row["lr_effective"] == "nan") is applied_nan, csv_row
+        assert (json_row["lr_effective"] == "NaN") is applied_nan, json_row
+        for column in ("lr_base", "lr_effective", "decay_factor"):
+            # a NaN is a value in every lr column: never an empty cell, and it reads back as NaN
+            assert csv_row[column] != "" and json_row[column] is not None
+            assert (csv_row[column] == "nan") is (json_row[column] == "NaN")
+            assert math.isnan(float(csv_row[column])) is math.isnan(float(json_row[column]))
+        # a schedule drives the lr: there is no lr variable, which is missing, not NaN
+        assert csv_row["lr_variable"] == "" and json_row["lr_variable"] is None
+        # a logged value and its source come together; nothing logged is missing, never "nan"
+        logged = csv_row["logged_lr"] != ""
+        assert (csv_row["logged_source"] != "") is logged
+        assert (json_row["logged_lr"] is not None) is logged
+        assert (json_row["logged_source"] is not None) is logged
+        if logged:
+            assert math.isfinite(float(csv_row["logged_lr"]))
+            assert float(csv_row["logged_lr"]) == json_row["logged_lr"]
+
+    logged_steps = {r["step"] for r in json_rows if r["logged_lr"] is not None}
+    # the logs are per epoch (History, TensorBoard epoch scalars): 5 epochs, 50 updates
+    assert 0 < len(logged_steps) <= 5 and len(json_rows) - len(logged_steps) >= 45
+    finite = [r for r in json_rows if r["step"] not in nan_steps]
+    assert (f32_bits([repr(r["lr_effective"]) for r in finite])
+            == f32_bits(expected.loc[~expected["step"].isin(nan_steps), "lr_effective"])).all()
+
+
+def test_table_writer_keeps_non_finite_values_apart_from_missing_ones(tmp_path):
+    from lraudit.report.tables import write_table
+
+    frame = pd.DataFrame(
+        {
+            "value": [np.nan, np.inf, -np.inf, 0.1, 0.5],
+            "gap": pd.Series([0.25, None, None, 2.0, None], dtype=object),
+            "count": pd.array([1, None, 3, 4, 5], dtype="Int64"),
+            "label": pd.array(["a", None, "c", "d", "e"], dtype="string"),
+        }
+    )
+    write_table([frame], tmp_path / "t.csv", "csv", list(frame.columns))
+    write_table([frame], tmp_path / "t.json", "json", list(frame.columns))
+    lines = (tmp_path / "t.csv").read_text().splitlines()
+    assert lines == [
+        "value,gap,count,label", "nan,0.25,1,a", "inf,,,", "-inf,,3,c", "0.1,2.0,4,d", "0.5,,5,e"
+    ]
+    records = json.loads((tmp_path / "t.json").read_text())
+    assert [r["value"] for r in records] == ["NaN", "Infinity", "-Infinity", 0.1, 0.5]
+    assert [float(r["value"]) for r in records][1:3] == [math.inf, -math.inf]
+    assert [r["gap"] for r in records] == [0.25, None, None, 2.0, None]
+    assert [r["count"] for r in records] == [1, None, 3, 4, 5]
+    assert [r["label"] for r in records] == ["a", None, "c", "d", "e"]

@@ -38,6 +38,14 @@ StepsOpt = Annotated[
     int | None,
     typer.Option("--steps-per-epoch", help="Steps per epoch when the logs do not show it."),
 ]
+#: the table a command writes (``parse``, ``timeline``): the suffix picks the format unless given
+TableOutputOpt = Annotated[
+    Path, typer.Option("-o", "--output", help="Output file (.csv, .parquet, .json).")
+]
+TableFormatOpt = Annotated[
+    str | None,
+    typer.Option("--format", help="csv, parquet or json (default: from the suffix)."),
+]
 
 
 def run_options(

@@ -1,9 +1,6 @@
 """``lraudit timeline``: the learning rate applied at every optimizer step, written as a table."""
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 
 from lraudit.commands.common import (
@@ -13,19 +10,16 @@ from lraudit.commands.common import (
     OptimizerOpt,
     PathsArg,
     StepsOpt,
+    TableFormatOpt,
+    TableOutputOpt,
     run_options,
 )
 
 
 def timeline(
     paths: PathsArg,
-    output: Annotated[
-        Path, typer.Option("-o", "--output", help="Output file (.csv, .parquet, .json).")
-    ],
-    fmt: Annotated[
-        str | None,
-        typer.Option("--format", help="csv, parquet or json (default: from the suffix)."),
-    ] = None,
+    output: TableOutputOpt,
+    fmt: TableFormatOpt = None,
     optimizer: OptimizerOpt = None,
     callback: CallbackOpt = None,
     keras: KerasOpt = "auto",

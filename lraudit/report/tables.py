@@ -5,8 +5,12 @@ large event file is never held in memory at once. The output is written to a tem
 beside the target and renamed over it only when everything was written: a failure leaves no partial file.
 
 Float columns are written so that they read back to the same float64 bits: CSV cells hold
-``repr(value)`` (empty for NaN/missing), JSON numbers are ``repr`` too (NaN/inf as ``null``),
-Parquet stores float64 natively. JSON output is one array of row objects, written row by row.
+``repr(value)``, JSON numbers are ``repr`` too, Parquet stores float64 natively. A NaN or an
+infinity is a value (an update can apply a NaN lr), not a gap: CSV writes ``nan``/``inf``/``-inf``
+(what ``float()`` and pandas read back), JSON - which has no such numbers - the strings ``"NaN"``,
+``"Infinity"``, ``"-Infinity"`` (``float()`` reads them too). Only a missing value (``None``,
+``pd.NA``) is an empty CSV cell / JSON ``null``. JSON output is one array of row objects, written
+row by row.
 """
 from __future__ import annotations
 
@@ -44,12 +48,21 @@ def table_format(output: Path, fmt: str | None) -> str:
     )
 
 
+def _json_float(value: float) -> float | str:
+    """A float JSON can hold: itself, or for NaN/infinity the string ``float()`` reads back."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
 def _cell(value: Any) -> Any:
-    """A Python value for JSON/CSV: floats kept exact, missing as None."""
+    """A Python value for JSON: floats kept exact (NaN/infinity as strings), missing as None."""
     if value is None or value is pd.NA:
         return None
     if isinstance(value, float):
-        return None if not math.isfinite(value) else value
+        return _json_float(value)
     if hasattr(value, "item"):  # NumPy scalars
         return _cell(value.item())
     try:
@@ -61,13 +74,14 @@ def _cell(value: Any) -> Any:
 
 
 def _csv_text(value: Any) -> str:
+    """A CSV cell of a DataFrame value: floats as ``repr`` (``nan``, ``inf`` too), missing empty."""
     cell = value
     if cell is None or cell is pd.NA:
         return ""
     if hasattr(cell, "item"):
         cell = cell.item()
     if isinstance(cell, float):
-        return "" if math.isnan(cell) else repr(cell)
+        return repr(cell)
     try:
         if pd.isna(cell):
             return ""
@@ -86,10 +100,11 @@ def _arrow_columns(table: Any, columns: list[str]) -> list[list[Any]]:
 
 
 def _csv_cell(value: Any) -> str:
+    """A CSV cell of an Arrow value (nulls are None): as :func:`_csv_text` writes it."""
     if value is None:
         return ""
     if isinstance(value, float):
-        return "" if math.isnan(value) else repr(value)
+        return repr(value)
     return str(value)
 
 
@@ -116,8 +131,9 @@ def _csv_cells(column: Any) -> list[str]:
 
 
 def _json_cell(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+    """A JSON value of an Arrow value (nulls are None): as :func:`_cell` writes it."""
+    if isinstance(value, float):
+        return _json_float(value)
     return value
 
 

@@ -48,6 +48,19 @@ def _minimizes(spec: CallbackSpec) -> bool:
     return auto_minimizes(str(spec.kwargs.get("monitor", "val_loss")))
 
 
+def _described_replay(run: Run, timeline: Timeline) -> tuple[CallbackSpec, list[tuple[int, float]]] | None:
+    """The ReduceLROnPlateau the user described (the first ``--callback``) and its replay, if any.
+
+    LRA003 and LRA004 compare the same replay with the logs from the two sides, so they must
+    agree on which callback is replayed and when there is nothing to replay.
+    """
+    specs = callback_specs(timeline, "ReduceLROnPlateau")
+    if not specs:
+        return None
+    replayed = _spec_replay(run, timeline, specs[0])
+    return None if replayed is None else (specs[0], replayed)
+
+
 def _spec_replay(run: Run, timeline: Timeline, spec: CallbackSpec) -> list[tuple[int, float]] | None:
     """The reductions the user's ReduceLROnPlateau produces on this run's monitor history."""
     kwargs = spec.kwargs
@@ -100,25 +113,25 @@ class PlateauUnexpectedReduction(Rule):
 
     @classmethod
     def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
-        for spec in callback_specs(timeline, "ReduceLROnPlateau")[:1]:
-            replayed = _spec_replay(run, timeline, spec)
-            if replayed is None:
-                return
-            expected = {epoch for epoch, _ in replayed}
-            for reduction in logged_reductions(run, timeline):
-                if reduction.epoch not in expected:
-                    yield cls.finding(
-                        run,
-                        "the logs show a ReduceLROnPlateau reduction to "
-                        f"{fmt_lr(reduction.printed)} at the end "
-                        f"of epoch {reduction.epoch} ({reduction.location}), but replaying "
-                        f"monitor={spec.kwargs.get('monitor', 'val_loss')!r} with the given "
-                        "arguments reduces "
-                        f"only at epochs {_epochs_text(sorted(expected))}",
-                        epoch=reduction.epoch,
-                        logged=reduction.printed,
-                        source=reduction.location,
-                    )
+        described = _described_replay(run, timeline)
+        if described is None:
+            return
+        spec, replayed = described
+        expected = {epoch for epoch, _ in replayed}
+        for reduction in logged_reductions(run, timeline):
+            if reduction.epoch not in expected:
+                yield cls.finding(
+                    run,
+                    "the logs show a ReduceLROnPlateau reduction to "
+                    f"{fmt_lr(reduction.printed)} at the end "
+                    f"of epoch {reduction.epoch} ({reduction.location}), but replaying "
+                    f"monitor={spec.kwargs.get('monitor', 'val_loss')!r} with the given "
+                    "arguments reduces "
+                    f"only at epochs {_epochs_text(sorted(expected))}",
+                    epoch=reduction.epoch,
+                    logged=reduction.printed,
+                    source=reduction.location,
+                )
 
 
 class PlateauMissedReduction(Rule):
@@ -146,30 +159,30 @@ class PlateauMissedReduction(Rule):
 
     @classmethod
     def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
-        for spec in callback_specs(timeline, "ReduceLROnPlateau")[:1]:
-            replayed = _spec_replay(run, timeline, spec)
-            if replayed is None:
-                return
-            seen = {r.epoch for r in logged_reductions(run, timeline)}
-            logs = logged(timeline)
-            logged_epochs = set(pd.to_numeric(logs["epoch"], errors="coerce").dropna().astype(int))
-            verbose = int(spec.kwargs.get("verbose", 0)) > 0
-            last_epoch = int(frame(timeline)["epoch"].max()) if len(frame(timeline)) else -1
-            for epoch, new_lr in replayed:
-                if epoch in seen:
-                    continue
-                # without a message or a logged lr after it, the logs could not show the reduction
-                visible = verbose or (epoch + 1) in logged_epochs
-                if not visible or epoch > last_epoch:
-                    continue
-                yield cls.finding(
-                    run,
-                    f"replaying monitor={spec.kwargs.get('monitor', 'val_loss')!r} with the given arguments "
-                    f"reduces the lr to {fmt_lr(new_lr)} at the end of epoch {epoch}, but the logs show no "
-                    "reduction there",
-                    epoch=epoch,
-                    effective=new_lr,
-                )
+        described = _described_replay(run, timeline)
+        if described is None:
+            return
+        spec, replayed = described
+        seen = {r.epoch for r in logged_reductions(run, timeline)}
+        logs = logged(timeline)
+        logged_epochs = set(pd.to_numeric(logs["epoch"], errors="coerce").dropna().astype(int))
+        verbose = int(spec.kwargs.get("verbose", 0)) > 0
+        last_epoch = int(frame(timeline)["epoch"].max()) if len(frame(timeline)) else -1
+        for epoch, new_lr in replayed:
+            if epoch in seen:
+                continue
+            # without a message or a logged lr after it, the logs could not show the reduction
+            visible = verbose or (epoch + 1) in logged_epochs
+            if not visible or epoch > last_epoch:
+                continue
+            yield cls.finding(
+                run,
+                f"replaying monitor={spec.kwargs.get('monitor', 'val_loss')!r} with the given arguments "
+                f"reduces the lr to {fmt_lr(new_lr)} at the end of epoch {epoch}, but the logs show no "
+                "reduction there",
+                epoch=epoch,
+                effective=new_lr,
+            )
 
 
 class PlateauValueMismatch(Rule):

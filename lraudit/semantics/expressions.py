@@ -174,6 +174,27 @@ def _split_prefix(dotted: str, prefixes: Any) -> tuple[str, str] | None:
     return None
 
 
+def _known_class(call: ast.Call, option: str, kind: str, prefixes: Any, signatures: Any) -> tuple[str, str]:
+    """(prefix, class name) of the ``kind`` (optimizer, schedule, callback) that ``call`` builds.
+
+    One lookup for the three kinds so an unknown name is reported the same way everywhere: a
+    usage error with a close match and the known names (an optimizer spelled as a schedule is
+    told where a schedule goes).
+    """
+    dotted = _dotted_name(call.func, option)
+    split = _split_prefix(dotted, prefixes)
+    if split is None or split[1] not in signatures:
+        name = dotted.rpartition(".")[2]
+        hint = ""
+        if kind == "optimizer" and name in SCHEDULE_SIGNATURES:
+            hint = " (a schedule must be the optimizer's learning_rate)"
+        raise UsageError(
+            f"unknown {kind} {dotted!r} in {option}{hint}{_did_you_mean(name, signatures)}"
+            f"; known: {', '.join(signatures)}"
+        )
+    return split
+
+
 def _literal(node: ast.expr, option: str, where: str) -> Any:
     """A literal value: number (unary +/- allowed), string, True/False/None, list/tuple."""
     if isinstance(node, ast.Constant):
@@ -244,15 +265,7 @@ def _parse_call(text: str, option: str) -> ast.Call:
 
 
 def _schedule(call: ast.Call, option: str) -> ScheduleSpec:
-    dotted = _dotted_name(call.func, option)
-    split = _split_prefix(dotted, _SCHEDULE_PREFIXES)
-    if split is None or split[1] not in SCHEDULE_SIGNATURES:
-        raise UsageError(
-            f"unknown schedule {dotted!r} in {option}"
-            f"{_did_you_mean(dotted.rpartition('.')[2], SCHEDULE_SIGNATURES)}; "
-            f"known: {', '.join(SCHEDULE_SIGNATURES)}"
-        )
-    class_name = split[1]
+    _, class_name = _known_class(call, option, "schedule", _SCHEDULE_PREFIXES, SCHEDULE_SIGNATURES)
     signature = SCHEDULE_SIGNATURES[class_name]
     bound = _bind(
         call, class_name, signature, (), option,
@@ -283,17 +296,7 @@ def parse_optimizer_expr(text: str, option: str = "--optimizer") -> OptimizerSpe
     the generations that accept it). An absent lr gets the class default of tf.keras/Keras 3.
     """
     call = _parse_call(text, option)
-    dotted = _dotted_name(call.func, option)
-    split = _split_prefix(dotted, _OPTIMIZER_PREFIXES)
-    if split is None or split[1] not in OPTIMIZER_SIGNATURES:
-        name = dotted.rpartition(".")[2]
-        kind = "schedule" if name in SCHEDULE_SIGNATURES else "optimizer"
-        hint = " (a schedule must be the optimizer's learning_rate)" if kind == "schedule" else ""
-        raise UsageError(
-            f"unknown optimizer {dotted!r} in {option}{hint}{_did_you_mean(name, OPTIMIZER_SIGNATURES)}"
-            f"; known: {', '.join(OPTIMIZER_SIGNATURES)}"
-        )
-    prefix, class_name = split
+    prefix, class_name = _known_class(call, option, "optimizer", _OPTIMIZER_PREFIXES, OPTIMIZER_SIGNATURES)
     signature = OPTIMIZER_SIGNATURES[class_name]
 
     def convert(name: str, node: ast.expr) -> Any:
@@ -338,15 +341,7 @@ def parse_callback_expr(text: str, option: str = "--callback") -> CallbackSpec:
     if isinstance(source, str):
         source = _BARE_FUNCTION_REF.sub(lambda m: f"{m.group(1)}{m.group(2)!r}", source)
     call = _parse_call(source, option)
-    dotted = _dotted_name(call.func, option)
-    split = _split_prefix(dotted, _CALLBACK_PREFIXES)
-    if split is None or split[1] not in CALLBACK_SIGNATURES:
-        raise UsageError(
-            f"unknown callback {dotted!r} in {option}"
-            f"{_did_you_mean(dotted.rpartition('.')[2], CALLBACK_SIGNATURES)}; "
-            f"known: {', '.join(CALLBACK_SIGNATURES)}"
-        )
-    class_name = split[1]
+    _, class_name = _known_class(call, option, "callback", _CALLBACK_PREFIXES, CALLBACK_SIGNATURES)
 
     def convert(name: str, node: ast.expr) -> Any:
         if class_name == "LearningRateScheduler" and name == "schedule":

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from lraudit.sources.base import FitInfo, SourceData, scalars_frame
-from lraudit.sources.text import decode, looks_like_text
+from lraudit.sources.text import decode, looks_like_text, read_text
 
 KIND = "csvlogger"
 
@@ -65,13 +65,10 @@ def _parse_float(cell: str) -> float | None:
 def read(path: Path) -> SourceData:
     """Read a CSVLogger file into scalars (one per logged cell) and fits; never raises on content."""
     data = SourceData(path=str(path), kind=KIND)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        data.warnings.append(f"{path}: cannot read: {exc.strerror or exc}")
+    text = read_text(path, data.warnings)
+    if text is None:
         data.scalars = scalars_frame([])
         return data
-    text, _ = decode(raw)
     lines = text.splitlines()
     match = _HEADER.match(_first_line(text)) if looks_like_text(text) else None
     if match is None:

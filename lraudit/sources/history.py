@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lraudit.sources.base import SNIFF_BYTES, FitInfo, SourceData, scalars_frame
-from lraudit.sources.text import decode, looks_like_text
+from lraudit.sources.text import decode, looks_like_text, read_json
 
 KIND = "history"
 
@@ -105,17 +105,10 @@ def read(path: Path) -> SourceData:
     """Read a History JSON file; never raises on bad content (warnings instead)."""
     data = SourceData(path=str(path), kind=KIND)
     data.scalars = scalars_frame([])
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        data.warnings.append(f"{path}: cannot read: {exc.strerror or exc}")
+    loaded = read_json(path, data.warnings, "nothing read from it")
+    if loaded is None:
         return data
-    text, _ = decode(raw)
-    try:
-        parsed = json.loads(text)
-    except ValueError as exc:
-        data.warnings.append(f"{path}: not valid JSON ({exc}); nothing read from it")
-        return data
+    text, parsed = loaded
     fits = _fits_of(parsed)
     if not fits:
         data.warnings.append(f"{path}: JSON is not a History.history layout; nothing read from it")

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from lraudit.sources.base import SNIFF_BYTES, SourceData
-from lraudit.sources.text import decode, looks_like_text
+from lraudit.sources.text import decode, looks_like_text, read_json
 
 KIND = "optimizer_config"
 
@@ -165,17 +165,10 @@ def from_json_value(obj: Any) -> tuple[dict[str, Any] | None, list[str]]:
 def read(path: Path) -> SourceData:
     """Read an optimizer config JSON file; never raises on bad content (warnings instead)."""
     data = SourceData(path=str(path), kind=KIND)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        data.warnings.append(f"{path}: cannot read: {exc.strerror or exc}")
+    loaded = read_json(path, data.warnings, "no optimizer config read")
+    if loaded is None:
         return data
-    text, _ = decode(raw)
-    try:
-        parsed = json.loads(text)
-    except ValueError as exc:
-        data.warnings.append(f"{path}: not valid JSON ({exc}); no optimizer config read")
-        return data
+    _, parsed = loaded
     optimizer, warnings = from_json_value(parsed)
     data.warnings.extend(f"{path}: {warning}" for warning in warnings)
     if optimizer is None:

@@ -1,12 +1,16 @@
 """Decoding the bytes of text logs whatever their encoding (UTF-8, UTF-16/32 with or without BOM, latin-1).
 
 Shared by the text sources (CSVLogger, History JSON, optimizer configs) for sniffing a bounded
-prefix and for reading whole files. A prefix may end in the middle of a multi-byte character,
-so prefix decoding tolerates a cut tail.
+prefix and for reading whole files (:func:`read_text`, :func:`read_json`: one place decides what
+an unreadable or malformed file warns, so every source says it the same way). A prefix may end
+in the middle of a multi-byte character, so prefix decoding tolerates a cut tail.
 """
 from __future__ import annotations
 
 import codecs
+import json
+from pathlib import Path
+from typing import Any
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -57,3 +61,29 @@ def looks_like_text(text: str) -> bool:
     sample = text[:4096]
     controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\r\n\t\x1b\b\f\v")
     return controls <= len(sample) // 100
+
+
+def read_text(path: Path, warnings: list[str]) -> str | None:
+    """The decoded text of the file at ``path``; None (and a warning) when it cannot be read."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        warnings.append(f"{path}: cannot read: {exc.strerror or exc}")
+        return None
+    return decode(raw)[0]
+
+
+def read_json(path: Path, warnings: list[str], unread: str) -> tuple[str, Any] | None:
+    """``(text, parsed value)`` of a JSON file; None (and a warning) when unreadable or invalid.
+
+    ``unread`` ends the invalid-JSON warning with what the caller then leaves unread. The text is
+    returned too because sources locate values in it (line numbers for findings).
+    """
+    text = read_text(path, warnings)
+    if text is None:
+        return None
+    try:
+        return text, json.loads(text)
+    except ValueError as exc:
+        warnings.append(f"{path}: not valid JSON ({exc}); {unread}")
+        return None

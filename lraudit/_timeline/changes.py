@@ -1,0 +1,362 @@
+"""The lr variable of every epoch: its start value and each callback's write (reference §4, §7).
+
+The start is the constructor lr, or - when the config was saved after training - recovered
+from the logs. Writes follow Keras' order (LearningRateScheduler at epoch begin,
+ReduceLROnPlateau at epoch end), read from the console messages, filled from the exact
+per-epoch logs where a callback wrote silently, or replayed from ``--callback``.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lraudit._timeline.contracts import PLATEAU, SCHEDULER, LrChange
+from lraudit._timeline.scalars import (
+    SOURCE_RANK,
+    epoch_column,
+    events_by_epoch,
+    f32,
+    is_missing,
+    row_location,
+)
+from lraudit.errors import UsageError
+
+if TYPE_CHECKING:
+    from lraudit._timeline.layout import Layout
+    from lraudit.run import Run
+    from lraudit.semantics.specs import CallbackSpec, OptimizerSpec
+
+#: per-epoch lr keys Keras puts in ``logs`` (2.x: ``lr``; Keras 3: ``learning_rate``)
+_EPOCH_LR_KEYS = ("lr", "learning_rate")
+#: sources whose per-epoch lr text is exact (float32 shortest repr or widened double)
+_EXACT_EPOCH_SOURCES = ("history", "csvlogger")
+
+
+def exact_epoch_lr(run: Run) -> dict[int, tuple[np.float32, str]]:
+    """Per global epoch: the lr logged at its end by History/CSVLogger (exact float32)."""
+    frame = run.scalars
+    if frame is None or len(frame) == 0:
+        return {}
+    mask = frame["source"].isin(_EXACT_EPOCH_SOURCES) & frame["name"].isin(_EPOCH_LR_KEYS)
+    column = epoch_column(frame)
+    values: dict[int, tuple[np.float32, str]] = {}
+    for row in frame[mask].itertuples(index=False):
+        epoch = getattr(row, column)
+        value = row.value
+        if is_missing(epoch) or is_missing(value):
+            continue
+        values.setdefault(int(epoch), (f32(value), row_location(row)))
+    return values
+
+
+def initial_variable(
+    run: Run,
+    spec: OptimizerSpec,
+    origin: str,
+    exact_epoch_lr: dict[int, tuple[np.float32, str]],
+    callbacks: list[CallbackSpec],
+    notes: list[str],
+) -> np.float32:
+    """The lr variable when training started.
+
+    A config saved after training holds the final value (reference §7.1): the start value is
+    then read from the logs - the exact per-epoch lr of the first epoch, a TensorBoard epoch
+    lr of epoch 0 not touched by a callback - or, when nothing changed the lr, it is the final
+    value itself.
+    """
+    configured = f32(float(spec.learning_rate))
+    if origin in ("option", "initial"):
+        return configured
+    first_epoch = min((f.first_epoch for f in run.fits), default=0)
+    if first_epoch in exact_epoch_lr and not events_by_epoch(run, "scheduler_set").get(first_epoch):
+        value, where = exact_epoch_lr[first_epoch]
+        if value != configured:
+            notes.append(
+                f"the optimizer config holds the final lr {float(configured)!r}; the initial lr "
+                f"{float(value)!r} was read from {where}"
+            )
+        return value
+    plateau = events_by_epoch(run, "plateau_reduction")
+    scheduler = events_by_epoch(run, "scheduler_set")
+    if not plateau and not scheduler and not _writes_lr(callbacks):
+        return configured
+    board = _tensorboard_epoch_lr(run, first_epoch)
+    if board is not None and first_epoch not in plateau:
+        notes.append(
+            f"the optimizer config holds the final lr; the initial lr {float(board[0])!r} was read "
+            f"from {board[1]}"
+        )
+        return board[0]
+    if plateau and not scheduler:
+        first = min(plateau)
+        guess = _undo_reduction(plateau[first], callbacks)
+        if guess is not None:
+            notes.append(
+                f"the optimizer config holds the final lr; the initial lr {float(guess)!r} was "
+                "recovered by undoing the first printed reduction"
+            )
+            return guess
+    bar = _console_epoch_lr(run, first_epoch)
+    if bar is not None:
+        notes.append(
+            f"the optimizer config holds the final lr; the initial lr was taken from the progress "
+            f"bar ({bar[1]}, 4 decimals only): {float(bar[0])!r}"
+        )
+        return bar[0]
+    notes.append(
+        "the optimizer config holds the final lr and no log shows the initial one; used the "
+        f"final value {float(configured)!r} as the start value"
+    )
+    return configured
+
+
+def _writes_lr(callbacks: list[CallbackSpec]) -> bool:
+    return any(cb.class_name in (PLATEAU, SCHEDULER) for cb in callbacks)
+
+
+def _tensorboard_epoch_lr(run: Run, epoch: int) -> tuple[np.float32, str] | None:
+    frame = run.scalars
+    if frame is None or len(frame) == 0:
+        return None
+    names = frame["name"].astype("string")
+    leaves = ("epoch_lr", "epoch_learning_rate", "lr")
+    # decided once per distinct name, not per row (a per-batch run has millions of rows)
+    wanted = [name for name in names.dropna().unique() if str(name).rsplit("/", 1)[-1] in leaves]
+    mask = (frame["source"] == "tfevents") & names.isin(wanted)
+    column = epoch_column(frame)
+    hits = frame[mask & (frame[column] == epoch)]
+    for row in hits.itertuples(index=False):
+        if not is_missing(row.value):
+            return f32(row.value), row_location(row)
+    return None
+
+
+def _console_epoch_lr(run: Run, epoch: int) -> tuple[np.float32, str] | None:
+    frame = run.scalars
+    if frame is None or len(frame) == 0:
+        return None
+    column = epoch_column(frame)
+    mask = (frame["source"] == "console") & frame["name"].isin(_EPOCH_LR_KEYS) & (frame[column] == epoch)
+    for row in frame[mask].itertuples(index=False):
+        if not is_missing(row.value):
+            return f32(row.value), row_location(row)
+    return None
+
+
+def _undo_reduction(event, callbacks: list[CallbackSpec]) -> np.float32 | None:
+    """The float32 x with f32(double(x) * factor) == the printed value, nicest decimal first."""
+    factor = next(
+        (float(cb.kwargs.get("factor", 0.1)) for cb in callbacks if cb.class_name == PLATEAU), None
+    )
+    if factor is None:
+        return None
+    target = f32(event.value)
+    guess = np.float32(float(target) / factor)
+    candidates = [guess]
+    up, down = guess, guess
+    for _ in range(4):
+        up = np.nextafter(up, np.float32(np.inf))
+        down = np.nextafter(down, np.float32(0))
+        candidates.extend((up, down))
+    matching = [c for c in candidates if f32(float(c) * factor) == target]
+    if not matching:
+        return None
+    return min(matching, key=lambda c: len(repr(float(c))))
+
+
+class VariableWalk:
+    """The lr variable of every global epoch, walking the callback writes in Keras' order."""
+
+    def __init__(
+        self,
+        run: Run,
+        layout: Layout,
+        start: np.float32,
+        exact_epoch_lr: dict[int, tuple[np.float32, str]],
+        callbacks: list[CallbackSpec],
+        keras: str,
+        notes: list[str],
+    ) -> None:
+        self.keras = keras
+        self.source_run = run
+        self.layout = layout
+        self.start = start
+        self.exact = exact_epoch_lr
+        self.callbacks = callbacks
+        self.notes = notes
+        self.per_epoch = np.full(layout.n_epochs, start, dtype=np.float32)
+        #: variable after the epoch-end writes of each epoch
+        self.after_epoch = np.full(layout.n_epochs, start, dtype=np.float32)
+        self.changes: list[LrChange] = []
+        #: per change (same order): the first global epoch whose updates would use it
+        self.starts: list[int] = []
+
+    def run(self) -> VariableWalk:
+        """Walk every global epoch once, recording each write in :attr:`changes`; returns self."""
+        from lraudit.semantics.callbacks import call_schedule
+
+        plateau = events_by_epoch(self.source_run, "plateau_reduction")
+        scheduler = events_by_epoch(self.source_run, "scheduler_set")
+        replay_plateau = None
+        plateau_specs = [cb for cb in self.callbacks if cb.class_name == PLATEAU]
+        if plateau_specs and not plateau:
+            replay_plateau = _PlateauReplay(self.source_run, plateau_specs[0], self.keras, self.notes)
+        scheduler_fn = None
+        scheduler_specs = [cb for cb in self.callbacks if cb.class_name == SCHEDULER]
+        if scheduler_specs and not scheduler:
+            scheduler_fn = _scheduler_function(scheduler_specs[0])
+        value = self.start
+        previous_position = -1
+        first_epoch = int(np.argmax(self.layout.epoch_fit_position >= 0))
+        for epoch in range(self.layout.n_epochs):
+            position = int(self.layout.epoch_fit_position[epoch])
+            if position != previous_position and position >= 0:
+                if replay_plateau is not None:
+                    replay_plateau.on_train_begin()
+                if position > 0 and self.layout.fit_starts[position] == 0:
+                    value = self.start  # a fresh optimizer starts from its constructor lr
+                previous_position = position
+            event = scheduler.get(epoch)
+            if event is not None:
+                value = self._write(SCHEDULER, epoch, value, f32(event.value), event.value, event.location)
+            elif scheduler_fn is not None:
+                new = f32(call_schedule(scheduler_fn, epoch, float(value)))
+                value = self._write(SCHEDULER, epoch, value, new, None, None, origin="replayed")
+            silent_scheduler_possible = bool(scheduler) or scheduler_fn is not None
+            value = self._reconcile(epoch, value, epoch > first_epoch or silent_scheduler_possible)
+            self.per_epoch[epoch] = value
+            event = plateau.get(epoch)
+            if event is not None:
+                value = self._write(PLATEAU, epoch, value, f32(event.value), event.value, event.location)
+            elif replay_plateau is not None:
+                new = replay_plateau.on_epoch_end(epoch, value)
+                if new is not None:
+                    value = self._write(PLATEAU, epoch, value, new, None, None, origin="replayed")
+            self.after_epoch[epoch] = value
+        self._link()
+        return self
+
+    def _write(self, callback, epoch, old, new, printed, location, origin="logged") -> np.float32:
+        self.starts.append(epoch + 1 if callback == PLATEAU else epoch)
+        self.changes.append(
+            LrChange(
+                callback=callback,
+                epoch=epoch,
+                old_lr=float(old),
+                new_lr=float(new),
+                printed=None if printed is None else float(printed),
+                location=location,
+                origin=origin,
+            )
+        )
+        return new
+
+    def _reconcile(self, epoch: int, value: np.float32, writer_possible: bool) -> np.float32:
+        """The exact per-epoch log is what the variable held during the epoch: it fills writes
+        nothing printed (verbose=0 callbacks). Before the first epoch's updates only a
+        LearningRateScheduler can have written; without one, a disagreement there is left for
+        the audit to report (the optimizer given does not describe the run)."""
+        logged = self.exact.get(epoch)
+        if logged is None or logged[0] == value:
+            return value
+        logged_value, where = logged
+        if not writer_possible:
+            self.notes.append(
+                f"epoch {epoch}: the log says the lr variable was {float(logged_value)!r} ({where}), "
+                f"the optimizer says {float(value)!r}; kept the optimizer's value"
+            )
+            return value
+        self.notes.append(
+            f"epoch {epoch}: the lr variable was {float(logged_value)!r} ({where}), not the "
+            f"reconstructed {float(value)!r}; a callback wrote it without a message"
+        )
+        self.starts.append(epoch)
+        self.changes.append(
+            LrChange(
+                callback=_unknown_writer(self.callbacks),
+                epoch=epoch,
+                old_lr=float(value),
+                new_lr=float(logged_value),
+                location=where,
+                origin="logged",
+            )
+        )
+        return logged_value
+
+    def _link(self) -> None:
+        """First step that used each write; a write replaced before any update is 'overwritten'."""
+        for index, (change, start) in enumerate(zip(self.changes, self.starts, strict=True)):
+            later = zip(self.changes[index + 1 :], self.starts[index + 1 :], strict=True)
+            replacing = next((other for other, other_start in later if other_start <= start), None)
+            if replacing is not None:
+                change.overwritten_by = replacing.callback
+                continue
+            rows = self.layout.first_row[start:]
+            used = rows[rows >= 0]
+            change.effective_from_step = int(self.layout.step[used[0]]) if used.size else None
+
+    def per_row(self, layout: Layout) -> np.ndarray:
+        """The variable during each row's update (float32, one value per timeline row)."""
+        return self.per_epoch[layout.epoch]
+
+
+def _unknown_writer(callbacks: list[CallbackSpec]) -> str:
+    names = [cb.class_name for cb in callbacks if cb.class_name in (PLATEAU, SCHEDULER)]
+    return names[0] if len(names) == 1 else "unknown"
+
+
+def _scheduler_function(spec: CallbackSpec):
+    """The user's schedule function: a callable, or ``module:function`` / ``file.py:function``."""
+    from lraudit.semantics.callbacks import load_schedule_function
+
+    schedule = spec.kwargs.get("schedule")
+    if schedule is None:
+        schedule = next(iter(spec.kwargs.get("args", []) or []), None)
+    if callable(schedule):
+        return schedule
+    if isinstance(schedule, str):
+        return load_schedule_function(schedule)
+    raise UsageError(
+        f"{spec.class_name}: give the schedule function as module:function or file.py:function"
+    )
+
+
+class _PlateauReplay:
+    """ReduceLROnPlateau's rule replayed on the monitored metric (used when nothing was printed),
+    with the state machine of :mod:`lraudit.semantics.callbacks` for the run's Keras era."""
+
+    def __init__(self, run: Run, spec: CallbackSpec, keras: str, notes: list[str]) -> None:
+        from lraudit.semantics.callbacks import plateau_era, plateau_from_spec
+
+        self.machine = plateau_from_spec(spec.kwargs, era=plateau_era(keras))
+        self.monitor = self.machine.monitor
+        self.history = _metric_by_epoch(run, self.monitor)
+        if not self.history:
+            notes.append(
+                f"ReduceLROnPlateau replay: the monitored metric {self.monitor!r} is not in the logs, "
+                "so the callback never acts"
+            )
+
+    def on_train_begin(self) -> None:
+        self.machine.on_train_begin()
+
+    def on_epoch_end(self, epoch: int, lr: np.float32) -> np.float32 | None:
+        decision = self.machine.on_epoch_end(epoch, lr, self.history.get(epoch))
+        return decision.new_lr if decision.reduced else None
+
+
+def _metric_by_epoch(run: Run, name: str) -> dict[int, float]:
+    """The monitored metric per global epoch, exact sources first, console last."""
+    frame = run.scalars
+    if frame is None or len(frame) == 0:
+        return {}
+    column = epoch_column(frame)
+    found: dict[int, float] = {}
+    ranked = sorted(("history", "csvlogger", "console"), key=lambda s: SOURCE_RANK[s])
+    for source in ranked:
+        rows = frame[(frame["source"] == source) & (frame["name"] == name)]
+        for epoch, value in zip(rows[column], rows["value"], strict=True):
+            if not is_missing(epoch) and not is_missing(value):
+                found.setdefault(int(epoch), float(value))
+    return found

@@ -1,0 +1,239 @@
+"""Where every optimizer update stands: fits, epochs, batches and the raw iteration counter.
+
+Per ``fit()``, epochs x steps per epoch micro-batches; the counter continues across fits unless
+a saved counter shows a fresh optimizer (reference §8.3, §8.4); with Keras 3 gradient
+accumulation only every k-th micro-batch is an update (raw counter ``k*n - 1``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lraudit._timeline.scalars import epoch_column
+from lraudit.errors import InputError
+
+if TYPE_CHECKING:
+    from lraudit.options import RunOptions
+    from lraudit.run import Run
+
+
+@dataclass
+class FitPlan:
+    index: int
+    first_epoch: int
+    end_epoch: int
+    steps_per_epoch: int
+
+    @property
+    def micro_steps(self) -> int:
+        return (self.end_epoch - self.first_epoch) * self.steps_per_epoch
+
+
+def fit_plan(run: Run, options: RunOptions) -> list[FitPlan]:
+    """Each fit's global epochs and steps per epoch (``--steps-per-epoch`` wins)."""
+    fits = sorted(run.fits, key=lambda f: (f.first_epoch, f.index))
+    if not fits:
+        from lraudit.run import Fit
+
+        epochs = run.epochs or _epochs_from_scalars(run)
+        fits = [Fit(index=0, first_epoch=0, end_epoch=epochs)]
+    plans = []
+    for fit in fits:
+        spe = options.steps_per_epoch or fit.steps_per_epoch or run.steps_per_epoch
+        if spe is None:
+            spe = _steps_per_epoch_from_batch_scalars(run, fit)
+        if spe is None:
+            raise InputError(
+                f"{run.path}: the logs do not show the steps per epoch (no progress bar, no batch "
+                "scalars); give it with --steps-per-epoch"
+            )
+        if fit.end_epoch > fit.first_epoch:
+            plans.append(FitPlan(fit.index, fit.first_epoch, fit.end_epoch, int(spe)))
+    return plans
+
+
+def _epochs_from_scalars(run: Run) -> int:
+    frame = run.scalars
+    if frame is None or len(frame) == 0:
+        return 0
+    column = epoch_column(frame)
+    epochs = frame[column].dropna()
+    return int(epochs.max()) + 1 if len(epochs) else 0
+
+
+def _steps_per_epoch_from_batch_scalars(run: Run, fit) -> int | None:
+    """Batch-level TensorBoard steps count train batches within one fit (1-based)."""
+    frame = run.scalars
+    if frame is None or len(frame) == 0:
+        return None
+    batch = frame[(frame["source"] == "tfevents") & frame["name"].str.contains("batch_", regex=False)]
+    if "fit" in batch.columns and batch["fit"].notna().any():
+        batch = batch[batch["fit"] == fit.index]
+    steps = batch["step"].dropna()
+    epochs = fit.end_epoch - fit.first_epoch
+    if len(steps) == 0 or epochs <= 0:
+        return None
+    last = int(steps.max())
+    return last // epochs if last % epochs == 0 else None
+
+
+def _fit_ends(fits: list[FitPlan], resets: set[int], start: int = 0) -> list[int]:
+    """The raw counter after each fit, when the counter restarts at the fits in ``resets``."""
+    ends, counter = [], start
+    for i, fit in enumerate(fits):
+        if i in resets:
+            counter = 0
+        counter += fit.micro_steps
+        ends.append(counter)
+    return ends
+
+
+def choose_counter_resets(run: Run, fits: list[FitPlan], accumulation: int, notes: list[str]) -> set[int]:
+    """Fits (positions) where a fresh optimizer restarted the counter, judged from saved counters.
+
+    The counter continues across ``fit()`` calls and reloads of a saved model (reference §8.3,
+    §8.4); only a new optimizer restarts it. A saved model's counter tells which: it must equal
+    the counter at the end of some fit (``stage`` "after fit k" pins which one).
+    """
+    counters = list(run.saved_counters or [])
+    if len(fits) < 2 or not counters:
+        return set()
+    hypotheses = _reset_hypotheses(len(fits))
+    # a saved model of unknown stage is most likely the one saved when the script ended: the
+    # largest such counter is taken as the final one first, then as any fit's end
+    unpinned = [c for c in counters if _fit_number_from_stage(c.stage) is None]
+    final = max(unpinned, key=lambda c: c.iterations) if unpinned else None
+    for strict in (True, False):
+        for resets in hypotheses:  # fewest resets first: continuing is the default
+            ends = _fit_ends(fits, resets)
+            if strict and final is not None and final.iterations != ends[-1]:
+                continue
+            if all(_counter_consistent(c, ends) for c in counters):
+                _note_counter_layout(fits, resets, counters, notes)
+                return set(resets)
+    notes.append(
+        "no counter layout explains the saved counter(s) "
+        + ", ".join(f"{c.iterations} ({c.path})" for c in counters)
+        + "; assumed the counter continues across fits"
+    )
+    return set()
+
+
+def _note_counter_layout(fits: list[FitPlan], resets: set[int], counters, notes: list[str]) -> None:
+    saved = ", ".join(f"{c.iterations} ({c.path})" for c in counters)
+    if resets:
+        restarted = ", ".join(str(fits[i].index + 1) for i in sorted(resets))
+        notes.append(
+            f"the optimizer's iteration counter restarted at 0 at fit {restarted}: saved counter(s) "
+            f"{saved} match that, not a continuing counter (fit ends {_fit_ends(fits, set())})"
+        )
+    else:
+        notes.append(f"the iteration counter continues across fits: saved counter(s) {saved}")
+
+
+def _reset_hypotheses(n_fits: int) -> list[set[int]]:
+    if n_fits > 12:  # 2**11 layouts is plenty; beyond that only single resets are tried
+        return [set()] + [{i} for i in range(1, n_fits)]
+    from itertools import combinations
+
+    hypotheses: list[set[int]] = []
+    for size in range(n_fits):
+        hypotheses.extend(set(c) for c in combinations(range(1, n_fits), size))
+    return hypotheses
+
+
+def _counter_consistent(counter, ends: list[int]) -> bool:
+    fit_number = _fit_number_from_stage(counter.stage)
+    if fit_number is not None and 1 <= fit_number <= len(ends):
+        return counter.iterations == ends[fit_number - 1]
+    return counter.iterations in ends
+
+
+def _fit_number_from_stage(stage: str | None) -> int | None:
+    if not stage:
+        return None
+    match = re.search(r"fit\D*(\d+)", stage)
+    return int(match.group(1)) if match else None
+
+
+@dataclass
+class Layout:
+    """Row arrays of the timeline plus per-epoch indexes into them."""
+
+    step: np.ndarray  # raw counter used by the update (int64)
+    epoch: np.ndarray
+    batch: np.ndarray
+    fit: np.ndarray  # 0-based fit index (Run.fits numbering)
+    fit_position: np.ndarray  # position in the fit plan
+    n_epochs: int  # global epochs 0..n_epochs-1 (some may have no row)
+    first_row: np.ndarray  # per global epoch: first row index, -1 when no row
+    last_row: np.ndarray  # per global epoch: last row index, -1 when no row
+    next_counter: np.ndarray  # per global epoch: the counter the next update would use
+    fit_starts: list[int]
+    accumulation: int
+    epoch_fit_position: np.ndarray  # per global epoch: fit plan position, -1 if none
+
+    @property
+    def rows(self) -> int:
+        return int(self.step.shape[0])
+
+
+def lay_out_steps(fits: list[FitPlan], accumulation: int, resets: set[int]) -> Layout:
+    """One row per optimizer update over ``fits``, the counter restarting at the fits in ``resets``."""
+    steps, epochs, batches, fit_ids, positions, starts = [], [], [], [], [], []
+    counter = 0
+    n_epochs = max(f.end_epoch for f in fits)
+    next_counter = np.full(n_epochs, -1, dtype=np.int64)
+    epoch_fit_position = np.full(n_epochs, -1, dtype=np.int64)
+    for position, fit in enumerate(fits):
+        if position in resets:
+            counter = 0
+        starts.append(counter)
+        local = np.arange(fit.micro_steps, dtype=np.int64)
+        raw = counter + local
+        # Keras 3 gradient accumulation: an update on every k-th micro-step of the raw counter
+        keep = ((raw + 1) % accumulation == 0) if accumulation > 1 else slice(None)
+        steps.append(raw[keep])
+        epochs.append((fit.first_epoch + local // fit.steps_per_epoch)[keep])
+        batches.append((local % fit.steps_per_epoch)[keep])
+        count = steps[-1].shape[0]
+        fit_ids.append(np.full(count, fit.index, dtype=np.int64))
+        positions.append(np.full(count, position, dtype=np.int64))
+        epoch_ends = counter + np.arange(1, fit.end_epoch - fit.first_epoch + 1) * fit.steps_per_epoch
+        # the counter the next real update uses: with accumulation the next multiple of k, minus 1
+        next_counter[fit.first_epoch : fit.end_epoch] = _next_update_counter(epoch_ends, accumulation)
+        epoch_fit_position[fit.first_epoch : fit.end_epoch] = position
+        counter += fit.micro_steps
+    step = np.concatenate(steps)
+    epoch = np.concatenate(epochs)
+    first_row = np.full(n_epochs, -1, dtype=np.int64)
+    last_row = np.full(n_epochs, -1, dtype=np.int64)
+    if step.shape[0]:
+        boundaries = np.flatnonzero(np.diff(epoch)) + 1
+        firsts = np.concatenate(([0], boundaries))
+        lasts = np.concatenate((boundaries - 1, [step.shape[0] - 1]))
+        first_row[epoch[firsts]] = firsts
+        last_row[epoch[lasts]] = lasts
+    return Layout(
+        step=step,
+        epoch=epoch,
+        batch=np.concatenate(batches),
+        fit=np.concatenate(fit_ids),
+        fit_position=np.concatenate(positions),
+        n_epochs=n_epochs,
+        first_row=first_row,
+        last_row=last_row,
+        next_counter=next_counter,
+        fit_starts=starts,
+        accumulation=accumulation,
+        epoch_fit_position=epoch_fit_position,
+    )
+
+
+def _next_update_counter(micro_counter: np.ndarray, accumulation: int) -> np.ndarray:
+    if accumulation <= 1:
+        return micro_counter
+    return micro_counter + (accumulation - 1 - micro_counter % accumulation)

@@ -1,0 +1,60 @@
+"""Reading rows of ``Run.scalars`` and ``Run.events``, shared by the timeline stages.
+
+Sources leave gaps as ``None``/``NaN``/``pd.NA`` and name places by file and line (or tag), so
+every stage needs the same small readers; keeping them here keeps their answers identical.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lraudit.run import Run
+
+#: lower rank = preferred: the exact per-epoch logs first, the rounded progress bar last
+SOURCE_RANK = {"history": 0, "csvlogger": 1, "tfevents": 2, "callback": 3, "console": 4}
+
+
+def epoch_column(scalars: pd.DataFrame) -> str:
+    """The column of ``scalars`` that numbers epochs across fits: ``global_epoch`` when the run
+    builder added it (a resumed fit restarts ``epoch`` at its ``initial_epoch``), else ``epoch``."""
+    return "global_epoch" if "global_epoch" in scalars.columns else "epoch"
+
+
+def f32(value: float) -> np.float32:
+    """``value`` as the float32 Keras stores (the unit every comparison of lr values uses)."""
+    return np.float32(value)
+
+
+def is_missing(value) -> bool:
+    """True for ``None``/``NaN``/``pd.NA``; False for anything ``pd.isna`` cannot judge."""
+    if value is None:
+        return True
+    try:
+        import pandas as pd
+
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def row_location(row) -> str:
+    """``file:line`` of a scalar row, or ``file:name`` where the source has no lines (tfevents)."""
+    file = getattr(row, "file", None) or ""
+    line = getattr(row, "line", None)
+    if not is_missing(line):
+        return f"{file}:{int(line)}"
+    return f"{file}:{row.name}"
+
+
+def events_by_epoch(run: Run, kind: str) -> dict[int, Any]:
+    """The last event of ``kind`` per global epoch (a repeated message is the same write)."""
+    found: dict[int, Any] = {}
+    for event in run.events or []:
+        if event.kind == kind and event.epoch is not None and event.value is not None:
+            found[int(event.epoch)] = event
+    return found
+

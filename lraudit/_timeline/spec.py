@@ -1,0 +1,152 @@
+"""Which optimizer the run used, under which Keras generation and backend (reference §1.8, §7.1).
+
+The spec decides every later number: ``--optimizer`` overrides, else the config found in the
+run; a config saved after training holds the *final* lr variable (``lr_is_final``, recovered in
+:mod:`lraudit._timeline.changes`). The Keras 3 backend picks the executor whose arithmetic the
+applied lr follows, so the evidence that chose it is written to the notes.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from lraudit.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from lraudit.options import RunOptions
+    from lraudit.run import Run
+    from lraudit.semantics.specs import CallbackSpec, OptimizerSpec
+
+
+def parse_callbacks(options: RunOptions) -> list[CallbackSpec]:
+    """The ``--callback`` expressions the user gave (replayed when the logs show no writes)."""
+    if not options.callbacks:
+        return []
+    from lraudit.semantics.expressions import parse_callback_expr
+
+    return [parse_callback_expr(text) for text in options.callbacks]
+
+
+def choose_optimizer(run: Run, options: RunOptions, notes: list[str]) -> tuple[OptimizerSpec, str]:
+    """The spec and where it came from: ``option`` | ``option-file`` | ``initial`` | ``final``."""
+    from lraudit.semantics.optimizers import optimizer_spec_from_config
+
+    keras_hint = options.keras if options.keras in ("2", "3") else run.keras
+    if options.optimizer:
+        from lraudit.semantics.expressions import load_optimizer_arg
+
+        kind, value = load_optimizer_arg(options.optimizer)
+        if kind == "expr":
+            notes.append(f"optimizer from --optimizer: {options.optimizer.strip()}")
+            return dataclasses.replace(value, source=value.source or "--optimizer"), "option"
+        config, initial = _optimizer_from_file(value)
+        if initial is not None:
+            notes.append(f"optimizer from --optimizer {value} (config taken before training)")
+            return optimizer_spec_from_config(initial, keras=keras_hint, source=str(value)), "initial"
+        if config is None:
+            raise UsageError(f"--optimizer {value}: no optimizer config found in that file")
+        notes.append(f"optimizer from --optimizer {value}")
+        spec = optimizer_spec_from_config(config, keras=keras_hint, source=str(value))
+        return dataclasses.replace(spec, lr_is_final=True), "final"
+    if run.optimizer_initial is not None:
+        source = run.optimizer_source or run.path
+        notes.append("optimizer from the config taken before training")
+        return optimizer_spec_from_config(run.optimizer_initial, keras=keras_hint, source=source), "initial"
+    if run.optimizer is not None:
+        source = run.optimizer_source or run.path
+        spec = optimizer_spec_from_config(run.optimizer, keras=keras_hint, source=source)
+        # a config found beside the logs was (almost always) saved after training
+        return dataclasses.replace(spec, lr_is_final=True), "final"
+    raise InputError(
+        f"{run.path}: no optimizer config found in the logs; give it with --optimizer "
+        '(e.g. --optimizer "Adam(lr=1e-3, decay=1e-2)")'
+    )
+
+
+def _optimizer_from_file(path) -> tuple[dict | None, dict | None]:
+    """(latest config, initial config) of a JSON config or saved model given as ``--optimizer``."""
+    from lraudit.api import load_run
+
+    other = load_run(path)
+    return other.optimizer, other.optimizer_initial
+
+
+def keras_generation(run: Run, options: RunOptions, spec: OptimizerSpec) -> str:
+    """``"2"`` or ``"3"``: ``--keras``, then the logs, then what the optimizer spec implies."""
+    if options.keras in ("2", "3"):
+        return options.keras
+    if run.keras in ("2", "3"):
+        return run.keras
+    if spec.generation:
+        return "3" if spec.generation == "k3" else "2"
+    if spec.gradient_accumulation_steps:
+        return "3"
+    return "2"
+
+
+def complete_spec(
+    spec: OptimizerSpec, keras: str, run: Run, options: RunOptions, notes: list[str]
+) -> OptimizerSpec:
+    """Fill what the spec's origin could not tell: generation (from --keras/logs) and backend.
+
+    The Keras 3 backend decides the arithmetic of the applied lr (reference §1.8); the evidence
+    that chose it is noted: ``--backend``, a file naming it, the optimizer's backend-specific
+    module (torch), or the resolved ``jit_compile`` of the compile settings (TensorBoard's model
+    summary, a ``.keras`` model). Without any, TensorFlow is assumed (see
+    :func:`note_assumed_backend`).
+    """
+    changes: dict[str, Any] = {}
+    if spec.generation is None or (keras == "3") != (spec.generation == "k3"):
+        # the legacy OptimizerV2 is what Keras 2 code with a float lr (and `decay`) runs
+        changes["generation"] = "k3" if keras == "3" else "k2-legacy"
+    backend = getattr(options, "backend", "auto") or "auto"
+    evidence = None
+    if backend != "auto":
+        changes["backend"] = backend
+        evidence = f"given with --backend {backend}"
+    elif spec.backend is not None:
+        evidence = f"the optimizer's class is backend-specific ({spec.source or 'the optimizer'})"
+    elif run.backend:
+        changes["backend"] = run.backend
+        evidence = "the logs name it"
+    elif keras == "3" and run.compile_config.get("jit_compile") is True:
+        # Keras 3 resolves jit_compile="auto" to True only where XLA compiles the train step
+        # (JAX; TensorFlow only with a GPU or when asked): XLA's arithmetic is what ran.
+        changes["backend"] = "jax"
+        evidence = (
+            "the compile settings (TensorBoard's model summary or a saved model) say "
+            "jit_compile=True: XLA compiled the train step, Keras 3's default on JAX"
+        )
+    elif (
+        keras == "3"
+        and run.compile_config.get("jit_compile") is False
+        and run.compile_config.get("run_eagerly") is not True
+    ):
+        # TensorFlow's default resolves to False and runs a tf.function graph; torch is told by
+        # the optimizer's module, JAX only gives False when the user asked for it
+        changes["backend"] = "tensorflow"
+        evidence = (
+            "the compile settings (TensorBoard's model summary or a saved model) say "
+            "jit_compile=False, run_eagerly=False: a graph without XLA, Keras 3's default on "
+            "TensorFlow (a JAX run compiled with jit_compile=False needs --backend jax)"
+        )
+    completed = dataclasses.replace(spec, **changes) if changes else spec
+    if keras == "3" and evidence is not None and completed.backend:
+        from lraudit.semantics.optimizers import default_executor
+
+        notes.append(
+            f"Keras 3 backend {completed.backend} ({default_executor(completed)} arithmetic): {evidence}"
+        )
+    return completed
+
+
+def note_assumed_backend(spec: OptimizerSpec, counter, variable, notes: list[str]) -> None:
+    """Keras 3 logs rarely say whether TensorFlow or JAX ran the step; say when it matters."""
+    from lraudit.semantics.optimizers import executors_agree
+
+    if not executors_agree(spec, counter, variable):
+        notes.append(
+            "the logs do not tell the Keras 3 backend and the applied lr depends on it "
+            "(compiled TensorFlow, XLA and eager arithmetic differ here): assumed TensorFlow; "
+            "pass --backend jax|torch|tensorflow"
+        )
