@@ -11,7 +11,9 @@ really describes: ``source, name, location, epoch, step, value, lr_base, lr_effe
 relation`` where ``relation`` is one of ``effective`` (equals the applied lr), ``base`` (equals
 the lr variable/schedule before legacy decay), ``next_step`` (equals the value of the step
 after the epoch: TensorBoard's schedule read), ``after_callback`` (equals the lr set by a
-callback at that epoch end: Keras 3 TensorBoard), ``shifted`` (equals the effective lr a whole
+callback at that epoch end: Keras 3 TensorBoard, or History/CSV ``lr`` when an lr-writing
+callback's ``on_epoch_end`` ran after another's reduction; ``step`` is <NA> when a later write
+replaced it before any update used it), ``shifted`` (equals the effective lr a whole
 number of steps/epochs away), ``mismatch`` (none of these), ``invalid`` (the applied lr is
 NaN/inf/negative). ``ulps`` (Int64) is 0 when the value equals the step's lr bit for bit; a
 schedule read after an epoch (``next_step``/``after_callback``) may instead be within

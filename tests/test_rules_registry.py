@@ -27,7 +27,7 @@ CATALOGUE = {
     "LRA017": ("iterations-reset-on-resume", "warning"), "LRA018": ("decay-steps-look-like-epochs", "info"),
     "LRA019": ("warmup-decreases", "warning"), "LRA020": ("zero-lr-update", "warning"),
     "LRA021": ("logged-lr-shifted", "info"), "LRA022": ("log-downsampled", "info"),
-    "LRA023": ("invalid-lr", "error"),
+    "LRA023": ("invalid-lr", "error"), "LRA024": ("unused-lr-change", "info"),
 }
 
 

@@ -112,6 +112,21 @@ def _callbacks(run: dict, cls: str) -> list[dict]:
     return [c for c in run["callbacks"] if c["class"] == cls]
 
 
+def _history_after_reductions(run: dict) -> bool:
+    """Whether History ``lr`` is the variable AFTER the epoch's reduction (from the callback order).
+
+    Every lr-writing callback copies the variable into ``logs['lr']`` in its own
+    ``on_epoch_end``; ReduceLROnPlateau does so before reducing. When another lr writer is listed
+    after it, that writer's copy (taken after the reduction) is what History/CSV keep.
+    """
+    writers = [
+        c["class"]
+        for c in sorted(run["callbacks"], key=lambda c: c.get("position", 0))
+        if c["class"] in ("ReduceLROnPlateau", "LearningRateScheduler")
+    ]
+    return "ReduceLROnPlateau" in writers and writers.index("ReduceLROnPlateau") < len(writers) - 1
+
+
 @pytest.mark.parametrize("name", RUNS)
 def test_fixture_plateau_messages_match_lr_history(name, parsed):
     data, run = parsed[name], _run_json(name)
@@ -122,14 +137,28 @@ def test_fixture_plateau_messages_match_lr_history(name, parsed):
         return
     history = _history_lr(name)
     assert history is not None
+    after = _history_after_reductions(run)
+    scheduled = {e.epoch: e.value for e in data.events if e.kind == "scheduler_set"}
     for event in reductions:
         assert event.callback == "ReduceLROnPlateau" and event.fit == 0
         assert event.value == float(event.text)
         assert event.location.startswith(str(ROOT / "runs" / name / "console.log") + ":")
         factor = plateau[0]["args"].get("factor", 0.1)
         min_lr = plateau[0]["args"].get("min_lr", 0.0)
-        # the message prints max(old * factor, min_lr) with old = the lr logged at that epoch
-        assert _f32(event.value) == _f32(max(float(_f32(history[event.epoch])) * factor, min_lr))
+        if after:
+            # History holds the reduced variable itself; the epoch ran at the value set at its
+            # begin (the scheduler's, else the previous epoch's end value)
+            assert _f32(history[event.epoch]) == _f32(event.value)
+            if event.epoch in scheduled:
+                old = scheduled[event.epoch]
+            elif event.epoch > 0:
+                old = history[event.epoch - 1]
+            else:
+                continue
+        else:
+            old = history[event.epoch]  # the lr logged at that epoch is the one it ran at
+        # the message prints max(old * factor, min_lr)
+        assert _f32(event.value) == _f32(max(float(_f32(old)) * factor, min_lr))
         if not _callbacks(run, "LearningRateScheduler") and event.epoch + 1 < len(history):
             assert _f32(event.value) == _f32(history[event.epoch + 1])  # in effect from the next epoch
     if not _callbacks(run, "LearningRateScheduler"):
@@ -146,9 +175,15 @@ def test_fixture_scheduler_messages_match_lr_history(name, parsed):
         return
     history = _history_lr(name)
     assert [e.epoch for e in scheduled] == list(range(run["epochs"]))
+    # with a plateau callback listed before the scheduler, History shows the reduced variable at
+    # the epochs whose end reduced it (the scheduler's value is then what the epoch ran at)
+    reduced = {
+        e.epoch: e.value for e in data.events if e.kind == "plateau_reduction"
+    } if _history_after_reductions(run) else {}
     for event in scheduled:
         assert event.fit == 0 and event.callback == "LearningRateScheduler"
-        assert _f32(event.value) == _f32(history[event.epoch])
+        shown = reduced.get(event.epoch, event.value)
+        assert _f32(shown) == _f32(history[event.epoch])
 
 
 @pytest.mark.parametrize("name", RUNS)

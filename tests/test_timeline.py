@@ -252,6 +252,33 @@ def test_scheduler_overwrites_the_plateau_reduction_of_the_previous_epoch_end():
     assert [c.effective_from_step for c in sets] == [0, 2, 4]
 
 
+def test_history_lr_read_after_the_reduction_is_not_a_silent_write():
+    """Plateau listed before the scheduler: History 'lr' is the reduced variable (no step used it)."""
+    events = [
+        scheduler(0, 0.04),
+        scheduler(1, 0.04),
+        plateau(1, 0.009999999776482582),
+        scheduler(2, 0.04),
+    ]
+    # History/CSV copy the variable in the scheduler's on_epoch_end, after the reduction
+    rows = [
+        ("history", "history.json", 2, "lr", 0, None, 0, 0.04, "0.04"),
+        ("history", "history.json", 3, "lr", 1, None, 0, 0.009999999776482582, "0.01"),
+        ("history", "history.json", 4, "lr", 2, None, 0, 0.04, "0.04"),
+    ]
+    run = make_run(epochs=3, spe=2, initial=config(0.04), events=events, rows=rows)
+    timeline = build_timeline(run)
+    # the printed scheduler values are facts: every step ran at 0.04
+    assert timeline.frame["lr_effective"].tolist() == [f32(0.04)] * 6
+    assert {c.callback for c in timeline.changes} == {"LearningRateScheduler", "ReduceLROnPlateau"}
+    (reduction,) = [c for c in timeline.changes if c.callback == "ReduceLROnPlateau"]
+    assert reduction.overwritten_by == "LearningRateScheduler"
+    history = timeline.logged[timeline.logged["source"] == "history"].set_index("epoch")
+    assert history.loc[1, "relation"] == "after_callback"
+    assert history["step"].isna().tolist() == [False, True, False]  # no step used epoch 1's value
+    assert history.loc[0, "relation"] == history.loc[2, "relation"] == "effective"
+
+
 def test_exact_epoch_log_fills_a_write_nothing_printed():
     rows = [
         ("csvlogger", "history.csv", 2, "lr", 0, None, 0, 0.01, "0.01"),

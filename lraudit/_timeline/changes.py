@@ -7,6 +7,7 @@ per-epoch logs where a callback wrote silently, or replayed from ``--callback``.
 """
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -224,7 +225,13 @@ class VariableWalk:
                 new = f32(call_schedule(scheduler_fn, epoch, float(value)))
                 value = self._write(SCHEDULER, epoch, value, new, None, None, origin="replayed")
             silent_scheduler_possible = bool(scheduler) or scheduler_fn is not None
-            value = self._reconcile(epoch, value, epoch > first_epoch or silent_scheduler_possible)
+            if not self._logged_after_end_writes(epoch, value, plateau.get(epoch), replay_plateau):
+                value = self._reconcile(
+                    epoch,
+                    value,
+                    epoch > first_epoch or silent_scheduler_possible,
+                    printed_at_begin=scheduler.get(epoch) is not None,
+                )
             self.per_epoch[epoch] = value
             event = plateau.get(epoch)
             if event is not None:
@@ -252,15 +259,63 @@ class VariableWalk:
         )
         return new
 
-    def _reconcile(self, epoch: int, value: np.float32, writer_possible: bool) -> np.float32:
+    def _logged_after_end_writes(self, epoch: int, value: np.float32, printed_end, replay) -> bool:
+        """Whether the exact per-epoch log is the variable AFTER this epoch's end writes.
+
+        Each lr-writing callback copies the variable into ``logs['lr']`` in its own
+        ``on_epoch_end``; when one runs after another's reduction, History/CSV show the reduced
+        value - one no update of the epoch used (reference §4). Only the value held during the
+        epoch is preferred; this is the other reading, possible when an epoch-end write happened
+        and no known callback order rules it out.
+        """
+        logged = self.exact.get(epoch)
+        if logged is None or logged[0] == value or not self._end_write_can_be_logged():
+            return False
+        if printed_end is not None:
+            after = f32(printed_end.value)
+        elif replay is not None:
+            # a dry run: the replay keeps wait/cooldown state, so it must not advance here
+            decision = copy.deepcopy(replay.machine).on_epoch_end(epoch, value, replay.history.get(epoch))
+            if not decision.reduced:
+                return False
+            after = f32(decision.new_lr)
+        else:
+            return False
+        if after != logged[0]:
+            return False
+        self.notes.append(
+            f"epoch {epoch}: the logged lr {float(logged[0])!r} ({logged[1]}) is the variable after "
+            "that epoch's reduction (an lr-writing callback's on_epoch_end ran after it); the epoch "
+            f"ran at {float(value)!r}"
+        )
+        return True
+
+    def _end_write_can_be_logged(self) -> bool:
+        """False when the given callbacks put no lr writer after ReduceLROnPlateau (then the
+        per-epoch log is always read before the reduction); True when the order is unknown."""
+        writers = [cb.class_name for cb in self.callbacks if cb.class_name in (PLATEAU, SCHEDULER)]
+        if PLATEAU not in writers or SCHEDULER not in writers:
+            return True
+        return len(writers) > writers.index(PLATEAU) + 1
+
+    def _reconcile(
+        self, epoch: int, value: np.float32, writer_possible: bool, printed_at_begin: bool = False
+    ) -> np.float32:
         """The exact per-epoch log is what the variable held during the epoch: it fills writes
         nothing printed (verbose=0 callbacks). Before the first epoch's updates only a
         LearningRateScheduler can have written; without one, a disagreement there is left for
-        the audit to report (the optimizer given does not describe the run)."""
+        the audit to report (the optimizer given does not describe the run). A value printed by
+        the scheduler at this epoch's begin is a fact: the log never overrides it."""
         logged = self.exact.get(epoch)
         if logged is None or logged[0] == value:
             return value
         logged_value, where = logged
+        if printed_at_begin:
+            self.notes.append(
+                f"epoch {epoch}: the log says the lr variable was {float(logged_value)!r} ({where}), "
+                f"LearningRateScheduler printed {float(value)!r}; kept the printed value"
+            )
+            return value
         if not writer_possible:
             self.notes.append(
                 f"epoch {epoch}: the log says the lr variable was {float(logged_value)!r} ({where}), "

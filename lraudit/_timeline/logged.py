@@ -139,7 +139,10 @@ def _classify_epoch(epoch, value, approx, layout, base, effective, after: AfterE
     """Which step an epoch-level logged value describes, and how it relates to the timeline.
 
     Nominally the first update of the epoch (History/CSV ``lr`` = the variable during the epoch).
-    TensorBoard's schedule read and Keras 3's post-callback read describe the update after it.
+    TensorBoard's schedule read and Keras 3's post-callback read describe the update after it,
+    and so does History/CSV ``lr`` when an lr-writing callback's ``on_epoch_end`` ran after
+    another's reduction (``after_callback``); when a later write replaced that value before the
+    next update (a scheduler at the next epoch begin), no step used it and ``step`` is None.
     """
     if not 0 <= epoch < layout.n_epochs:
         return _record(epoch, None, None, None, "mismatch")
@@ -161,6 +164,9 @@ def _classify_epoch(epoch, value, approx, layout, base, effective, after: AfterE
         relation = "after_callback" if after.changed_at_end[epoch] else "next_step"
         if _invalid(after.effective[epoch]):
             relation = "invalid"  # the log shows a normal value, the update applied NaN/inf/<0
+        elif relation == "after_callback" and not _used_by(next_row, after.effective[epoch], effective):
+            # another callback replaced the value before the next update: no step used it
+            next_step = None
         record = _record(epoch, next_step, after.base[epoch], after.effective[epoch], relation)
         record["ulps"] = ulps if ulps >= 0 else None
         return record
@@ -170,6 +176,11 @@ def _classify_epoch(epoch, value, approx, layout, base, effective, after: AfterE
     if row >= 0:
         return _record(epoch, _row_step(layout, row), base[row], effective[row], "mismatch")
     return _record(epoch, None, None, None, "mismatch")
+
+
+def _used_by(row: int, value, effective: np.ndarray) -> bool:
+    """Whether the update of ``row`` applied ``value`` (False when there is no such update)."""
+    return row >= 0 and bool(np.float32(effective[row]) == np.float32(value))
 
 
 def _ulp_distance(a, b) -> int:

@@ -1,4 +1,4 @@
-"""The rule catalogue: importing this package registers every rule (LRA001–LRA023)."""
+"""The rule catalogue: importing this package registers every rule (LRA001–LRA024)."""
 from __future__ import annotations
 
 from lraudit.rules import decay, logged, plateau, resume, values, writers  # noqa: F401  (registration)

@@ -94,23 +94,40 @@ class HiddenDecay(Rule):
             f"({why}; with {steps} steps per epoch, over the first epoch)"
         )
         logs = logged(timeline)
-        usable = logs[logs["value"].notna() & logs["lr_effective"].notna() & (logs["lr_effective"] > 0)]
+        schedule_driven = schedule(timeline) is not None
+        before_decay = "the schedule's value before legacy decay" if schedule_driven else "the base variable"
+        # only values that describe an update of this run: a read after the epoch (next_step,
+        # after_callback) is another step's value, and its step may not exist (after the last)
+        describes_step = logs["relation"].isin(["base", "effective"]) & logs["step"].isin(table["step"])
+        usable = logs[
+            describes_step & logs["value"].notna() & logs["lr_effective"].notna() & (logs["lr_effective"] > 0)
+        ]
         ratio = usable["value"].astype(float) / usable["lr_effective"].astype(float)
         usable = usable[ratio > 1 + 1e-6]
         if not usable.empty:
             worst = usable.loc[(usable["value"] / usable["lr_effective"]).astype(float).idxmax()]
-            step = int(worst["step"]) if worst["step"] == worst["step"] else None
+            step = int(worst["step"])
             value, applied = float(worst["value"]), float(worst["lr_effective"])
             where = str(worst["location"])
-            subject = f"the logged {fmt_lr(value)} ({where}) is the base variable"
+            subject = f"the logged {fmt_lr(value)} ({where}) is {before_decay}"
         else:
             last = table[decayed].iloc[-1]
             step, applied = int(last["step"]), float(last["lr_effective"])
-            value, where = float(last["lr_base"]), optimizer_location(timeline)
-            subject = (
-                f"no log shows the applied lr; the configured {fmt_lr(value)}"
-                f"{f' ({where})' if where else ''} is the base variable"
-            )
+            value = float(last["lr_base"])
+            reads = logs[logs["relation"].isin(["next_step", "after_callback"])]
+            names = sorted({f"{s} {n}" for s, n in zip(reads["source"], reads["name"], strict=True)})
+            shown = f" ({', '.join(names)} shows the undecayed lr read after each epoch)" if names else ""
+            if schedule_driven:
+                where = str(reads["location"].iloc[0]) if names else optimizer_location(timeline)
+                subject = (
+                    f"no log shows the applied lr{shown}; {before_decay} at step {step} is {fmt_lr(value)}"
+                )
+            else:
+                where = optimizer_location(timeline)
+                subject = (
+                    f"no log shows the applied lr{shown}; the configured {fmt_lr(value)}"
+                    f"{f' ({where})' if where else ''} is the base variable"
+                )
         epoch = _epoch_of(table, step)
         yield cls.finding(
             run,

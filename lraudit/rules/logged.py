@@ -190,7 +190,9 @@ class LoggedLrShifted(Rule):
         Logged lr values that equal the applied lr of another step: TensorBoard's
         ``epoch_learning_rate`` is the schedule at the *next* step (counter after the epoch), and
         Keras 3 TensorBoard reads the lr after ReduceLROnPlateau acted, so it shows the next
-        epoch's lr at reductions.
+        epoch's lr at reductions; History/CSV ``lr`` does too when an lr-writing callback listed
+        after ReduceLROnPlateau copies the reduced variable into the logs - and when
+        LearningRateScheduler then overwrites it at the next epoch begin, a value no step used.
     Why it matters:
         Plots and comparisons against the logged lr are off by one step or one epoch; it is not
         the lr that trained that epoch.
@@ -231,13 +233,22 @@ class LoggedLrShifted(Rule):
                 if began != ended
                 else f"epoch {epoch} ran at {fmt_lr(began)}"
             )
+            step = _int(first["step"])
+            if step is None and relation == "after_callback":
+                what = (
+                    "is read after a callback changed the lr at the epoch end, and another callback "
+                    "replaced that value before the next update"
+                )
+                which = "a value no step used"
+            else:
+                what, which = _SHIFTED[relation], f"the lr of step {step}"
             yield cls.finding(
                 run,
-                f"{source} {name} ({first['location']}) {_SHIFTED[relation]}: for epoch {epoch} it shows "
-                f"{fmt_lr(float(first['value']))}, the lr of step {_int(first['step'])}, while {ran}; "
+                f"{source} {name} ({first['location']}) {what}: for epoch {epoch} it shows "
+                f"{fmt_lr(float(first['value']))}, {which}, while {ran}; "
                 f"{len(shifted)} of {len(rows)} values are shifted{_rounding(shifted)}",
                 epoch=epoch,
-                step=_int(first["step"]),
+                step=step,
                 logged=float(first["value"]),
                 effective=None if began is None else float(began),
                 source=str(first["location"]),

@@ -1,4 +1,4 @@
-"""Rules about several writers of the lr variable: LRA014."""
+"""Rules about the writes of the lr variable: LRA014, LRA024."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -52,6 +52,12 @@ class LrWriterConflict(Rule):
             return
         table = frame(timeline)
         last_epoch = int(table["epoch"].max()) if len(table) else (run.epochs - 1)
+        # the timeline's own verdict per reduction: a write replaced before any update used it
+        replaced = {
+            c.epoch: c.overwritten_by == "LearningRateScheduler"
+            for c in timeline.changes
+            if c.callback == "ReduceLROnPlateau"
+        }
         parts: list[str] = []
         overwritten: list[int] = []
         for reduction in reductions:
@@ -64,11 +70,19 @@ class LrWriterConflict(Rule):
             ran = _variable_during(table, nxt)
             event = scheduler_sets.get(nxt)
             set_to = event.value if event is not None else ran
-            if set_to is not None and reduction.printed is not None and f32(set_to) != f32(reduction.printed):
+            printed = reduction.printed
+            differs = set_to is not None and printed is not None and f32(set_to) != f32(printed)
+            if differs:
                 overwritten.append(reduction.epoch)
                 parts.append(
                     f"epoch {nxt} runs at LearningRateScheduler's {fmt_lr(set_to)}, not ReduceLROnPlateau's "
                     f"{fmt_lr(reduction.printed)} (end of epoch {reduction.epoch})"
+                )
+            elif replaced.get(reduction.epoch) and set_to is not None:
+                overwritten.append(reduction.epoch)
+                parts.append(
+                    f"epoch {nxt} runs at LearningRateScheduler's {fmt_lr(set_to)}, the value "
+                    f"ReduceLROnPlateau set at the end of epoch {reduction.epoch} (rewritten, not reduced)"
                 )
             else:
                 parts.append(f"epoch {nxt} runs at ReduceLROnPlateau's {fmt_lr(reduction.printed)}")
@@ -83,6 +97,68 @@ class LrWriterConflict(Rule):
             epoch=first.epoch,
             logged=first.printed,
             effective=_variable_during(table, first.epoch + 1),
+            source=first.location,
+        )
+
+
+class UnusedLrChange(Rule):
+    """A callback changed the lr after the last update that could use it.
+
+    What it detects:
+        A write of the lr variable that no optimizer step applied and no other callback
+        replaced: typically ReduceLROnPlateau reducing at the end of the last epoch (its
+        ``on_epoch_end`` runs after the epoch's last update), so training ends before the new
+        value is used.
+    Why it matters:
+        The console prints the reduction and the optimizer config or model saved after training
+        holds the new value, yet no weight was trained with it; resuming from that file starts
+        at an lr the run never used.
+    Example:
+        ``ReduceLROnPlateau(factor=0.5, patience=1)`` over 3 epochs: "Epoch 3: ReduceLROnPlateau
+        reducing learning rate to 0.0125" - the last update of epoch 2 (0-based) already ran at
+        0.025.
+    Fix:
+        Nothing to do if intended; when resuming, decide whether to start from the saved
+        (unused) lr or from the lr the last epoch ran at.
+    References:
+        keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.15.1 (``on_epoch_end``);
+        reference §4.1, §7.1.
+    """
+
+    code = "LRA024"
+    name = "unused-lr-change"
+    severity = Severity.INFO
+
+    @classmethod
+    def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        unused = [
+            c for c in timeline.changes
+            if c.effective_from_step is None and c.overwritten_by is None and c.new_lr != c.old_lr
+        ]
+        if not unused:
+            return
+        table = frame(timeline)
+        last_epoch = int(table["epoch"].max()) if len(table) else None
+        parts = []
+        for change in unused:
+            when = "at the end of" if change.callback == "ReduceLROnPlateau" else "at the start of"
+            last = " (the last epoch)" if change.epoch == last_epoch else ""
+            parts.append(
+                f"{change.callback} set the lr from {fmt_lr(change.old_lr)} to {fmt_lr(change.new_lr)} "
+                f"{when} epoch {change.epoch}{last}"
+            )
+        first = unused[0]
+        ending = ""
+        if unused[-1].epoch == last_epoch:
+            ending = (
+                " (training ended first), so an optimizer config or model saved after training holds "
+                f"{fmt_lr(unused[-1].new_lr)}, an lr the run never trained with"
+            )
+        yield cls.finding(
+            run,
+            "; ".join(parts) + ": no update used " + ("it" if len(unused) == 1 else "them") + ending,
+            epoch=first.epoch,
+            logged=first.printed,
             source=first.location,
         )
 
