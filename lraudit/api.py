@@ -249,7 +249,9 @@ def _arrow_rows(frame: pd.DataFrame, schema: Any) -> Any:
     return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
 
 
-def _streamed_tables(run: Run, found: Found, schema: Any) -> Iterator[Any]:
+def _streamed_tables(
+    run: Run, found: Found, schema: Any, *, verify_crc: bool = False, warnings: list[str] | None = None
+) -> Iterator[Any]:
     """Rows of a TensorBoard file as Arrow tables, one per read block, never the whole file.
 
     The reader's tables are reused column for column (names stay dictionary-encoded, the
@@ -264,7 +266,8 @@ def _streamed_tables(run: Run, found: Found, schema: Any) -> Iterator[Any]:
     offsets = np.array([fit.epoch_offset for fit in run.fits] or [0], dtype=np.int64)
     run_name = pa.array([run.path], pa.large_string())
     kind = pa.array(["scalar"], pa.large_string())
-    for table in EventScalarReader(found.path).tables():
+    reader = EventScalarReader(found.path, verify_crc=verify_crc)
+    for table in reader.tables():
         n = table.num_rows
         if n == 0:
             continue
@@ -300,6 +303,8 @@ def _streamed_tables(run: Run, found: Found, schema: Any) -> Iterator[Any]:
             "detail": pa.nulls(n, pa.large_string()),
         }
         yield pa.table(columns).replace_schema_metadata(schema.metadata)
+    if warnings is not None:
+        warnings.extend(reader.warnings)
 
 
 def _iter_parse(paths: PathsLike) -> Iterator[pd.DataFrame]:
@@ -313,18 +318,30 @@ def _iter_parse(paths: PathsLike) -> Iterator[pd.DataFrame]:
         yield _event_rows(run)
 
 
-def _iter_parse_tables(paths: PathsLike) -> Iterator[Any]:
-    """The parse table as Arrow tables: each run's text-source rows, its event files streamed, its events."""
+def _iter_parse_tables(
+    paths: PathsLike, *, verify_crc: bool = False, warnings: list[str] | None = None
+) -> Iterator[Any]:
+    """The parse table as Arrow tables: each run's text-source rows, its event files streamed, its events.
+
+    What could not be read (damaged files, skipped inputs) is appended to ``warnings``.
+    """
     from lraudit.sources.discovery import plan_runs
 
     schema = _parse_schema()
     for plan in plan_runs(_as_paths(paths)):
         run = _run_of_plan(plan, str(plan.root), stream_events=True)
+        if warnings is not None:
+            warnings.extend(run.warnings)
+            warnings.extend(
+                f"skipped {item.path}: {item.reason or item.status}"
+                for item in run.inputs
+                if item.status == "skipped"
+            )
         if run.scalars is not None and not run.scalars.empty:
             yield _arrow_rows(_scalar_rows(run.path, run.scalars), schema)
         for found in plan.found:
             if _streams(found):
-                yield from _streamed_tables(run, found, schema)
+                yield from _streamed_tables(run, found, schema, verify_crc=verify_crc, warnings=warnings)
         events = _event_rows(run)
         if not events.empty:
             yield _arrow_rows(events, schema)
@@ -343,13 +360,20 @@ def parse(path: PathsLike) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).astype(_DTYPES)
 
 
-def parse_to_file(paths: PathsLike, output: Path, fmt: str | None = None) -> None:
+def parse_to_file(
+    paths: PathsLike, output: Path, fmt: str | None = None, *, verify_crc: bool = False
+) -> list[str]:
     """Write :func:`parse`'s table to ``output`` (csv, parquet or json), streamed and atomically.
 
     The format comes from ``fmt`` or the suffix; an unknown one is a UsageError before any input
-    is read. TensorBoard files are written chunk by chunk, never held in memory whole.
+    is read. TensorBoard files are written chunk by chunk, never held in memory whole;
+    ``verify_crc`` checks the data CRC of every event record. Returns the warnings (damaged or
+    skipped inputs) for the caller to show.
     """
     from lraudit.report.tables import table_format, write_table
 
     chosen = table_format(Path(output), fmt)
-    write_table(_iter_parse_tables(paths), Path(output), chosen, list(PARSE_COLUMNS), schema=_parse_schema())
+    warnings: list[str] = []
+    tables = _iter_parse_tables(paths, verify_crc=verify_crc, warnings=warnings)
+    write_table(tables, Path(output), chosen, list(PARSE_COLUMNS), schema=_parse_schema())
+    return warnings
