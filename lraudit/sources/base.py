@@ -61,7 +61,7 @@ class FitInfo:
 
     index: int
     first_epoch: int
-    end_epoch: int  # the M of "Epoch N/M" (= epochs argument), or last seen + 1
+    end_epoch: int  # the M of "Epoch N/M" (= epochs argument), or last seen + 1 if fewer ran
     epochs_seen: list[int] = field(default_factory=list)
     steps_per_epoch: int | None = None
     location: str | None = None

@@ -550,7 +550,13 @@ class _Reader:
             if fit_steps is not None:
                 steps_seen.add(fit_steps)
             seen = [state.epoch for state in fit.epochs]
-            end = fit.end_epoch if fit.end_epoch is not None else (max(seen) + 1 if seen else fit.first_epoch)
+            # "Epoch N/M" names the epochs asked for; a fit stopped early (EarlyStopping,
+            # stop_training) never prints the epochs after the one it stopped in.
+            last_seen = max(seen) + 1 if seen else None
+            if fit.end_epoch is None:
+                end = last_seen if last_seen is not None else fit.first_epoch
+            else:
+                end = min(fit.end_epoch, last_seen) if last_seen is not None else fit.end_epoch
             fits.append(
                 FitInfo(
                     index=fit.index,
