@@ -144,7 +144,9 @@ def build_timeline(run: Run, options: RunOptions | None = None) -> Timeline:
     if not fits:
         raise InputError(f"{run.path}: the logs show no training epoch, so there is no step to rebuild")
     accumulation = int(spec.gradient_accumulation_steps or 1)
-    resets = choose_counter_resets(run, fits, accumulation, notes)
+    resets = choose_counter_resets(
+        run, fits, accumulation, notes, callbacks=callbacks, variable_lr=not schedule_driven
+    )
     layout = lay_out_steps(fits, accumulation, resets)
 
     epoch_lr = exact_epoch_lr(run) if not schedule_driven else {}

@@ -67,6 +67,9 @@ REQUIRED = {
     "n8_k2_rmsprop_piecewise_plus_decay": {"LRA001", "LRA007", "LRA021"},
     # TensorBoard value is the next step's (schedule at the raw micro-batch counter)
     "n9_k3jax_expdecay_staircase_accum3_probe": {"LRA021"},
+    # a new optimizer at fit 2 restarts the counter while epochs continue; the logged lr is the
+    # base variable, legacy decay divides it on every batch
+    "n10_k2_sgd_decay_recompile_plateau_silent_probe": {"LRA017", "LRA001", "LRA007"},
 }
 #: the conclusion allows either code
 ONE_OF = {"k3_piecewise_inside_epoch_probe": {"LRA010", "LRA022"}}
@@ -88,6 +91,7 @@ FORBIDDEN = {
     "n6_k3jax_cosine_warmup_from_zero_probe": {"LRA001", "LRA007"},  # no decay: applied as scheduled
     "n7_k3_lrscheduler_verbose_earlystop_probe": {"LRA001", "LRA007", "LRA014"},  # one lr writer, no decay
     "n9_k3jax_expdecay_staircase_accum3_probe": {"LRA001", "LRA007", "LRA009"},  # no decay argument
+    "n10_k2_sgd_decay_recompile_plateau_silent_probe": {"LRA011"},  # "iterations reset"
 }
 
 

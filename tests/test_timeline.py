@@ -176,6 +176,75 @@ def test_saved_counter_after_fit_one_confirms_continuation():
     assert frame["step"].tolist() == list(range(72))
 
 
+def two_fits_with_csv_lr(lrs, spe=4, epochs_per_fit=2, events=(), counters=()):
+    """Legacy SGD(0.1, decay=1e-2) over two fits, epochs continuing; ``lrs``: CSV lr per epoch."""
+    fits = [
+        Fit(index=0, first_epoch=0, end_epoch=epochs_per_fit, steps_per_epoch=spe),
+        Fit(index=1, first_epoch=epochs_per_fit, end_epoch=2 * epochs_per_fit, steps_per_epoch=spe),
+    ]
+    rows = [
+        ("csvlogger", "history.csv", epoch + 2, "lr", epoch, None, fit, float(f32(lr)), None)
+        for epoch, lr in enumerate(lrs)
+        for fit in [epoch // epochs_per_fit]
+    ]
+    return make_run(
+        epochs=2 * epochs_per_fit,
+        spe=spe,
+        fits=fits,
+        initial=config(0.1, 1e-2),
+        rows=rows,
+        events=list(events),
+        counters=list(counters),
+    )
+
+
+def test_logged_lr_back_up_to_the_initial_at_a_fit_boundary_shows_a_fresh_optimizer():
+    # a silent plateau halved the variable in fit 1; fit 2 logs the initial 0.1 again: only a
+    # new optimizer (variable and counter both fresh) can raise it
+    timeline = build_timeline(two_fits_with_csv_lr([0.1, 0.05, 0.1, 0.05]))
+    frame = timeline.frame
+    assert frame["step"].tolist() == list(range(8)) * 2
+    it = np.arange(4)
+    expected = np.concatenate(
+        [legacy_decay(0.1, 1e-2, it), legacy_decay(0.05, 1e-2, it + 4)] * 2
+    )
+    assert (bits(frame["lr_effective"]) == bits(expected)).all()
+    assert timeline.extra["counter_resets"] == [1]
+    assert any("went back up to the initial" in note for note in timeline.notes)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["scheduler message", "scheduler option", "lr not raised", "raised elsewhere", "saved counter"],
+)
+def test_fresh_optimizer_is_not_inferred_without_that_evidence(case, tmp_path):
+    lrs = [0.1, 0.05, 0.1, 0.05]
+    events, options, counters = [], RunOptions(), []
+    if case == "scheduler message":
+        events = [scheduler(2, 0.1)]
+    elif case == "scheduler option":
+        schedule = tmp_path / "schedule.py"
+        schedule.write_text("def restart(epoch, lr):\n    return 0.1 if epoch == 2 else lr\n")
+        options = RunOptions(callbacks=[f"LearningRateScheduler('{schedule}:restart')"])
+    elif case == "lr not raised":
+        lrs = [0.1, 0.05, 0.05, 0.025]
+    elif case == "raised elsewhere":  # back up inside fit 2, not at its first epoch
+        lrs = [0.1, 0.05, 0.05, 0.1]
+    else:  # a saved counter wins: it shows the counter continued
+        counters = [SavedCounter(path="model.h5", iterations=16)]
+    run = two_fits_with_csv_lr(lrs, events=events, counters=counters)
+    timeline = build_timeline(run, options)
+    assert timeline.frame["step"].tolist() == list(range(16))
+    assert timeline.extra["counter_resets"] == []
+    assert not any("went back up" in note for note in timeline.notes)
+
+
+def test_constant_lr_over_fits_says_nothing_about_the_counter():
+    timeline = build_timeline(two_fits_with_csv_lr([0.1] * 4))
+    assert timeline.frame["step"].tolist() == list(range(16))
+    assert not any("counter" in note for note in timeline.notes)
+
+
 def test_gradient_accumulation_updates_every_kth_micro_batch_with_the_raw_counter():
     # odd steps per epoch: accumulation windows straddle epoch ends
     spec = keras3_config(0.05, gradient_accumulation_steps=3)

@@ -1,7 +1,8 @@
 """Where every optimizer update stands: fits, epochs, batches and the raw iteration counter.
 
 Per ``fit()``, epochs x steps per epoch micro-batches; the counter continues across fits unless
-a saved counter shows a fresh optimizer (reference §8.3, §8.4); with Keras 3 gradient
+a saved counter, or else the logged lr variable back up at a fit's first epoch, shows a fresh
+optimizer (reference §8.3, §8.4); with Keras 3 gradient
 accumulation only every k-th micro-batch is an update (raw counter ``k*n - 1``).
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from lraudit.errors import InputError
 if TYPE_CHECKING:
     from lraudit.options import RunOptions
     from lraudit.run import Run
+    from lraudit.semantics.specs import CallbackSpec
 
 
 @dataclass
@@ -91,16 +93,27 @@ def _fit_ends(fits: list[FitPlan], resets: set[int], start: int = 0) -> list[int
     return ends
 
 
-def choose_counter_resets(run: Run, fits: list[FitPlan], accumulation: int, notes: list[str]) -> set[int]:
-    """Fits (positions) where a fresh optimizer restarted the counter, judged from saved counters.
+def choose_counter_resets(
+    run: Run,
+    fits: list[FitPlan],
+    accumulation: int,
+    notes: list[str],
+    callbacks: list[CallbackSpec] | None = None,
+    variable_lr: bool = True,
+) -> set[int]:
+    """Fits (positions) where a fresh optimizer restarted the counter.
 
     The counter continues across ``fit()`` calls and reloads of a saved model (reference §8.3,
     §8.4); only a new optimizer restarts it. A saved model's counter tells which: it must equal
-    the counter at the end of some fit (``stage`` "after fit k" pins which one).
+    the counter at the end of some fit (``stage`` "after fit k" pins which one). Without a saved
+    counter, the per-epoch logged lr variable may show it (:func:`resets_from_logged_lr`; only
+    when the lr is a variable, ``variable_lr``, not a schedule).
     """
     counters = list(run.saved_counters or [])
-    if len(fits) < 2 or not counters:
+    if len(fits) < 2:
         return set()
+    if not counters:
+        return resets_from_logged_lr(run, fits, callbacks or [], notes) if variable_lr else set()
     hypotheses = _reset_hypotheses(len(fits))
     # a saved model of unknown stage is most likely the one saved when the script ended: the
     # largest such counter is taken as the final one first, then as any fit's end
@@ -120,6 +133,57 @@ def choose_counter_resets(run: Run, fits: list[FitPlan], accumulation: int, note
         + "; assumed the counter continues across fits"
     )
     return set()
+
+
+def resets_from_logged_lr(
+    run: Run, fits: list[FitPlan], callbacks: list[CallbackSpec], notes: list[str]
+) -> set[int]:
+    """Fits (positions) whose first epoch logs the initial lr again after the lr had been lowered.
+
+    Only a new optimizer brings the lr variable back up: ReduceLROnPlateau only lowers it, and
+    with no LearningRateScheduler (no message, no ``--callback``) nothing else writes it. A new
+    optimizer starts its iteration counter at 0 too (reference §8.3). Judged only at fit
+    boundaries, from the exact per-epoch lr (History/CSVLogger ``lr``/``learning_rate``).
+    """
+    from lraudit._timeline.changes import exact_epoch_lr
+    from lraudit._timeline.contracts import SCHEDULER
+    from lraudit._timeline.scalars import events_by_epoch, f32
+
+    if events_by_epoch(run, "scheduler_set") or any(cb.class_name == SCHEDULER for cb in callbacks):
+        return set()
+    logged = exact_epoch_lr(run)
+    if not logged:
+        return set()
+    initial = _initial_lr_values(run, fits, logged, f32)
+    resets: set[int] = set()
+    for position in range(1, len(fits)):
+        first = fits[position].first_epoch
+        earlier = [epoch for epoch in logged if epoch < first]
+        if first not in logged or not earlier:
+            continue
+        value, where = logged[first]
+        before, before_where = logged[max(earlier)]
+        if value in initial and value > before:
+            resets.add(position)
+            notes.append(
+                f"the optimizer's iteration counter restarted at 0 at fit {fits[position].index + 1}: "
+                f"the logged lr variable went back up to the initial {float(value)!r} ({where}) "
+                f"from {float(before)!r} ({before_where}); ReduceLROnPlateau only lowers it and no "
+                "LearningRateScheduler wrote it, so a new optimizer was built"
+            )
+    return resets
+
+
+def _initial_lr_values(run: Run, fits: list[FitPlan], logged, f32) -> set:
+    """The lr the first optimizer started with: its config before training, the first logged lr."""
+    values = set()
+    configured = (run.optimizer_initial or {}).get("learning_rate")
+    if isinstance(configured, (int, float)) and not isinstance(configured, bool):
+        values.add(f32(configured))
+    first = fits[0].first_epoch
+    if first in logged:
+        values.add(logged[first][0])
+    return values
 
 
 def _note_counter_layout(fits: list[FitPlan], resets: set[int], counters, notes: list[str]) -> None:
