@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _expected import run_meta
 from typer.testing import CliRunner
 
 from lraudit.cli import app
@@ -32,19 +33,6 @@ def _parse_csv(tmp_path: Path, *paths: Path) -> list[dict[str, str]]:
     assert result.exit_code == 0, result.output
     with open(output, newline="") as handle:
         return list(csv.DictReader(handle))
-
-
-def _with_epochs_that_ran(meta: dict, run: str) -> dict:
-    """run.json's fits hold the ``epochs`` argument; a fit stopped early (EarlyStopping) ran fewer:
-    each fit ends after its last epoch with an update in truth.csv."""
-    with open(FIXTURES / "expected" / run / "truth.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    for fit in meta["fits"]:
-        epochs = [int(r["epoch"]) for r in rows if int(r["fit"]) == fit["fit"]]
-        if epochs:
-            fit["epochs"] = min(fit["epochs"], max(epochs) + 1)
-    meta["epochs"] = max(fit["epochs"] for fit in meta["fits"])
-    return meta
 
 
 def _tensorboard_lr(path: Path) -> list[float]:
@@ -114,7 +102,7 @@ def test_parse_recovers_tensorboard_lr_and_console_messages(parsed, run):
 
 @pytest.mark.parametrize("run", RUNS)
 def test_parse_epochs_and_fits_match_the_run(parsed, run):
-    meta = _with_epochs_that_ran(json.loads((FIXTURES / "expected" / run / "run.json").read_text()), run)
+    meta = run_meta(run)
     rows = [r for r in parsed[run] if r["global_epoch"]]
     assert {int(r["global_epoch"]) for r in rows if r["source"] == "csvlogger"} == set(range(meta["epochs"]))
     fits = {int(r["fit"]) for r in rows if r["fit"]}

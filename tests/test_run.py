@@ -5,12 +5,12 @@ files; the builder's merging rules are checked on small hand-made SourceData.
 """
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _expected import run_meta
 
 import lraudit
 from lraudit.run import build_run
@@ -21,20 +21,7 @@ RUNS = sorted(path.name for path in (FIXTURES / "runs").iterdir() if path.is_dir
 
 
 def _meta(run: str) -> dict:
-    return _with_epochs_that_ran(json.loads((FIXTURES / "expected" / run / "run.json").read_text()), run)
-
-
-def _with_epochs_that_ran(meta: dict, run: str) -> dict:
-    """run.json's fits hold the ``epochs`` argument; a fit stopped early (EarlyStopping) ran fewer:
-    each fit ends after its last epoch with an update in truth.csv."""
-    with open(FIXTURES / "expected" / run / "truth.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    for fit in meta["fits"]:
-        epochs = [int(r["epoch"]) for r in rows if int(r["fit"]) == fit["fit"]]
-        if epochs:
-            fit["epochs"] = min(fit["epochs"], max(epochs) + 1)
-    meta["epochs"] = max(fit["epochs"] for fit in meta["fits"])
-    return meta
+    return run_meta(run)
 
 
 def _f32(value: float) -> np.float32:

@@ -117,13 +117,6 @@ def plateau_rule(run: Run, timeline: Timeline) -> PlateauRule | None:
     return PlateauRule(factor, floors[0] if floors else None, "inferred")
 
 
-def improves(current: float, best: float, minimize: bool, min_delta: float) -> bool:
-    """Keras' ``monitor_op(current - min_delta, best)`` / ``(current + min_delta, best)`` test."""
-    if minimize:
-        return current < best - min_delta
-    return current > best + min_delta
-
-
 def replay(
     monitor: pd.Series,
     *,
@@ -138,38 +131,39 @@ def replay(
 ) -> list[tuple[int, float]]:
     """Epochs (global, 0-based) at whose end the callback reduces, and the new float32 lr.
 
-    ``restarts`` are the first epochs of later ``fit()`` calls, where ``on_train_begin`` resets
-    ``best``, ``wait`` and the cooldown (the lr itself carries over).
+    The callback's own state machine (:func:`lraudit.semantics.callbacks.replay_plateau`) runs
+    over the monitor history; ``restarts`` are the first epochs of later ``fit()`` calls, where
+    ``on_train_begin`` resets ``best``, ``wait`` and the cooldown (the lr itself carries over).
     """
-    best = np.inf if minimize else -np.inf
-    wait = 0
-    cooldown_counter = 0
-    lr = f32(lr0)
-    out: list[tuple[int, float]] = []
-    for epoch, current in monitor.items():
-        if int(epoch) in restarts:
-            best, wait, cooldown_counter = (np.inf if minimize else -np.inf), 0, 0
-        if current is None or not np.isfinite(current):
-            continue
-        if cooldown_counter > 0:
-            cooldown_counter -= 1
-            wait = 0
-        if improves(float(current), best, minimize, min_delta):
-            best = float(current)
-            wait = 0
-        elif cooldown_counter <= 0:
-            wait += 1
-            if wait >= patience and lr > np.float32(min_lr):
-                lr = f32(max(lr * factor, min_lr))
-                out.append((int(epoch), lr))
-                cooldown_counter = cooldown
-                wait = 0
-    return out
+    from lraudit.semantics.callbacks import replay_plateau
+
+    if monitor.empty:
+        return []
+    n_epochs = int(max(monitor.index)) + 1
+    history: list[float | None] = [None] * n_epochs
+    for epoch, value in monitor.items():
+        if value is not None and np.isfinite(value):
+            history[int(epoch)] = float(value)
+    starts = sorted({0, *(int(e) for e in restarts if 0 < int(e) < n_epochs)})
+    fits = list(zip(starts, [*starts[1:], n_epochs], strict=True))
+    kwargs = {
+        "monitor": "monitor",
+        "mode": "min" if minimize else "max",
+        "patience": patience,
+        "factor": factor,
+        "min_delta": min_delta,
+        "cooldown": cooldown,
+        "min_lr": min_lr,
+    }
+    decisions = replay_plateau(kwargs, history, f32(lr0), fits=fits)
+    return [(int(d.epoch), f32(d.new_lr)) for d in decisions if d.reduced]
 
 
 def auto_minimizes(monitor: str) -> bool:
     """Keras 2.x – 3.10 ``mode='auto'``: maximise only when ``'acc'`` is in the monitor's name."""
-    return "acc" not in monitor
+    from lraudit.semantics.callbacks import plateau_mode
+
+    return plateau_mode(monitor, "auto", era="2.8")[0] == "min"
 
 
 def meaning_minimizes(monitor: str) -> bool | None:
