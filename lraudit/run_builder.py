@@ -344,6 +344,22 @@ def _hint(datas: list[SourceData], attribute: str, run: Run, label: str) -> str 
     return votes[0][1]
 
 
+def _keras_from_logged_keys(scalars: pd.DataFrame | None) -> str | None:
+    """The Keras generation told by the per-epoch lr key the callbacks wrote into ``logs``.
+
+    Keras 3 writes ``learning_rate``; every Keras 2 era (standalone, tf.keras, tf-keras) writes
+    ``lr``. Event-file tags (``epoch_learning_rate`` in both) do not tell.
+    """
+    if scalars is None or scalars.empty:
+        return None
+    names = set(scalars["name"].dropna().astype(str).unique())
+    if "learning_rate" in names and "lr" not in names:
+        return "3"
+    if "lr" in names and "learning_rate" not in names:
+        return "2"
+    return None
+
+
 def _merge_compile_config(run: Run, datas: list[SourceData]) -> None:
     """Compile settings of every source; the latest saved model's win, a conflict is a warning."""
     told: dict[str, tuple[Any, str]] = {}
@@ -457,7 +473,7 @@ def assemble(path: str, datas: list[SourceData], inputs: list[InputFile]) -> Run
         if data.iterations is not None
     ]
     _merge_compile_config(run, datas)
-    run.keras = _hint(datas, "keras", run, "Keras generation")
+    run.keras = _hint(datas, "keras", run, "Keras generation") or _keras_from_logged_keys(run.scalars)
     run.backend = _hint(datas, "backend", run, "backend")
     run.disagreements = _disagreements(run.scalars)
     return run

@@ -326,11 +326,27 @@ class VariableWalk:
             f"epoch {epoch}: the lr variable was {float(logged_value)!r} ({where}), not the "
             f"reconstructed {float(value)!r}; a callback wrote it without a message"
         )
+        writer = _unknown_writer(self.callbacks)
+        replayed = self._replayed_reduction_before(epoch)
+        if writer == PLATEAU and replayed is not None:
+            # the replay reduced here too, to another value: the log shows what was really
+            # written, so the replayed write is corrected (and its value judged by the rules)
+            replayed.new_lr = float(logged_value)
+            replayed.printed = float(logged_value)
+            replayed.location = where
+            replayed.origin = "logged"
+            self.notes[-1] = (
+                f"epoch {epoch}: the lr variable was {float(logged_value)!r} ({where}), not the "
+                f"replayed {float(value)!r}; ReduceLROnPlateau reduced at the end of epoch "
+                f"{epoch - 1} to the logged value"
+            )
+            return logged_value
         self.starts.append(epoch)
         self.changes.append(
             LrChange(
-                callback=_unknown_writer(self.callbacks),
-                epoch=epoch,
+                callback=writer,
+                # a ReduceLROnPlateau write is dated by the epoch at whose end it ran
+                epoch=epoch - 1 if writer == PLATEAU and epoch > 0 else epoch,
                 old_lr=float(value),
                 new_lr=float(logged_value),
                 location=where,
@@ -338,6 +354,15 @@ class VariableWalk:
             )
         )
         return logged_value
+
+    def _replayed_reduction_before(self, epoch: int) -> LrChange | None:
+        """The replayed ReduceLROnPlateau write at the end of the previous epoch, if the last write."""
+        if not self.changes:
+            return None
+        last = self.changes[-1]
+        if last.callback == PLATEAU and last.origin == "replayed" and last.epoch == epoch - 1:
+            return last
+        return None
 
     def _link(self) -> None:
         """First step that used each write; a write replaced before any update is 'overwritten'."""

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
-from lraudit.rules._facts import callback_specs, events, f32
+from lraudit.rules._facts import callback_specs, events, f32, logged
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from lraudit.run import Run
     from lraudit.timeline import Timeline
 
@@ -55,6 +54,39 @@ def logged_reductions(run: Run, timeline: Timeline) -> list[Reduction]:
         found.append(Reduction(int(event.epoch), old, event.value, event.location))
         previous = f32(event.value) if event.value is not None else None
     return found
+
+
+def logged_lr_drops(timeline: Timeline) -> set[int]:
+    """Epochs at whose end some logged per-epoch lr series falls (a silent reduction's trace).
+
+    A ReduceLROnPlateau with ``verbose=0`` leaves its reductions only in an lr column (console
+    ``lr:``, CSVLogger, History, TensorBoard ``epoch_learning_rate``). Keras writes the value
+    used in epoch ``e`` (Keras 3, and 2.x unless another lr writer runs after the callback) or
+    the value after the reduction: a fall between epochs ``e`` and ``e + 1`` is therefore the
+    trace of a reduction at the end of ``e`` or, in the second case, of ``e - 1``; both are
+    returned so that neither reading raises a false alarm.
+    """
+    table = logged(timeline)
+    if table.empty:
+        return set()
+    epochs = pd.to_numeric(table["epoch"], errors="coerce")
+    values = pd.to_numeric(table["value"], errors="coerce")
+    rows = pd.DataFrame(
+        {"series": table["source"].astype(str) + "|" + table["name"].astype(str),
+         "epoch": epochs, "value": values}
+    ).dropna()
+    drops: set[int] = set()
+    for _, part in rows.groupby("series"):
+        per_epoch = part.groupby(part["epoch"].astype(int))["value"].first().sort_index()
+        if len(per_epoch) < 2:
+            continue
+        index = per_epoch.index.to_numpy()
+        vals = per_epoch.to_numpy(dtype=np.float64)
+        consecutive = index[1:] == index[:-1] + 1
+        fell = consecutive & (vals[1:] < vals[:-1])
+        for epoch in index[:-1][fell]:
+            drops.update((int(epoch), int(epoch) - 1))
+    return drops
 
 
 def variable_at_epoch_end(timeline: Timeline, epoch: int) -> float | None:

@@ -19,7 +19,9 @@ from lraudit.rules._facts import (
 )
 from lraudit.rules._plateau import (
     auto_minimizes,
+    infer_factor,
     initial_variable,
+    logged_lr_drops,
     logged_reductions,
     meaning_minimizes,
     plateau_rule,
@@ -79,6 +81,14 @@ def _spec_replay(run: Run, timeline: Timeline, spec: CallbackSpec) -> list[tuple
         min_lr=float(kwargs.get("min_lr", 0.0)),
         restarts=_restarts(run),
     )
+
+
+def _has_console(run: Run) -> bool:
+    """True when console text (where a verbose callback prints) is among the run's inputs."""
+    if any(entry.status != "skipped" and entry.kind == "console" for entry in run.inputs):
+        return True
+    scalars = run.scalars
+    return scalars is not None and not scalars.empty and bool((scalars["source"] == "console").any())
 
 
 def _epochs_text(epochs: list[int]) -> str:
@@ -163,16 +173,19 @@ class PlateauMissedReduction(Rule):
         if described is None:
             return
         spec, replayed = described
-        seen = {r.epoch for r in logged_reductions(run, timeline)}
+        # a silent reduction (verbose=0) is seen in a logged lr column as well as in a message
+        seen = {r.epoch for r in logged_reductions(run, timeline)} | logged_lr_drops(timeline)
         logs = logged(timeline)
         logged_epochs = set(pd.to_numeric(logs["epoch"], errors="coerce").dropna().astype(int))
-        verbose = int(spec.kwargs.get("verbose", 0)) > 0
+        # what the logs prove does not depend on the verbose the user typed: a message can only
+        # be missing from a console log that exists
+        messages_possible = int(spec.kwargs.get("verbose", 0)) > 0 and _has_console(run)
         last_epoch = int(frame(timeline)["epoch"].max()) if len(frame(timeline)) else -1
         for epoch, new_lr in replayed:
             if epoch in seen:
                 continue
             # without a message or a logged lr after it, the logs could not show the reduction
-            visible = verbose or (epoch + 1) in logged_epochs
+            visible = messages_possible or (epoch + 1) in logged_epochs
             if not visible or epoch > last_epoch:
                 continue
             yield cls.finding(
@@ -224,12 +237,15 @@ class PlateauValueMismatch(Rule):
                 continue
             if rule.origin == "inferred" and rule.min_lr is not None and printed == f32(rule.min_lr):
                 continue
+            observed = infer_factor(reduction.old, reduction.printed)
             yield cls.finding(
                 run,
-                f"ReduceLROnPlateau printed {reduction.printed!r} at the end of epoch {reduction.epoch} "
+                f"ReduceLROnPlateau set the lr to {reduction.printed!r} at the end of epoch "
+                f"{reduction.epoch} "
                 f"({reduction.location}), but max(old*factor, min_lr) = max({fmt_lr(reduction.old)}*"
                 f"{rule.factor:g}, {rule.min_lr or 0:g}) = {fmt_lr(f32(expected))} in float32 "
-                f"(factor {'given' if rule.origin != 'inferred' else 'inferred from the other reductions'})",
+                f"(factor {'given' if rule.origin != 'inferred' else 'inferred from the other reductions'})"
+                + (f"; the logged value is old*{observed:g}" if observed is not None else ""),
                 epoch=reduction.epoch,
                 logged=reduction.printed,
                 effective=f32(expected),
