@@ -103,8 +103,48 @@ def _streams(found: Found) -> bool:
     return found.kind == "tfevents" and hasattr(found.module, "iter_scalar_chunks")
 
 
-def _run_of_plan(plan: RunPlan, root: str, stream_events: bool = False) -> Run:
+def _runs_of_plan(plan: RunPlan, root: str, stream_events: bool = False) -> list[Run]:
+    """The runs of one plan: one per training its files hold (:mod:`lraudit.trainings`)."""
     from lraudit.run import build_run
+    from lraudit.trainings import group_trainings
+
+    datas = _read_plan(plan, stream_events)
+    trainings = group_trainings(datas, _holds_several_trainings)
+    if len(trainings) <= 1:
+        return [build_run(root, datas, plan.skipped)]
+    runs = []
+    for index, training in enumerate(trainings):
+        name = f"{root} [{training.start or f'training {index + 1}'}]"
+        run = build_run(name, training.datas, plan.skipped if index == 0 else [])
+        others = "the other one is" if len(trainings) == 2 else f"the {len(trainings) - 1} others are"
+        why = f" ({training.reason})" if training.reason else ""
+        run.notes.append(
+            f"training {index + 1} of {len(trainings)} in {root}, starting at {training.start}{why}; "
+            f"{others} audited separately"
+        )
+        runs.append(run)
+    return runs
+
+
+def _holds_several_trainings(kind: str) -> bool:
+    return kind in ("console", "notebook")
+
+
+def _run_of_plan(plan: RunPlan, root: str, stream_events: bool = False) -> Run:
+    """The one run of a plan (a plan whose files hold several trainings is an InputError)."""
+    runs = _runs_of_plan(plan, root, stream_events)
+    if len(runs) > 1:
+        from lraudit.errors import InputError
+
+        starts = "; ".join(run.path for run in runs)
+        raise InputError(
+            f"{root} holds {len(runs)} separate trainings ({starts}): audit them with "
+            "`lraudit audit`, or give the files of one training"
+        )
+    return runs[0]
+
+
+def _read_plan(plan: RunPlan, stream_events: bool) -> list[SourceData]:
     from lraudit.sources.base import SourceData
 
     datas = []
@@ -115,7 +155,7 @@ def _run_of_plan(plan: RunPlan, root: str, stream_events: bool = False) -> Run:
             datas.append(SourceData(path=str(found.path), kind=found.kind))
         else:
             datas.append(_read(found))
-    return build_run(root, datas, plan.skipped)
+    return datas
 
 
 def load_run(path: PathsLike) -> Run:
@@ -140,7 +180,7 @@ def load_runs(paths: PathsLike) -> list[Run]:
     """
     from lraudit.sources.discovery import plan_runs
 
-    return [_run_of_plan(plan, str(plan.root)) for plan in plan_runs(_as_paths(paths))]
+    return [run for plan in plan_runs(_as_paths(paths)) for run in _runs_of_plan(plan, str(plan.root))]
 
 
 def _text_array(series: pd.Series) -> Any:
@@ -312,10 +352,10 @@ def _iter_parse(paths: PathsLike) -> Iterator[pd.DataFrame]:
     from lraudit.sources.discovery import plan_runs
 
     for plan in plan_runs(_as_paths(paths)):
-        run = _run_of_plan(plan, str(plan.root))
-        if run.scalars is not None and not run.scalars.empty:
-            yield _scalar_rows(run.path, run.scalars)
-        yield _event_rows(run)
+        for run in _runs_of_plan(plan, str(plan.root)):
+            if run.scalars is not None and not run.scalars.empty:
+                yield _scalar_rows(run.path, run.scalars)
+            yield _event_rows(run)
 
 
 def _iter_parse_tables(

@@ -80,7 +80,7 @@ def optimizer_summary(timeline: Timeline) -> dict[str, Any] | None:
     from lraudit.semantics.specs import ScheduleSpec
 
     spec = timeline.optimizer
-    if spec is None:
+    if spec is None or timeline.extra.get("optimizer_origin") == "assumed":
         return None
     lr: Any = spec.learning_rate
     if isinstance(lr, ScheduleSpec):
@@ -97,6 +97,9 @@ def check_run(run: Run, timeline: Timeline, rules: Sequence[type[Rule]]) -> tupl
     """Apply ``rules`` to one run: its findings (by epoch, then code) and rules that failed."""
     findings: list[Finding] = []
     problems: list[str] = []
+    if not timeline.extra.get("lr_known", True):
+        # no log tells an lr value: the frame holds NaN placeholders, not applied values
+        rules = [rule for rule in rules if not rule.needs_lr_values]
     for rule in rules:
         try:
             findings.extend(rule.check(run, timeline))
@@ -128,7 +131,7 @@ def audit_run(run: Run, options: RunOptions | None, codes: Sequence[str]) -> Run
         steps_per_epoch=run.steps_per_epoch,
         findings=findings,
         warnings=[*run.warnings, *problems],
-        notes=list(timeline.notes),
+        notes=[*run.notes, *timeline.notes],
         timeline=timeline,
     )
 

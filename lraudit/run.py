@@ -70,6 +70,8 @@ class Run:
     keras: str | None = None  # "2" | "3" | None when the logs do not tell
     backend: str | None = None
     warnings: list[str] = field(default_factory=list)
+    #: how the run was told apart from others read with it (context, not problems)
+    notes: list[str] = field(default_factory=list)
     disagreements: list[str] = field(default_factory=list)
     #: every optimizer config found, in serialize() form, with the file it came from
     optimizer_configs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)

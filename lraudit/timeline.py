@@ -66,6 +66,7 @@ from lraudit._timeline.spec import (
     keras_generation,
     note_assumed_backend,
     parse_callbacks,
+    per_step_dependency,
 )
 from lraudit.errors import InputError
 
@@ -140,7 +141,7 @@ def build_timeline(run: Run, options: RunOptions | None = None) -> Timeline:
     spec = complete_spec(spec, keras, run, options, notes)
     schedule_driven = not isinstance(spec.learning_rate, (int, float))
 
-    fits = fit_plan(run, options)
+    fits = fit_plan(run, options, per_step_dependency(spec), notes)
     if not fits:
         raise InputError(f"{run.path}: the logs show no training epoch, so there is no step to rebuild")
     accumulation = int(spec.gradient_accumulation_steps or 1)
@@ -149,11 +150,13 @@ def build_timeline(run: Run, options: RunOptions | None = None) -> Timeline:
     )
     layout = lay_out_steps(fits, accumulation, resets)
 
+    lr_known = True
     epoch_lr = exact_epoch_lr(run) if not schedule_driven else {}
     variable = None
     changes: list[LrChange] = []
     if not schedule_driven:
         start = initial_variable(run, spec, spec_origin, epoch_lr, callbacks, notes)
+        lr_known = bool(np.isfinite(start))
         variable = VariableWalk(run, layout, start, epoch_lr, callbacks, keras, notes).run()
         changes = variable.changes
 
@@ -182,6 +185,9 @@ def build_timeline(run: Run, options: RunOptions | None = None) -> Timeline:
             "gradient_accumulation_steps": accumulation,
             "optimizer_origin": spec_origin,
             "backend_assumed": backend_assumed,
+            # False when neither the optimizer nor any log tells an lr value: the frame's lr
+            # columns are NaN placeholders, and only rules that need no value apply
+            "lr_known": lr_known,
         },
     )
 

@@ -255,19 +255,30 @@ def test_gradient_accumulation_updates_every_kth_micro_batch_with_the_raw_counte
     assert frame["batch"].tolist() == [2, 0, 3]
 
 
-def test_steps_per_epoch_option_wins_and_missing_is_an_input_error():
-    run = make_run(initial=config(0.1))
+def test_steps_per_epoch_option_wins_and_missing_is_asked_only_when_a_step_depends_on_it():
+    run = make_run(initial=config(0.1, decay=0.01))
     run.fits[0].steps_per_epoch = None
     run.steps_per_epoch = None
-    with pytest.raises(InputError, match="--steps-per-epoch"):
+    with pytest.raises(InputError, match=r"legacy decay=0\.01 divides the lr at every batch"):
         build_timeline(run)
     frame = build_timeline(run, RunOptions(steps_per_epoch=3)).frame
     assert len(frame) == 4 * 3
 
 
-def test_no_optimizer_anywhere_is_an_input_error():
-    with pytest.raises(InputError, match="--optimizer"):
-        build_timeline(make_run())
+def test_missing_steps_per_epoch_with_a_constant_lr_is_audited_per_epoch():
+    run = make_run(initial=config(0.1))
+    run.fits[0].steps_per_epoch = None
+    run.steps_per_epoch = None
+    timeline = build_timeline(run)
+    assert len(timeline.frame) == 4
+    assert list(timeline.frame["epoch"]) == [0, 1, 2, 3]
+    assert any(note.startswith("steps per epoch unknown") for note in timeline.notes)
+
+
+def test_no_optimizer_anywhere_takes_the_logged_lr_as_applied():
+    timeline = build_timeline(make_run())
+    assert timeline.extra["optimizer_origin"] == "assumed"
+    assert any(note.startswith("optimizer unknown") for note in timeline.notes)
 
 
 def test_optimizer_option_overrides_the_config():

@@ -69,6 +69,8 @@ def initial_variable(
     configured = f32(float(spec.learning_rate))
     if origin in ("option", "initial"):
         return configured
+    if origin == "assumed":
+        return _logged_start(run, exact_epoch_lr, notes)
     first_epoch = min((f.first_epoch for f in run.fits), default=0)
     if first_epoch in exact_epoch_lr and not events_by_epoch(run, "scheduler_set").get(first_epoch):
         value, where = exact_epoch_lr[first_epoch]
@@ -114,6 +116,32 @@ def initial_variable(
 
 def _writes_lr(callbacks: list[CallbackSpec]) -> bool:
     return any(cb.class_name in (PLATEAU, SCHEDULER) for cb in callbacks)
+
+
+def _logged_start(
+    run: Run, exact_epoch_lr: dict[int, tuple[np.float32, str]], notes: list[str]
+) -> np.float32:
+    """The lr variable at the start, read from the logs alone (the optimizer is unknown).
+
+    The first epoch's value in the most precise log (History/CSVLogger, then TensorBoard's epoch
+    lr, then the console's ``lr:`` column); a LearningRateScheduler message at that epoch is the
+    value it set. NaN when no log tells an lr value (the audit then checks only what needs none).
+    """
+    first_epoch = min((f.first_epoch for f in run.fits), default=0)
+    scheduler = events_by_epoch(run, "scheduler_set").get(first_epoch)
+    candidates = (
+        exact_epoch_lr.get(first_epoch),
+        _tensorboard_epoch_lr(run, first_epoch),
+        _console_epoch_lr(run, first_epoch),
+    )
+    found = next((c for c in candidates if c is not None), None)
+    if found is None and scheduler is not None:
+        found = (f32(scheduler.value), scheduler.location)
+    if found is None:
+        notes.append("no log shows an lr value: only what needs none (callback monitors, modes) is checked")
+        return np.float32(np.nan)
+    notes.append(f"the start lr {float(found[0])!r} was read from {found[1]}")
+    return found[0]
 
 
 def _tensorboard_epoch_lr(run: Run, epoch: int) -> tuple[np.float32, str] | None:

@@ -34,8 +34,15 @@ class FitPlan:
         return (self.end_epoch - self.first_epoch) * self.steps_per_epoch
 
 
-def fit_plan(run: Run, options: RunOptions) -> list[FitPlan]:
-    """Each fit's global epochs and steps per epoch (``--steps-per-epoch`` wins)."""
+def fit_plan(
+    run: Run, options: RunOptions, per_step: str | None = "the applied lr", notes: list[str] | None = None
+) -> list[FitPlan]:
+    """Each fit's global epochs and steps per epoch (``--steps-per-epoch`` wins).
+
+    Without steps per epoch in the logs, a run in which nothing changes inside an epoch
+    (``per_step`` is None: no legacy decay, no schedule, no accumulation) is laid out one row per
+    epoch, said in ``notes``; otherwise ``per_step`` names what depends on them in the error.
+    """
     fits = sorted(run.fits, key=lambda f: (f.first_epoch, f.index))
     if not fits:
         from lraudit.run import Fit
@@ -47,14 +54,24 @@ def fit_plan(run: Run, options: RunOptions) -> list[FitPlan]:
         spe = options.steps_per_epoch or fit.steps_per_epoch or run.steps_per_epoch
         if spe is None:
             spe = _steps_per_epoch_from_batch_scalars(run, fit)
+        if spe is None and per_step is None:
+            spe = 1
+            if notes is not None and not any(n.startswith(_PER_EPOCH_NOTE) for n in notes):
+                notes.append(
+                    f"{_PER_EPOCH_NOTE}: nothing in this run changes the lr inside an epoch, so it is "
+                    "audited per epoch (one row per epoch; give --steps-per-epoch for per-step rows)"
+                )
         if spe is None:
             raise InputError(
                 f"{run.path}: the logs do not show the steps per epoch (no progress bar, no batch "
-                "scalars); give it with --steps-per-epoch"
+                f"scalars) and {per_step}; give it with --steps-per-epoch"
             )
         if fit.end_epoch > fit.first_epoch:
             plans.append(FitPlan(fit.index, fit.first_epoch, fit.end_epoch, int(spe)))
     return plans
+
+
+_PER_EPOCH_NOTE = "steps per epoch unknown"
 
 
 def _epochs_from_scalars(run: Run) -> int:

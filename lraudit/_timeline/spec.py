@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from lraudit.errors import InputError, UsageError
+from lraudit.errors import UsageError
 
 if TYPE_CHECKING:
     from lraudit.options import RunOptions
@@ -57,10 +57,42 @@ def choose_optimizer(run: Run, options: RunOptions, notes: list[str]) -> tuple[O
         spec = optimizer_spec_from_config(run.optimizer, keras=keras_hint, source=source)
         # a config found beside the logs was (almost always) saved after training
         return dataclasses.replace(spec, lr_is_final=True), "final"
-    raise InputError(
-        f"{run.path}: no optimizer config found in the logs; give it with --optimizer "
-        '(e.g. --optimizer "Adam(lr=1e-3, decay=1e-2)")'
+    return unknown_optimizer(notes), "assumed"
+
+
+#: ``OptimizerSpec.class_name`` of the stand-in used when nothing tells the optimizer
+UNKNOWN_OPTIMIZER = "unknown"
+
+
+def unknown_optimizer(notes: list[str]) -> OptimizerSpec:
+    """The stand-in when no config, code or option tells the optimizer: the logged lr is applied.
+
+    The run is still audited (callback replay, writer conflicts, floors, shifted or downsampled
+    logs); what cannot be checked without the optimizer is said in the note. The lr variable's
+    start value is then read from the logs (:func:`lraudit._timeline.changes.initial_variable`).
+    """
+    from lraudit.semantics.specs import OptimizerSpec
+
+    notes.append(
+        "optimizer unknown: the logged lr is taken as applied - no legacy `decay`, no schedule; "
+        'give --optimizer (e.g. --optimizer "Adam(learning_rate=1e-3)") to check that'
     )
+    return OptimizerSpec(
+        class_name=UNKNOWN_OPTIMIZER, generation=None, learning_rate=float("nan"), source="assumed"
+    )
+
+
+def per_step_dependency(spec: OptimizerSpec) -> str | None:
+    """What in this optimizer changes the lr inside an epoch (then steps per epoch matter), or None."""
+    from lraudit.semantics.optimizers import decay_applies
+
+    if not isinstance(spec.learning_rate, (int, float)):
+        return f"the {spec.learning_rate.class_name} schedule is evaluated at every optimizer step"
+    if decay_applies(spec):
+        return f"legacy decay={spec.decay:g} divides the lr at every batch"
+    if (spec.gradient_accumulation_steps or 1) > 1:
+        return f"gradient_accumulation_steps={spec.gradient_accumulation_steps} decides which batches update"
+    return None
 
 
 def _optimizer_from_file(path) -> tuple[dict | None, dict | None]:

@@ -15,6 +15,9 @@ from lraudit.commands.common import (
     run_options,
 )
 
+#: notes that state an assumption the table rests on: shown, because the table alone hides them
+ASSUMPTION_NOTES = ("optimizer unknown", "steps per epoch unknown", "no log shows an lr value")
+
 
 def timeline(
     paths: PathsArg,
@@ -34,6 +37,9 @@ def timeline(
     options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
     result = timeline_for_paths(paths, options)
     write_timeline(result.frame, output, chosen)
+    for note in result.notes:
+        if note.startswith(ASSUMPTION_NOTES):
+            typer.echo(f"note: {note}", err=True)
     typer.echo(
         f"{output}: {len(result.frame)} steps, {result.frame['epoch'].nunique()} epochs",
         err=True,

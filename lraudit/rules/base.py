@@ -135,6 +135,9 @@ class Rule:
     name: ClassVar[str]
     severity: ClassVar[Severity]
     doc: ClassVar[RuleDoc]
+    #: False for rules that judge only callbacks and metrics, so they still run when no log
+    #: tells an lr value (an unknown optimizer and no lr column)
+    needs_lr_values: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

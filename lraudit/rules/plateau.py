@@ -274,6 +274,7 @@ class MonitorNotFound(Rule):
     """
 
     code = "LRA006"
+    needs_lr_values = False
     name = "monitor-not-found"
     severity = Severity.ERROR
 
@@ -463,6 +464,7 @@ class PlateauModeInferred(Rule):
     """
 
     code = "LRA016"
+    needs_lr_values = False
     name = "plateau-mode-inferred"
     severity = Severity.INFO
 

@@ -1,0 +1,203 @@
+"""Which of the files read together belong to which training: one input may hold several.
+
+A notebook, a sweep log or a pasted README can hold many independent trainings, and a run
+folder can hold files of different executions (a History JSON from another run than the
+notebook beside it, two CSVLogger files from two commits). Runs are told apart by evidence,
+never by file names:
+
+1. a text log whose parser marked a *new training* at a ``fit()`` (a model summary, a compile
+   between fits, ``Epoch 1/N`` restarting without ``initial_epoch``, a new ``Train on`` header)
+   is cut there: each training becomes its own segment, named after where it starts;
+2. every file with per-epoch metrics is compared with the segments: it joins the one whose
+   ``loss``/``val_loss`` sequence it repeats (within the printed precision, anywhere in the
+   segment: a CSVLogger may hold only the last ``fit``), and forms a run of its own when it
+   contradicts every segment it overlaps;
+3. files without per-epoch metrics (optimizer configs, saved models, event files) join the
+   last training: they are written after training ends.
+
+Everything here is pure: SourceData in, groups of SourceData out.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from lraudit.sources.base import SourceData
+
+#: metrics compared to tell whether two files logged the same epochs
+_FINGERPRINT_METRICS = ("loss", "val_loss")
+#: relative tolerance for values logged with full precision (float32 widened or not)
+_EXACT_REL = 1e-6
+#: epochs two files must both have logged before their disagreement separates them
+_MIN_EVIDENCE = 2
+
+
+@dataclass
+class Training:
+    """The files of one training, and where it starts (for its name)."""
+
+    datas: list[SourceData] = field(default_factory=list)
+    start: str | None = None  # "file:line" (or "notebook.ipynb:cell N:line M") of its first fit
+    reason: str | None = None  # why a new training was told apart (None for the first)
+
+
+def new_training_reason(fit) -> str | None:
+    """The reason a source gave for a fit starting a new training, if it did."""
+    return getattr(fit, "new_training", None)
+
+
+def split_source(data: SourceData) -> list[SourceData]:
+    """Cut one source at the fits it marked as starting a new training (else ``[data]``)."""
+    fits = sorted(data.fits, key=lambda f: f.index)
+    cuts = [fit.index for fit in fits[1:] if new_training_reason(fit)]
+    if not cuts:
+        return [data]
+    bounds = [fits[0].index, *cuts, math.inf]
+    parts = []
+    for low, high in itertools.pairwise(bounds):
+        parts.append(_fit_slice(data, low, high))
+    return parts
+
+
+def _fit_slice(data: SourceData, low: int, high: float) -> SourceData:
+    """The part of ``data`` made by fits ``low <= index < high``, fits renumbered from 0."""
+    fits = [replace(f, index=f.index - low) for f in data.fits if low <= f.index < high]
+    scalars = data.scalars
+    if scalars is not None and len(scalars):
+        fit = scalars["fit"]
+        keep = fit.notna() & (fit >= low) & (fit < high)
+        if low == 0:
+            keep = keep | fit.isna()
+        scalars = scalars[keep].copy()
+        scalars["fit"] = scalars["fit"] - low
+    events = [
+        replace(e, fit=None if e.fit is None else e.fit - low)
+        for e in data.events
+        if (e.fit is None and low == 0) or (e.fit is not None and low <= e.fit < high)
+    ]
+    part = replace(data, scalars=scalars, events=events, fits=fits, warnings=list(data.warnings))
+    if low > 0:
+        # what a file says once (optimizer, saved counter, era) belongs to its first training
+        part.warnings = []
+        part.optimizer = None
+        part.iterations = None
+    return part
+
+
+def _metric_sequence(data: SourceData, name: str) -> list[tuple[float, float]]:
+    """A per-epoch metric in log order, as (value, tolerance) pairs."""
+    scalars = data.scalars
+    if scalars is None or len(scalars) == 0:
+        return []
+    rows = scalars[(scalars["name"] == name) & scalars["epoch"].notna() & scalars["step"].isna()]
+    if rows.empty:
+        return []
+    return [(float(v), _tolerance(float(v), t)) for v, t in zip(rows["value"], rows["text"], strict=True)]
+
+
+def _tolerance(value: float, text) -> float:
+    """Half a unit of the last printed digit (console text), else a float32-width margin."""
+    if isinstance(text, str) and text and "e" not in text.lower() and "." in text:
+        decimals = len(text.split(".", 1)[1])
+        return 0.5 * 10.0 ** (-decimals) + abs(value) * _EXACT_REL
+    return abs(value) * _EXACT_REL + 1e-12
+
+
+def _fingerprint(data: SourceData) -> dict[str, list[tuple[float, float]]]:
+    found = {name: _metric_sequence(data, name) for name in _FINGERPRINT_METRICS}
+    return {name: seq for name, seq in found.items() if seq}
+
+
+def _agree(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    if not (np.isfinite(a[0]) and np.isfinite(b[0])):
+        return np.isnan(a[0]) == np.isnan(b[0])
+    return abs(a[0] - b[0]) <= max(a[1], b[1])
+
+
+def _contains(longer: list, shorter: list) -> bool:
+    """True when ``shorter`` appears as a contiguous run of ``longer`` (values agreeing)."""
+    if not shorter or len(shorter) > len(longer):
+        return False
+    for offset in range(len(longer) - len(shorter) + 1):
+        if all(_agree(longer[offset + i], item) for i, item in enumerate(shorter)):
+            return True
+    return False
+
+
+def relation(a: dict, b: dict) -> str:
+    """``same`` (one repeats the other), ``different`` (they overlap and disagree) or ``unknown``."""
+    # one epoch's value is too little evidence to separate two files
+    common = [name for name in a if name in b and min(len(a[name]), len(b[name])) >= _MIN_EVIDENCE]
+    if not common:
+        return "unknown"
+    for name in common:
+        first, second = a[name], b[name]
+        if not (_contains(first, second) or _contains(second, first)):
+            return "different"
+    return "same"
+
+
+def group_trainings(datas: list[SourceData], splittable) -> list[Training]:
+    """Group the files read for one path into trainings (see the module docstring).
+
+    ``splittable(kind)`` tells whether a source kind can hold several trainings (text logs).
+    Returns at least one training while ``datas`` is not empty; the order follows the logs.
+    """
+    trainings: list[Training] = []
+    loose: list[SourceData] = []
+    for data in datas:
+        if splittable(data.kind):
+            for index, part in enumerate(split_source(data)):
+                first = part.fits[0] if part.fits else None
+                trainings.append(
+                    Training(
+                        [part],
+                        start=getattr(first, "location", None) or part.path,
+                        reason=new_training_reason(first) if index else None,
+                    )
+                )
+        else:
+            loose.append(data)
+    with_metrics = [d for d in loose if _fingerprint(d)]
+    without = [d for d in loose if not _fingerprint(d)]
+    for data in with_metrics:
+        _place(data, trainings)
+    if not trainings:
+        trainings.append(Training([], start=None))
+    trainings[-1].datas.extend(without)
+    return trainings
+
+
+def _place(data: SourceData, trainings: list[Training]) -> None:
+    """Put a file with per-epoch metrics into the training it repeats, or a new one."""
+    mine = _fingerprint(data)
+    verdicts = [relation(_training_fingerprint(t), mine) for t in trainings]
+    for training, verdict in zip(trainings, verdicts, strict=True):
+        if verdict == "same":
+            training.datas.append(data)
+            return
+    if trainings and all(v == "different" for v in verdicts):
+        trainings.append(
+            Training([data], start=data.path, reason="its per-epoch metrics match no other log")
+        )
+        return
+    if not trainings:
+        trainings.append(Training([data], start=data.path))
+        return
+    # no overlap to compare: it cannot be told apart, so it stays with the last such training
+    candidates = [t for t, v in zip(trainings, verdicts, strict=True) if v != "different"]
+    candidates[-1].datas.append(data)
+
+
+def _training_fingerprint(training: Training) -> dict[str, list[tuple[float, float]]]:
+    """The fingerprint of a training's first file with metrics."""
+    for data in training.datas:
+        found = _fingerprint(data)
+        if found:
+            return found
+    return {}
