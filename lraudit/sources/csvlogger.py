@@ -15,7 +15,7 @@ import math
 import re
 from pathlib import Path
 
-from lraudit.sources.base import FitInfo, SourceData, scalars_frame
+from lraudit.sources.base import FitInfo, Source, SourceData, SourceFacts, scalars_frame
 from lraudit.sources.text import decode, looks_like_text, read_text
 
 KIND = "csvlogger"
@@ -141,3 +141,22 @@ def read(path: Path) -> SourceData:
     data.fits = [fit for fit in fits if fit.epochs_seen]
     data.scalars = scalars_frame(rows)
     return data
+
+
+class CsvLoggerSource(Source):
+    """The registered face of this module (see :mod:`lraudit.sources.registry`)."""
+
+    facts = SourceFacts(
+        kind=KIND,
+        label="CSVLogger file",
+        tells=frozenset({"lr", "metrics"}),
+        epoch_values="exact",  # str() of the float: shortest repr, round-trips
+        epoch_numbering="0-based",  # the epoch column
+        names="keras-keys",
+        located_by="line",
+        value_rank=1,
+        fit_rank=1,  # a repeated header or restarted numbering starts a fit
+        hint_rank=4,
+    )
+    sniff = staticmethod(sniff)
+    read = staticmethod(read)
