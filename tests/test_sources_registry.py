@@ -72,8 +72,12 @@ def test_every_source_sniffs_a_sample_of_its_kind(source: type[Source]) -> None:
 def test_kinds_are_unique_and_ranks_order_as_before() -> None:
     kinds = [facts.kind for facts in all_facts()]
     assert len(kinds) == len(set(kinds))
-    assert kinds_ranked(lambda facts: facts.value_rank)[:4] == ("history", "csvlogger", "tfevents", "console")
-    assert kinds_ranked(lambda facts: facts.fit_rank)[:4] == ("console", "csvlogger", "tfevents", "history")
+    # the orders the run builder and the timeline used before they read facts (new kinds may interleave)
+    known = ("history", "csvlogger", "tfevents", "console")
+    by_value = [kind for kind in kinds_ranked(lambda facts: facts.value_rank) if kind in known]
+    by_fit = [kind for kind in kinds_ranked(lambda facts: facts.fit_rank) if kind in known]
+    assert by_value == ["history", "csvlogger", "tfevents", "console"]
+    assert by_fit == ["console", "csvlogger", "tfevents", "history"]
     assert set(kinds_where(lambda facts: facts.rounded)) >= {"console"}
     assert facts_for(None) is None and facts_for("callback") is None
     with pytest.raises(KeyError):
@@ -154,3 +158,45 @@ def test_the_kind_name_check_sees_the_usual_patterns() -> None:
     )
     hits = _kind_names_in(ast.parse(code), {"console", "history", "csvlogger", "code"})
     assert sorted({line for line, _ in hits}) == [1, 2, 3, 4]
+
+
+# ------------------------------------------------------------------ a new kind needs one line
+
+
+class _PrintedCopySource(Source):
+    """A made-up kind holding console text (like a notebook's output cells): rounded, 1-based."""
+
+    facts = dataclasses.replace(
+        source_for_kind("console").facts, kind="printed_copy", label="printed copy", fit_rank=5, hint_rank=9
+    )
+    sniff = staticmethod(lambda prefix, path: False)
+    read = staticmethod(source_for_kind("console").read)
+
+
+def test_a_new_kind_is_treated_by_its_facts_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registering a class is all it takes: the run builder compares its rounded values with a
+    tolerance and maps its 1-based epochs like the console's, without naming the kind."""
+    import pandas as pd
+
+    from lraudit.run import build_run
+    from lraudit.sources import registry
+    from lraudit.sources.base import FitInfo, SourceData, scalars_frame
+
+    monkeypatch.setattr(registry, "SOURCES", (*registry.SOURCES, _PrintedCopySource))
+    printed = SourceData(
+        path="run.ipynb",
+        kind="printed_copy",
+        scalars=scalars_frame([("printed_copy", "run.ipynb", 3, "lr", 0, None, 0, 0.0010, "0.0010")]),
+        fits=[FitInfo(index=0, first_epoch=0, end_epoch=1, epochs_seen=[0])],
+    )
+    exact = SourceData(
+        path="log.csv",
+        kind="csvlogger",
+        scalars=scalars_frame([("csvlogger", "log.csv", 2, "lr", 0, None, 0, 0.00100004, "0.00100004")]),
+        fits=[FitInfo(index=0, first_epoch=0, end_epoch=1, epochs_seen=[0])],
+    )
+    run = build_run("run", [printed, exact])
+    assert run.disagreements == []  # within the printed precision of the rounded kind
+    assert run.fits and run.epochs == 1
+    assert not pd.isna(run.scalars["global_epoch"]).any()
+    assert "printed_copy" in kinds_where(lambda facts: facts.rounded)

@@ -722,7 +722,7 @@ class ConsoleSource(Source):
         kind=KIND,
         label="console output",
         tells=frozenset({"lr", "metrics", "steps_per_epoch", "callback_events", "backend"}),
-        epoch_values="rounded-text",  # the progress bar prints 4 significant digits or so
+        epoch_values="rounded-text",  # the progress bar prints a few digits ("lr: 1.0000e-03")
         epoch_numbering="1-based",  # "Epoch N/M"
         names="keras-keys",
         located_by="line",

@@ -10,7 +10,6 @@ free-form text. Adding an input kind = its module (a ``Source`` subclass with it
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 
 from lraudit.sources.base import Source, SourceFacts
 from lraudit.sources.console import ConsoleSource
@@ -31,14 +30,13 @@ SOURCES: tuple[type[Source], ...] = (
 )
 
 
-@cache
 def _by_kind() -> dict[str, type[Source]]:
-    by_kind: dict[str, type[Source]] = {}
-    for source in SOURCES:
-        if source.facts.kind in by_kind:
-            raise ValueError(f"two sources of kind {source.facts.kind!r}")
-        by_kind[source.facts.kind] = source
-    return by_kind
+    # rebuilt on each call (a handful of entries), so SOURCES stays the only state
+    return {source.facts.kind: source for source in SOURCES}
+
+
+if len(_by_kind()) != len(SOURCES):
+    raise ValueError("two registered sources share a kind")
 
 
 def source_for_kind(kind: str) -> type[Source]:
