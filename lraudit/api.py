@@ -7,7 +7,7 @@ column         meaning
 =============  =============================================================================
 run            the run's root folder (or the file given)
 kind           ``scalar`` (a logged value) or ``event`` (a callback message)
-source         source kind: console, tfevents, csvlogger, history
+source         source kind (``SourceFacts.kind``: console, tfevents, csvlogger, history, ...)
 file           the file it was read from
 line           1-based line in a text file (empty for event files and unlocated values)
 location       ``file:line``, or ``file:tag`` for event files, or ``file:name[epoch]``
@@ -92,7 +92,7 @@ def _read(found: Found, **kwargs: Any) -> SourceData:
     from lraudit.sources.base import SourceData
 
     try:
-        return found.module.read(found.path, **kwargs)
+        return found.source.read(found.path, **kwargs)
     except Exception as exc:  # sources must not raise; this guards a broken reader
         data = SourceData(path=str(found.path), kind=found.kind)
         data.warnings.append(f"{found.path}: could not be read ({type(exc).__name__}: {exc})")
@@ -100,7 +100,7 @@ def _read(found: Found, **kwargs: Any) -> SourceData:
 
 
 def _streams(found: Found) -> bool:
-    return found.kind == "tfevents" and hasattr(found.module, "iter_scalar_chunks")
+    return found.source.streams
 
 
 def _runs_of_plan(plan: RunPlan, root: str, stream_events: bool = False) -> list[Run]:
@@ -210,7 +210,13 @@ def _locations(scalars: pd.DataFrame) -> Any:
     by_name = pc.binary_join_element_wise(file, name, text(":"))
     epoch_text = pc.binary_join_element_wise(pc.cast(epoch, pa.large_string()), text("]"), text(""))
     by_epoch = pc.binary_join_element_wise(by_name, epoch_text, text("["))
-    plain = pc.or_kleene(pc.equal(source, "tfevents"), pc.is_null(epoch))
+    from lraudit.sources.registry import kinds_where
+
+    # sources located by tag (event files) name a value file:tag, never file:name[epoch]
+    tagged = pa.array(kinds_where(lambda facts: facts.located_by == "tag"), pa.large_string())
+    unknown = pa.scalar(None, pa.bool_())  # a missing source stays unknown, as pc.equal leaves it
+    is_tagged = pc.if_else(pc.is_valid(source), pc.is_in(source, value_set=tagged), unknown)
+    plain = pc.or_kleene(is_tagged, pc.is_null(epoch))
     return pc.if_else(pc.is_valid(line), by_line, pc.if_else(pc.fill_null(plain, True), by_name, by_epoch))
 
 
@@ -243,7 +249,11 @@ def _scalar_rows(run_name: str, scalars: pd.DataFrame) -> pd.DataFrame:
 def _event_rows(run: Run) -> pd.DataFrame:
     import pandas as pd
 
+    from lraudit.sources.registry import kinds_ranked
+
     sources = {entry.path: entry.kind for entry in run.inputs}
+    # an event whose file is not an input: from the kind that prints callback events
+    printer = kinds_ranked(lambda facts: facts.fit_rank, lambda facts: "callback_events" in facts.tells)[0]
     rows = []
     for event in run.events:
         file, _, tail = event.location.rpartition(":")
@@ -256,7 +266,7 @@ def _event_rows(run: Run) -> pd.DataFrame:
             {
                 "run": run.path,
                 "kind": "event",
-                "source": sources.get(file, "console"),
+                "source": sources.get(file, printer),
                 "file": file,
                 "line": line,
                 "location": event.location,
@@ -301,13 +311,10 @@ def _streamed_tables(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from lraudit.sources.tfevents import EventScalarReader
-
     offsets = np.array([fit.epoch_offset for fit in run.fits] or [0], dtype=np.int64)
     run_name = pa.array([run.path], pa.large_string())
     kind = pa.array(["scalar"], pa.large_string())
-    reader = EventScalarReader(found.path, verify_crc=verify_crc)
-    for table in reader.tables():
+    for table in found.source.iter_tables(found.path, verify_crc=verify_crc, warnings=warnings):
         n = table.num_rows
         if n == 0:
             continue
@@ -343,8 +350,6 @@ def _streamed_tables(
             "detail": pa.nulls(n, pa.large_string()),
         }
         yield pa.table(columns).replace_schema_metadata(schema.metadata)
-    if warnings is not None:
-        warnings.extend(reader.warnings)
 
 
 def _iter_parse(paths: PathsLike) -> Iterator[pd.DataFrame]:

@@ -451,7 +451,9 @@ def _attach_logged(rows: list[EpochRow], timeline: Timeline) -> None:
     if logged is None or len(logged) == 0:
         return
     by_epoch: dict[int, tuple[float, str]] = {}
-    priority = {"csvlogger": 0, "history": 1, "tfevents": 2, "console": 3}
+    from lraudit.sources.registry import citation_rank
+
+    priority = citation_rank()
     ordered = logged.assign(_rank=logged["source"].map(priority).fillna(9)).sort_values(
         "_rank", kind="stable"
     )

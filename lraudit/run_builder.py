@@ -28,23 +28,28 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from lraudit.run import Fit, Run, SavedCounter
-from lraudit.sources.base import SCALAR_COLUMNS, FitInfo, InputFile, SourceData, scalars_frame
+from lraudit.sources.base import (
+    SCALAR_COLUMNS,
+    CallbackEvent,
+    FitInfo,
+    InputFile,
+    SourceData,
+    SourceFacts,
+    scalars_frame,
+)
+from lraudit.sources.registry import facts_for, kinds_ranked, kinds_where
 
-#: the source whose fit structure is trusted first
-FIT_AUTHORITY = ("console", "csvlogger", "tfevents", "history")
-#: sources with epoch numbers of their own (History has none)
-EPOCH_NUMBERED = ("console", "csvlogger", "tfevents")
-#: sources compared with each other for disagreements (TensorBoard may legitimately differ)
-CROSS_CHECKED = ("console", "csvlogger", "history")
-#: which source's Keras/backend hint wins on a conflict
-HINT_PRIORITY = ("models", "optimizer_config", "console", "tfevents", "csvlogger", "history")
+# Which source is trusted for what is read from each kind's SourceFacts, never from its name:
+# fit structure by ``fit_rank``, Keras/backend hints by ``hint_rank``; sources with epoch numbers
+# of their own (``numbers_epochs``: History has none) are mapped onto the global fits directly;
+# sources logging Keras' ``logs`` keys are cross-checked (TensorBoard tags may legitimately differ).
 LR_NAMES = ("lr", "learning_rate")
 
 _NUMBER_TEXT = re.compile(r"\s*[-+]?(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?\s*")
@@ -105,10 +110,18 @@ def _numbered_offsets(source_fits: list[FitInfo], fits: list[Fit]) -> dict[int, 
     return offsets
 
 
-def _reference(scalars: pd.DataFrame) -> dict[tuple[str, int], list[float]]:
-    rows = scalars[scalars["source"].isin(["console", "csvlogger"]) & scalars["global_epoch"].notna()]
+def _facts(data: SourceData) -> SourceFacts | None:
+    return facts_for(data.kind)
+
+
+def _reference(scalars: pd.DataFrame, global_epoch: pd.Series) -> dict[tuple[str, int], list[float]]:
+    """Values of the sources that number their epochs, by (name, global epoch): where History
+    fits are placed. Only Keras' ``logs`` keys, which History holds too."""
+    numbered = kinds_where(lambda facts: facts.keras_keys and facts.numbers_epochs)
+    mask = scalars["source"].isin(numbered) & global_epoch.notna()
+    rows = scalars[mask]
     reference: dict[tuple[str, int], list[float]] = {}
-    for name, epoch, value in zip(rows["name"], rows["global_epoch"], rows["value"], strict=False):
+    for name, epoch, value in zip(rows["name"], global_epoch[mask], rows["value"], strict=False):
         reference.setdefault((str(name), int(epoch)), []).append(float(value))
     return reference
 
@@ -203,8 +216,9 @@ def _config_lr(optimizer: dict[str, Any]) -> float | None:
 
 
 def _first_logged_lr(scalars: pd.DataFrame) -> float | None:
+    exact = kinds_where(lambda facts: facts.keras_keys and facts.exact)
     rows = scalars[
-        scalars["source"].isin(["csvlogger", "history"])
+        scalars["source"].isin(exact)
         & scalars["name"].isin(LR_NAMES)
         & scalars["global_epoch"].notna()
     ]
@@ -225,60 +239,88 @@ def _taken_at(data: SourceData) -> tuple[float, str]:
     return math.inf, data.path
 
 
-def _choose_optimizer(run: Run, datas: list[SourceData], scalars: pd.DataFrame) -> None:
-    found = [data for data in datas if data.optimizer is not None]
-    run.optimizer_configs = [(data.path, data.optimizer) for data in found]
-    if not found:
-        return
+@dataclass
+class OptimizerChoice:
+    """Which optimizer configs the run holds (see the module docstring)."""
 
-    def priority(data: SourceData) -> tuple:
-        saved = data.kind == "models"
-        # a config taken when training began is the latest one only when there is no other
-        return (
-            data.optimizer_stage == "initial",
-            not saved,
-            -(data.iterations or 0) if saved else 0,
-            data.optimizer.get("module") is None,
-        )
+    configs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    optimizer: dict[str, Any] | None = None
+    source: str | None = None
+    initial: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
 
-    ranked = sorted(found, key=priority)
-    chosen = ranked[0]
-    variants = [data for data in ranked if _same_optimizer(data.optimizer, chosen.optimizer, ignore_lr=True)]
-    lr_values = {np.float32(lr) for lr in (_config_lr(d.optimizer) for d in variants) if lr is not None}
-    first_lr = _first_logged_lr(scalars)
-    initial = None
-    before_training = sorted(
-        (data for data in variants if data.optimizer_stage == "initial"), key=_taken_at
+
+def _saved_last(data: SourceData) -> tuple:
+    """Sort key: the config saved last first. A config taken when training began is the latest
+    one only when there is no other; a saved model (with an iteration counter) beats a config
+    file, the largest counter first; a config that names its module beats a bare one."""
+    facts = _facts(data)
+    saved = facts is not None and "iterations" in facts.tells
+    return (
+        data.optimizer_stage == "initial",
+        not saved,
+        -(data.iterations or 0) if saved else 0,
+        data.optimizer.get("module") is None,
     )
+
+
+def _initial_and_final(
+    variants: list[SourceData], chosen: SourceData, first_lr: float | None
+) -> tuple[SourceData | None, SourceData, str | None]:
+    """Among configs differing only in the lr: the initial one, the final one and a warning."""
+    before_training = sorted((data for data in variants if data.optimizer_stage == "initial"), key=_taken_at)
     if before_training:
         # the earliest config taken when fit() began (TensorBoard's model summary) holds the
         # lr variable before any update: no need to guess it from the logged values
-        initial = before_training[0]
-        if chosen.optimizer_stage == "initial":  # nothing saved later: the last fit's start
-            chosen = before_training[-1]
-    elif len(lr_values) > 1:
-        if first_lr is None:
-            run.warnings.append(
-                "optimizer configs differ only in learning_rate and no lr was logged: "
-                "which one was taken before training is unknown"
-            )
-        else:
-            matching = [d for d in variants if _config_lr(d.optimizer) is not None
-                        and _f32_equal(_config_lr(d.optimizer), first_lr)]
-            others = [d for d in variants if d not in matching]
-            if matching and others:
-                initial, chosen = matching[0], others[0]
+        final = before_training[-1] if chosen.optimizer_stage == "initial" else chosen
+        return before_training[0], final, None  # the last fit's start when nothing was saved later
+    lr_values = {np.float32(lr) for lr in (_config_lr(d.optimizer) for d in variants) if lr is not None}
+    if len(lr_values) <= 1:
+        return None, chosen, None
+    if first_lr is None:
+        return None, chosen, (
+            "optimizer configs differ only in learning_rate and no lr was logged: "
+            "which one was taken before training is unknown"
+        )
+    matching = [
+        d for d in variants
+        if _config_lr(d.optimizer) is not None and _f32_equal(_config_lr(d.optimizer), first_lr)
+    ]
+    others = [d for d in variants if d not in matching]
+    if matching and others:
+        return matching[0], others[0], None
+    return None, chosen, None
+
+
+def _first_module(optimizer: dict[str, Any], variants: list[SourceData]) -> str | None:
+    """The optimizer's module, else the first one a variant of the same config names."""
+    if optimizer.get("module") is not None:
+        return optimizer["module"]
+    return next((data.optimizer["module"] for data in variants if data.optimizer.get("module")), None)
+
+
+def choose_optimizer(datas: list[SourceData], scalars: pd.DataFrame) -> OptimizerChoice:
+    """The run's optimizer, its initial variant and every config found (module docstring)."""
+    found = [data for data in datas if data.optimizer is not None]
+    choice = OptimizerChoice(configs=[(data.path, data.optimizer) for data in found])
+    if not found:
+        return choice
+    ranked = sorted(found, key=_saved_last)
+    variants = [
+        data for data in ranked if _same_optimizer(data.optimizer, ranked[0].optimizer, ignore_lr=True)
+    ]
+    initial, chosen, warning = _initial_and_final(variants, ranked[0], _first_logged_lr(scalars))
+    if warning:
+        choice.warnings.append(warning)
     optimizer = dict(chosen.optimizer)
-    if optimizer.get("module") is None:
-        for data in variants:
-            if data.optimizer.get("module"):
-                optimizer["module"] = data.optimizer["module"]
-                break
-    run.optimizer = optimizer
-    run.optimizer_source = chosen.path
+    module = _first_module(optimizer, variants)
+    if module is not None:
+        optimizer["module"] = module
+    choice.optimizer, choice.source = optimizer, chosen.path
     if initial is not None:
         module = initial.optimizer.get("module") or optimizer.get("module")
-        run.optimizer_initial = dict(initial.optimizer, module=module)
+        choice.initial = dict(initial.optimizer, module=module)
+    return choice
 
 
 # ---------------------------------------------------------------- disagreements
@@ -297,7 +339,10 @@ def print_tolerance(text: str | None) -> float:
 
 
 def _disagreements(scalars: pd.DataFrame) -> list[str]:
-    rows = scalars[scalars["source"].isin(CROSS_CHECKED) & scalars["global_epoch"].notna()]
+    cross_checked = kinds_where(lambda facts: facts.logs_values and facts.keras_keys)
+    # only sources printing rounded text get a tolerance; exact sources hold the full value
+    rounded = set(kinds_where(lambda facts: facts.rounded))
+    rows = scalars[scalars["source"].isin(cross_checked) & scalars["global_epoch"].notna()]
     if rows.empty:
         return []
     # the last value a file gives for a metric and epoch (the console redraws its bar)
@@ -313,10 +358,9 @@ def _disagreements(scalars: pd.DataFrame) -> list[str]:
             )
             for row in merged.itertuples(index=False):
                 a, b = float(row.value_a), float(row.value_b)
-                # only the console rounds what it prints; CSV and History hold the full value
                 tolerance = max(
-                    print_tolerance(row.text_a) if row.source_a == "console" else 0.0,
-                    print_tolerance(row.text_b) if row.source_b == "console" else 0.0,
+                    print_tolerance(row.text_a) if row.source_a in rounded else 0.0,
+                    print_tolerance(row.text_b) if row.source_b in rounded else 0.0,
                 ) * (1 + 1e-9)
                 if _f32_equal(a, b) or abs(a - b) <= tolerance:
                     continue
@@ -336,7 +380,7 @@ def _hint(datas: list[SourceData], attribute: str, run: Run, label: str) -> str 
     votes = [(data, getattr(data, attribute)) for data in datas if getattr(data, attribute)]
     if not votes:
         return None
-    votes.sort(key=lambda item: HINT_PRIORITY.index(item[0].kind) if item[0].kind in HINT_PRIORITY else 99)
+    votes.sort(key=lambda item: facts.hint_rank if (facts := _facts(item[0])) is not None else 99)
     values = Counter(value for _, value in votes)
     if len(values) > 1:
         described = ", ".join(f"{value} ({data.path})" for data, value in votes)
@@ -375,7 +419,8 @@ def _merge_compile_config(run: Run, datas: list[SourceData]) -> None:
 
 
 def _steps_per_epoch(datas: list[SourceData]) -> int | None:
-    for kind in ("console", "tfevents"):
+    """Steps per epoch as the sources that tell it state it, the fit authority first."""
+    for kind in kinds_ranked(lambda facts: facts.fit_rank, lambda facts: "steps_per_epoch" in facts.tells):
         for data in datas:
             if data.kind != kind:
                 continue
@@ -399,6 +444,99 @@ def _inputs(datas: list[SourceData], inputs: list[InputFile]) -> list[InputFile]
     return merged
 
 
+def _fit_authority(datas: list[SourceData]) -> list[FitInfo]:
+    """The fits of the source trusted first for fit structure (the file with the most fits)."""
+    for kind in kinds_ranked(lambda facts: facts.fit_rank):
+        candidates = [data for data in datas if data.kind == kind and data.fits]
+        if candidates:
+            return max(candidates, key=lambda data: len(data.fits)).fits
+    return []
+
+
+def _numbered_offsets_by_file(datas: list[SourceData], fits: list[Fit]) -> dict[str, dict[int, int]]:
+    """Per file of a source that numbers its epochs: the epoch offset of each of its fits."""
+    return {
+        data.path: _numbered_offsets(data.fits, fits)
+        for data in datas
+        if (facts := _facts(data)) is not None and facts.numbers_epochs
+    }
+
+
+def _concat_scalars(datas: list[SourceData]) -> pd.DataFrame:
+    """Every source's scalars in one table (:data:`SCALAR_COLUMNS` dtypes)."""
+    frames = [data.scalars for data in datas if data.scalars is not None and not data.scalars.empty]
+    scalars = pd.concat(frames, ignore_index=True) if frames else scalars_frame([])
+    return scalars.astype(scalars_frame([]).dtypes.to_dict())
+
+
+def _shifted_epochs(scalars: pd.DataFrame, mask: pd.Series, offsets: dict[int, int]) -> pd.Series:
+    """The ``epoch`` of the rows in ``mask`` plus the offset of their fit (0 when unknown)."""
+    part = scalars.loc[mask, ["fit", "epoch"]]  # only these: copying string columns is slow
+    fits = part["fit"].astype("Int64")
+    known = fits.notna().to_numpy()
+    codes = fits.fillna(0).to_numpy(dtype=np.int64)
+    shift = np.zeros(len(part), dtype=np.int64)
+    for fit, offset in offsets.items():
+        shift[known & (codes == int(fit))] = offset
+    return part["epoch"] + pd.array(shift, dtype="Int64")
+
+
+def _global_epochs(
+    scalars: pd.DataFrame,
+    datas: list[SourceData],
+    fits: list[Fit],
+    offsets_by_file: dict[str, dict[int, int]],
+) -> pd.Series:
+    """The global epoch of every row: epoch-numbered files by their fit offsets, then each
+    History fit placed where its values match those (see :func:`_history_offsets`)."""
+    global_epoch = pd.Series(pd.array([pd.NA] * len(scalars), dtype="Int64"), index=scalars.index)
+    for file, offsets in offsets_by_file.items():
+        mask = scalars["file"] == file
+        global_epoch.loc[mask] = _shifted_epochs(scalars, mask, offsets)
+    total = max((fit.end_epoch for fit in fits), default=0)
+    listed = [
+        data for data in datas if (facts := _facts(data)) is not None and facts.epoch_numbering == "position"
+    ]
+    if not any(data.fits for data in listed):
+        return global_epoch
+    reference = _reference(scalars, global_epoch)
+    for data in listed:
+        if data.fits:
+            mask = scalars["file"] == data.path
+            offsets = _history_offsets(data, fits, total, reference)
+            global_epoch.loc[mask] = _shifted_epochs(scalars, mask, offsets)
+    return global_epoch
+
+
+def _global_events(
+    datas: list[SourceData], fits: list[Fit], offsets_by_file: dict[str, dict[int, int]]
+) -> list[CallbackEvent]:
+    """Every source's callback events with global epochs and the fit holding them."""
+    events: list[CallbackEvent] = []
+    for data in datas:
+        offsets = offsets_by_file.get(data.path, {})
+        for event in data.events:
+            shift = offsets.get(event.fit, 0) if event.fit is not None else 0
+            epoch = event.epoch + shift if event.epoch is not None else None
+            fit = _fit_of_epoch(fits, epoch)
+            events.append(replace(event, epoch=epoch, fit=fit if fit is not None else event.fit))
+    return events
+
+
+def _epoch_count(fits: list[Fit], global_epoch: pd.Series) -> int:
+    """Epochs in the run: the end of the last fit, or one past the last logged epoch."""
+    logged = [int(global_epoch.max()) + 1] if global_epoch.notna().any() else []
+    return max([fit.end_epoch for fit in fits] + logged + [0])
+
+
+def _saved_counters(datas: list[SourceData]) -> list[SavedCounter]:
+    return [
+        SavedCounter(path=data.path, iterations=data.iterations)
+        for data in sorted(datas, key=lambda data: data.iterations or 0)
+        if data.iterations is not None
+    ]
+
+
 def assemble(path: str, datas: list[SourceData], inputs: list[InputFile]) -> Run:
     """Build the :class:`Run` of ``path`` from the sources' data (see the module docstring)."""
     run = Run(path=path, inputs=_inputs(datas, inputs))
@@ -406,72 +544,26 @@ def assemble(path: str, datas: list[SourceData], inputs: list[InputFile]) -> Run
         for warning in data.warnings:
             run.warnings.append(warning if data.path in warning else f"{data.path}: {warning}")
 
-    authority: list[FitInfo] = []
-    for kind in FIT_AUTHORITY:
-        candidates = [data for data in datas if data.kind == kind and data.fits]
-        if candidates:
-            authority = max(candidates, key=lambda data: len(data.fits)).fits
-            break
-    run.fits = _global_fits(authority)
-
-    frames = []
-    offsets_by_file: dict[str, dict[int, int]] = {}
-    for data in datas:
-        if data.kind in EPOCH_NUMBERED:
-            offsets_by_file[data.path] = _numbered_offsets(data.fits, run.fits)
-        if data.scalars is not None and not data.scalars.empty:
-            frames.append(data.scalars)
-    scalars = pd.concat(frames, ignore_index=True) if frames else scalars_frame([])
-    scalars = scalars.astype(scalars_frame([]).dtypes.to_dict())
-    scalars["global_epoch"] = pd.array([pd.NA] * len(scalars), dtype="Int64")
-
-    def apply_offsets(mask: pd.Series, offsets: dict[int, int]) -> None:
-        part = scalars.loc[mask, ["fit", "epoch"]]  # only these: copying string columns is slow
-        fits = part["fit"].astype("Int64")
-        known = fits.notna().to_numpy()
-        codes = fits.fillna(0).to_numpy(dtype=np.int64)
-        shift = np.zeros(len(part), dtype=np.int64)
-        for fit, offset in offsets.items():
-            shift[known & (codes == int(fit))] = offset
-        scalars.loc[mask, "global_epoch"] = part["epoch"] + pd.array(shift, dtype="Int64")
-
-    for file, offsets in offsets_by_file.items():
-        apply_offsets(scalars["file"] == file, offsets)
-    total = max((fit.end_epoch for fit in run.fits), default=0)
-    reference = _reference(scalars)
-    for data in datas:
-        if data.kind == "history" and data.fits:
-            apply_offsets(scalars["file"] == data.path, _history_offsets(data, run.fits, total, reference))
-
-    if not run.fits and scalars["global_epoch"].notna().any():
-        last = int(scalars["global_epoch"].max())
-        run.fits = [Fit(index=0, first_epoch=0, end_epoch=last + 1)]
-    scalars["global_fit"] = _fits_of_epochs(run.fits, scalars["global_epoch"])
+    fits = _global_fits(_fit_authority(datas))
+    offsets_by_file = _numbered_offsets_by_file(datas, fits)
+    scalars = _concat_scalars(datas)
+    scalars["global_epoch"] = _global_epochs(scalars, datas, fits, offsets_by_file)
+    if not fits and scalars["global_epoch"].notna().any():
+        fits = [Fit(index=0, first_epoch=0, end_epoch=int(scalars["global_epoch"].max()) + 1)]
+    scalars["global_fit"] = _fits_of_epochs(fits, scalars["global_epoch"])
+    run.fits = fits
     run.scalars = scalars[[*SCALAR_COLUMNS, "global_epoch", "global_fit"]]
-    run.epochs = max(
-        [fit.end_epoch for fit in run.fits]
-        + ([int(scalars["global_epoch"].max()) + 1] if scalars["global_epoch"].notna().any() else [])
-        + [0]
-    )
-
-    for data in datas:
-        offsets = offsets_by_file.get(data.path, {})
-        for event in data.events:
-            shift = offsets.get(event.fit, 0) if event.fit is not None else 0
-            epoch = event.epoch + shift if event.epoch is not None else None
-            fit = _fit_of_epoch(run.fits, epoch)
-            run.events.append(replace(event, epoch=epoch, fit=fit if fit is not None else event.fit))
+    run.epochs = _epoch_count(fits, scalars["global_epoch"])
+    run.events = _global_events(datas, fits, offsets_by_file)
 
     run.steps_per_epoch = _steps_per_epoch(datas)
-    if run.steps_per_epoch is not None:
-        for fit in run.fits:
-            fit.steps_per_epoch = fit.steps_per_epoch or run.steps_per_epoch
-    _choose_optimizer(run, datas, run.scalars)
-    run.saved_counters = [
-        SavedCounter(path=data.path, iterations=data.iterations)
-        for data in sorted(datas, key=lambda data: data.iterations or 0)
-        if data.iterations is not None
-    ]
+    if run.steps_per_epoch is not None:  # a fit without its own count has the run's
+        run.fits = [replace(fit, steps_per_epoch=fit.steps_per_epoch or run.steps_per_epoch) for fit in fits]
+    choice = choose_optimizer(datas, run.scalars)
+    run.optimizer_configs, run.optimizer = choice.configs, choice.optimizer
+    run.optimizer_source, run.optimizer_initial = choice.source, choice.initial
+    run.warnings.extend(choice.warnings)
+    run.saved_counters = _saved_counters(datas)
     _merge_compile_config(run, datas)
     run.keras = _hint(datas, "keras", run, "Keras generation") or _keras_from_logged_keys(run.scalars)
     run.backend = _hint(datas, "backend", run, "backend")

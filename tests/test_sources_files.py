@@ -57,7 +57,7 @@ def test_csvlogger_reads_every_cell_of_the_real_runs(run):
         for name, cell in zip(header[1:], row[1:], strict=False)
         if cell not in ("", "NA")
     }
-    assert sniff_file(path) is csvlogger
+    assert sniff_file(path) is csvlogger.CsvLoggerSource
     data = csvlogger.read(path)
     assert data.warnings == []
     got = _by_epoch(data.scalars, "value", "text")
@@ -76,7 +76,7 @@ def test_csvlogger_reads_every_cell_of_the_real_runs(run):
 def test_csvlogger_semicolon_na_and_crlf(tmp_path):
     path = tmp_path / "log.txt"
     path.write_bytes(b"epoch;lr;loss;val_loss\r\n0;0.001;1.5;NA\r\n1;0.00075;1.25;\r\n")
-    assert sniff_file(path) is csvlogger
+    assert sniff_file(path) is csvlogger.CsvLoggerSource
     data = csvlogger.read(path)
     values = _by_epoch(data.scalars)
     assert values == {("lr", 0): 0.001, ("loss", 0): 1.5, ("lr", 1): 0.00075, ("loss", 1): 1.25}
@@ -106,7 +106,7 @@ def test_csvlogger_append_with_initial_epoch_is_one_numbering(tmp_path):
 def test_csvlogger_odd_encodings(tmp_path, encoding):
     path = tmp_path / "h.csv"
     path.write_bytes("epoch,lr,loss\r\n0,0.001,1.5\r\n1,0.0005,1.25\r\n".encode(encoding))
-    assert sniff_file(path) is csvlogger
+    assert sniff_file(path) is csvlogger.CsvLoggerSource
     data = csvlogger.read(path)
     assert list(data.scalars["value"]) == [0.001, 1.5, 0.0005, 1.25]
 
@@ -148,7 +148,7 @@ def _history_files(run: str) -> list[Path]:
 def test_history_reads_every_value_of_the_real_runs(run):
     for path in _history_files(run):
         raw = json.loads(path.read_text())
-        assert sniff_file(path) is history
+        assert sniff_file(path) is history.HistorySource
         data = history.read(path)
         assert data.warnings == []
         got = _by_epoch(data.scalars)
@@ -167,7 +167,7 @@ def test_history_several_fits_and_string_values(tmp_path):
     as_dict = tmp_path / "b.json"
     as_dict.write_text(json.dumps({"first": {"loss": [1.0, 0.5]}, "second": {"loss": [0.25]}}, indent=1))
     for path in (as_list, as_dict):
-        assert sniff_file(path) is history
+        assert sniff_file(path) is history.HistorySource
         data = history.read(path)
         assert [fit.end_epoch for fit in data.fits] == [2, 1]
         loss = data.scalars[data.scalars["name"] == "loss"]
@@ -184,7 +184,7 @@ def test_history_nan_null_and_corrupt(tmp_path):
     assert math.isnan(data.scalars["value"].iloc[0]) and list(data.scalars["epoch"]) == [0, 1]
     broken = tmp_path / "broken.json"
     broken.write_text('{"loss": [1.0, 0.5,')
-    assert sniff_file(broken) is history  # still recognised, so the warning names it
+    assert sniff_file(broken) is history.HistorySource  # still recognised, so the warning names it
     data = history.read(broken)
     assert data.scalars.empty and "broken.json" in data.warnings[0]
 
@@ -200,7 +200,7 @@ def test_optimizer_configs_of_the_real_runs(run):
     for name in ("optimizer.json", "optimizer_initial.json", "optimizer_serialized.json"):
         raw = json.loads((folder / name).read_text())
         config = raw.get("config", raw)
-        assert sniff_file(folder / name) is optimizer_config
+        assert sniff_file(folder / name) is optimizer_config.OptimizerConfigSource
         data = optimizer_config.read(folder / name)
         assert data.optimizer["class_name"] == serialized["class_name"]
         assert data.optimizer["config"]["learning_rate"] == config["learning_rate"] or isinstance(
@@ -235,7 +235,7 @@ def test_optimizer_config_legacy_forms_and_class_inference(tmp_path):
     for index, (text, (class_name, keras)) in enumerate(cases.items()):
         path = tmp_path / f"c{index}.json"
         path.write_text(text)
-        assert sniff_file(path) is optimizer_config, text
+        assert sniff_file(path) is optimizer_config.OptimizerConfigSource, text
         data = optimizer_config.read(path)
         assert (data.optimizer["class_name"], data.keras) == (class_name, keras), text
     nested = optimizer_config.read(tmp_path / "c2.json").optimizer["config"]["learning_rate"]
@@ -246,7 +246,7 @@ def test_optimizer_config_legacy_forms_and_class_inference(tmp_path):
 def test_optimizer_config_corrupt_is_a_warning(tmp_path):
     path = tmp_path / "opt.json"
     path.write_text('{"name": "Adam", "learning_rate": 0.001, "beta_1"')
-    assert sniff_file(path) is optimizer_config
+    assert sniff_file(path) is optimizer_config.OptimizerConfigSource
     data = optimizer_config.read(path)
     assert data.optimizer is None and "opt.json" in data.warnings[0]
 
@@ -265,7 +265,7 @@ def test_saved_models_of_the_real_runs(run, name):
 
     path = FIXTURES / "runs" / run / name
     meta = _run_json(run)
-    assert sniff_file(path) is models
+    assert sniff_file(path) is models.ModelsSource
     data = models.read(path)
     assert data.warnings == []
     assert data.optimizer_stage == "saved"
@@ -291,7 +291,7 @@ def test_truncated_and_fake_models_are_warnings(tmp_path):
     source = next(FIXTURES.glob("runs/*/model.h5"))
     truncated = tmp_path / "cut.h5"
     truncated.write_bytes(source.read_bytes()[:3000])
-    assert sniff_file(truncated) is models
+    assert sniff_file(truncated) is models.ModelsSource
     data = models.read(truncated)
     assert data.optimizer is None and "cut.h5" in data.warnings[0]
     fake = tmp_path / "fake.keras"
@@ -303,7 +303,7 @@ def test_truncated_and_fake_models_are_warnings(tmp_path):
 def test_sniff_looks_at_content_not_names(tmp_path):
     csv_named_json = tmp_path / "history.json"
     csv_named_json.write_text("epoch,loss\n0,1.0\n")
-    assert sniff_file(csv_named_json) is csvlogger
+    assert sniff_file(csv_named_json) is csvlogger.CsvLoggerSource
     binary = tmp_path / "history.csv"
     binary.write_bytes(bytes(range(256)) * 10)
     assert sniff_file(binary) is None

@@ -14,7 +14,6 @@ import numpy as np
 
 from lraudit._timeline.contracts import PLATEAU, SCHEDULER, LrChange
 from lraudit._timeline.scalars import (
-    SOURCE_RANK,
     epoch_column,
     events_by_epoch,
     f32,
@@ -22,6 +21,7 @@ from lraudit._timeline.scalars import (
     row_location,
 )
 from lraudit.errors import UsageError
+from lraudit.sources.registry import kinds_ranked, kinds_where
 
 if TYPE_CHECKING:
     from lraudit._timeline.layout import Layout
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 
 #: per-epoch lr keys Keras puts in ``logs`` (2.x: ``lr``; Keras 3: ``learning_rate``)
 _EPOCH_LR_KEYS = ("lr", "learning_rate")
-#: sources whose per-epoch lr text is exact (float32 shortest repr or widened double)
-_EXACT_EPOCH_SOURCES = ("history", "csvlogger")
 
 
 def exact_epoch_lr(run: Run) -> dict[int, tuple[np.float32, str]]:
@@ -39,7 +37,9 @@ def exact_epoch_lr(run: Run) -> dict[int, tuple[np.float32, str]]:
     frame = run.scalars
     if frame is None or len(frame) == 0:
         return {}
-    mask = frame["source"].isin(_EXACT_EPOCH_SOURCES) & frame["name"].isin(_EPOCH_LR_KEYS)
+    # sources whose per-epoch lr under Keras' own key is exact (float32 shortest repr or widened double)
+    exact = kinds_where(lambda facts: facts.keras_keys and facts.exact)
+    mask = frame["source"].isin(exact) & frame["name"].isin(_EPOCH_LR_KEYS)
     column = epoch_column(frame)
     values: dict[int, tuple[np.float32, str]] = {}
     for row in frame[mask].itertuples(index=False):
@@ -152,7 +152,7 @@ def _tensorboard_epoch_lr(run: Run, epoch: int) -> tuple[np.float32, str] | None
     leaves = ("epoch_lr", "epoch_learning_rate", "lr")
     # decided once per distinct name, not per row (a per-batch run has millions of rows)
     wanted = [name for name in names.dropna().unique() if str(name).rsplit("/", 1)[-1] in leaves]
-    mask = (frame["source"] == "tfevents") & names.isin(wanted)
+    mask = frame["source"].isin(kinds_where(lambda facts: facts.tags)) & names.isin(wanted)
     column = epoch_column(frame)
     hits = frame[mask & (frame[column] == epoch)]
     for row in hits.itertuples(index=False):
@@ -166,7 +166,8 @@ def _console_epoch_lr(run: Run, epoch: int) -> tuple[np.float32, str] | None:
     if frame is None or len(frame) == 0:
         return None
     column = epoch_column(frame)
-    mask = (frame["source"] == "console") & frame["name"].isin(_EPOCH_LR_KEYS) & (frame[column] == epoch)
+    rounded = kinds_where(lambda facts: facts.rounded and facts.keras_keys)  # the progress bar
+    mask = frame["source"].isin(rounded) & frame["name"].isin(_EPOCH_LR_KEYS) & (frame[column] == epoch)
     for row in frame[mask].itertuples(index=False):
         if not is_missing(row.value):
             return f32(row.value), row_location(row)
@@ -461,7 +462,8 @@ def _metric_by_epoch(run: Run, name: str) -> dict[int, float]:
         return {}
     column = epoch_column(frame)
     found: dict[int, float] = {}
-    ranked = sorted(("history", "csvlogger", "console"), key=lambda s: SOURCE_RANK[s])
+    # Keras' ``logs`` keys (not TensorBoard tags), the most precise source first
+    ranked = kinds_ranked(lambda facts: facts.value_rank, lambda facts: facts.keras_keys)
     for source in ranked:
         rows = frame[(frame["source"] == source) & (frame["name"] == name)]
         for epoch, value in zip(rows[column], rows["value"], strict=True):

@@ -15,6 +15,7 @@ import numpy as np
 
 from lraudit._timeline.scalars import epoch_column
 from lraudit.errors import InputError
+from lraudit.sources.registry import kinds_where
 
 if TYPE_CHECKING:
     from lraudit.options import RunOptions
@@ -88,7 +89,8 @@ def _steps_per_epoch_from_batch_scalars(run: Run, fit) -> int | None:
     frame = run.scalars
     if frame is None or len(frame) == 0:
         return None
-    batch = frame[(frame["source"] == "tfevents") & frame["name"].str.contains("batch_", regex=False)]
+    tagged = kinds_where(lambda facts: facts.tags)  # TensorBoard's ``batch_*`` tags
+    batch = frame[frame["source"].isin(tagged) & frame["name"].str.contains("batch_", regex=False)]
     if "fit" in batch.columns and batch["fit"].notna().any():
         batch = batch[batch["fit"] == fit.index]
     steps = batch["step"].dropna()

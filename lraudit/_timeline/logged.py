@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lraudit._timeline.contracts import LOGGED_COLUMNS, RELATIONS, SCHEDULE_READ_ULPS, SCHEDULER, LrChange
-from lraudit._timeline.scalars import SOURCE_RANK, epoch_column, f32, is_missing, row_location
+from lraudit._timeline.scalars import (
+    CALLBACK_SOURCE,
+    SOURCE_RANK,
+    epoch_column,
+    f32,
+    is_missing,
+    row_location,
+)
+from lraudit.sources.registry import kinds_where
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,12 +62,14 @@ def join_logged(
         names = scalars["name"].astype("string").fillna("")
         # decided once per distinct name, not per row (a per-batch run has millions of rows)
         mask = names.isin([name for name in names.unique() if _is_lr_name(str(name))])
+        # values printed with a few digits match within their print precision, others exactly
+        rounded = set(kinds_where(lambda facts: facts.rounded))
         for row in scalars[mask.to_numpy()].itertuples(index=False):
             if is_missing(row.value):
                 continue
             leaf = str(row.name).rsplit("/", 1)[-1]
             source = str(row.source)
-            approx = _print_precision(row.text) if source == "console" else None
+            approx = _print_precision(row.text) if source in rounded else None
             if leaf.startswith("batch_"):
                 target = _batch_row(layout, row)
                 record = _classify_at_row(target, row.value, approx, layout, base, effective)
@@ -270,7 +280,7 @@ def _classify_change(change: LrChange, layout, base, effective, after: AfterEpoc
     else:
         record = _record(epoch, None, None, None, "mismatch")
     record.update(
-        source="callback",
+        source=CALLBACK_SOURCE,
         name=change.callback,
         location=change.location or "",
         value=float(change.printed),

@@ -9,13 +9,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lraudit.sources.registry import rank_of
+
 if TYPE_CHECKING:
     import pandas as pd
 
     from lraudit.run import Run
 
+#: the ``source`` of a value a callback printed itself (e.g. ReduceLROnPlateau's new lr): it
+#: ranks after event files and before the rounded progress bar (``value_rank`` 3)
+CALLBACK_SOURCE = "callback"
 #: lower rank = preferred: the exact per-epoch logs first, the rounded progress bar last
-SOURCE_RANK = {"history": 0, "csvlogger": 1, "tfevents": 2, "callback": 3, "console": 4}
+SOURCE_RANK = {**rank_of(lambda facts: facts.value_rank), CALLBACK_SOURCE: 3}
 
 
 def epoch_column(scalars: pd.DataFrame) -> str:

@@ -7,14 +7,13 @@ import numpy as np
 import pandas as pd
 
 from lraudit.semantics.specs import CallbackSpec, ScheduleSpec
+from lraudit.sources.registry import kinds_ranked
 
 if TYPE_CHECKING:
     from lraudit.run import Run
     from lraudit.sources.base import CallbackEvent
     from lraudit.timeline import Timeline
 
-#: when several sources logged the same per-epoch metric, the most precise one wins
-_METRIC_SOURCE_ORDER = ("history", "csvlogger", "tfevents", "console")
 
 
 def f32(value: float) -> float:
@@ -102,7 +101,8 @@ def epoch_metric(run: Run, name: str) -> pd.Series:
     if rows.empty:
         return pd.Series(dtype="float64")
     epoch_col = "global_epoch" if "global_epoch" in rows else "epoch"
-    for source in (*_METRIC_SOURCE_ORDER, None):
+    # when several sources logged the same per-epoch metric, the most precise one wins
+    for source in (*kinds_ranked(lambda facts: facts.value_rank), None):
         part = rows if source is None else rows[rows["source"] == source]
         part = part[part[epoch_col].notna()]
         if part.empty:

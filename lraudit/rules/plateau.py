@@ -28,6 +28,7 @@ from lraudit.rules._plateau import (
     replay,
 )
 from lraudit.rules.base import Finding, Rule, Severity
+from lraudit.sources.registry import kinds_where
 
 if TYPE_CHECKING:
     from lraudit.run import Run
@@ -322,7 +323,7 @@ def _epoch_metric_names(run: Run) -> set[str]:
     scalars = run.scalars
     if scalars is None or scalars.empty:
         return set()
-    rows = scalars[scalars["source"].isin(["history", "csvlogger", "console"])]
+    rows = scalars[scalars["source"].isin(kinds_where(lambda facts: facts.keras_keys))]
     return {str(n) for n in rows["name"].dropna().unique()}
 
 

@@ -1,26 +1,26 @@
-"""Input sources: each module reads one kind of file, recognised by content (never by name).
+"""Input sources: each kind of file is a :class:`~lraudit.sources.base.Source` class, recognised
+by content (never by name), with the facts the rest of lraudit reads about it.
 
-:func:`source_modules` is the registry, in the order files are tried: binary containers first
-(saved models, TensorBoard event files), then the JSON kinds (an optimizer config before a
-History, whose sniffs exclude each other anyway), CSVLogger files, and the console last
-because console output is the most free-form text. :func:`sniff_file` gives the first module
-whose ``sniff`` accepts a file's first :data:`~lraudit.sources.base.SNIFF_BYTES` bytes.
+:mod:`lraudit.sources.registry` is the one list of kinds, in the order files are tried.
+:func:`sniff_file` gives the first source class whose ``sniff`` accepts a file's first
+:data:`~lraudit.sources.base.SNIFF_BYTES` bytes.
 """
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 from lraudit.sources.base import SNIFF_BYTES
 
-#: source modules in the order they are tried
-SOURCE_MODULE_NAMES = ("models", "tfevents", "optimizer_config", "history", "csvlogger", "console")
+if TYPE_CHECKING:
+    from lraudit.sources.base import Source
 
 
-def source_modules() -> list[ModuleType]:
-    """The source modules, in the order they are tried."""
-    return [importlib.import_module(f"lraudit.sources.{name}") for name in SOURCE_MODULE_NAMES]
+def source_classes() -> tuple[type[Source], ...]:
+    """The source classes, in the order they are tried (:data:`lraudit.sources.registry.SOURCES`)."""
+    from lraudit.sources.registry import SOURCES  # imported late: it imports every source module
+
+    return SOURCES
 
 
 def read_prefix(path: Path) -> bytes:
@@ -29,19 +29,19 @@ def read_prefix(path: Path) -> bytes:
         return handle.read(SNIFF_BYTES)
 
 
-def sniff_prefix(prefix: bytes, path: Path) -> ModuleType | None:
-    """The first source module that recognises ``prefix``, or None."""
-    for module in source_modules():
+def sniff_prefix(prefix: bytes, path: Path) -> type[Source] | None:
+    """The first source class that recognises ``prefix``, or None."""
+    for source in source_classes():
         try:
-            if module.sniff(prefix, path):
-                return module
+            if source.sniff(prefix, path):
+                return source
         except Exception:  # a sniff must not take the run down: treat as "not this kind"
             continue
     return None
 
 
-def sniff_file(path: Path) -> ModuleType | None:
-    """The source module that reads ``path``, or None when nothing recognises its content."""
+def sniff_file(path: Path) -> type[Source] | None:
+    """The source class that reads ``path``, or None when nothing recognises its content."""
     try:
         prefix = read_prefix(path)
     except OSError:

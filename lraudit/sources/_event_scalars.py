@@ -117,11 +117,13 @@ def learn_layout(data: bytes) -> Layout | None:
         return None
 
 
-def _learn(data: bytes) -> Layout | None:
-    end = len(data)
-    if end < 8:
-        return None
-    event = _fields(data, 0, end)
+#: protobuf fields by number: (wire type, start, end)
+_Fields = dict[int, tuple[int, int, int]]
+
+
+def _event_positions(event: _Fields) -> tuple[int | None, int | None, int] | None:
+    """Where an Event's wall time (double) and step (varint) sit, and the step's length; None
+    when the event is not a bare ``wall_time, step, summary``."""
     if set(event) - {1, 2, 5} or 5 not in event or event[5][0] != 2:
         return None
     wall_pos = step_pos = None
@@ -134,6 +136,11 @@ def _learn(data: bytes) -> Layout | None:
         if event[2][0] != 0:
             return None
         step_pos, step_len = event[2][1], event[2][2] - event[2][1]
+    return wall_pos, step_pos, step_len
+
+
+def _summary_value(data: bytes, event: _Fields) -> _Fields | None:
+    """The fields of the Summary's one Value (tag + simple_value or tensor), None otherwise."""
     summary = _fields(data, event[5][1], event[5][2])
     if set(summary) != {1} or summary[1][0] != 2:
         return None
@@ -142,29 +149,52 @@ def _learn(data: bytes) -> Layout | None:
         return None
     if any(value[k][0] != 2 for k in (1, 7, 8, 9) if k in value):
         return None
+    return value
+
+
+def _tensor_scalar_position(data: bytes, tensor_field: tuple[int, int, int]) -> tuple[str, int] | None:
+    """(dtype kind, offset) of a rank-0 float tensor's single value in a fixed-width payload."""
+    tensor = _fields(data, tensor_field[1], tensor_field[2])
+    if set(tensor) - {1, 2, 3, 4, 5, 6} or 1 not in tensor or tensor[1][0] != 0:
+        return None
+    dtype, _ = _varint(data, tensor[1][1], tensor[1][2])
+    kind = _FAST_DTYPES.get(dtype)
+    payloads = [k for k in (4, 5, 6) if k in tensor]
+    if kind is None or len(payloads) != 1 or tensor[payloads[0]][0] != 2:
+        return None
+    if 2 in tensor and (tensor[2][0] != 2 or tensor[2][2] != tensor[2][1]):
+        return None  # shape must be rank 0 (empty TensorShapeProto)
+    payload = payloads[0]
+    _, value_pos, value_end = tensor[payload]
+    if (payload == 5 and kind != "f4") or (payload == 6 and kind != "f8"):
+        return None
+    if value_end - value_pos != _WIDTH[kind]:
+        return None
+    return kind, value_pos
+
+
+def _learn(data: bytes) -> Layout | None:
+    end = len(data)
+    if end < 8:
+        return None
+    event = _fields(data, 0, end)
+    positions = _event_positions(event)
+    if positions is None:
+        return None
+    value = _summary_value(data, event)
+    if value is None:
+        return None
     tag = data[value[1][1] : value[1][2]].decode("utf-8")
     if 2 in value:
         if value[2][0] != 5:
             return None
-        kind, value_pos = "sv", value[2][1]
+        found: tuple[str, int] | None = ("sv", value[2][1])
     else:
-        tensor = _fields(data, value[8][1], value[8][2])
-        if set(tensor) - {1, 2, 3, 4, 5, 6} or 1 not in tensor or tensor[1][0] != 0:
-            return None
-        dtype, _ = _varint(data, tensor[1][1], tensor[1][2])
-        kind = _FAST_DTYPES.get(dtype)
-        payloads = [k for k in (4, 5, 6) if k in tensor]
-        if kind is None or len(payloads) != 1 or tensor[payloads[0]][0] != 2:
-            return None
-        if 2 in tensor and (tensor[2][0] != 2 or tensor[2][2] != tensor[2][1]):
-            return None  # shape must be rank 0 (empty TensorShapeProto)
-        payload = payloads[0]
-        _, value_pos, value_end = tensor[payload]
-        if (payload == 5 and kind != "f4") or (payload == 6 and kind != "f8"):
-            return None
-        if value_end - value_pos != _WIDTH[kind]:
-            return None
-    return Layout(end, tag, kind, value_pos, wall_pos, step_pos, step_len)
+        found = _tensor_scalar_position(data, value[8])
+    if found is None:
+        return None
+    wall_pos, step_pos, step_len = positions
+    return Layout(end, tag, found[0], found[1], wall_pos, step_pos, step_len)
 
 
 def _constant_mask(layout: Layout) -> np.ndarray:

@@ -8,19 +8,21 @@ read becomes a warning and the readable part is kept. Every value carries its lo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     import pandas as pd
+    import pyarrow as pa
 
 #: how many leading bytes a source may look at to recognise a file
 SNIFF_BYTES = 64 * 1024
 
 #: columns of :attr:`SourceData.scalars`, in this order
 SCALAR_COLUMNS = (
-    "source",  # source kind: console | tfevents | csvlogger | history
+    "source",  # source kind (SourceFacts.kind of the source that read the row)
     "file",  # path as given/discovered (str)
     "line",  # 1-based line for text sources, <NA> for event files (Int64)
     "name",  # metric key as Keras named it: lr, learning_rate, loss, val_loss; tfevents: the tag
@@ -102,18 +104,155 @@ class InputFile:
     reason: str | None = None
 
 
-class Source(Protocol):
-    """A module in :mod:`lraudit.sources` implements this."""
+#: what a source can tell about a run (:attr:`SourceFacts.tells`)
+TELLABLE = frozenset(
+    {"lr", "metrics", "steps_per_epoch", "optimizer", "iterations", "callback_events", "backend"}
+)
+#: :attr:`SourceFacts.epoch_values`: values as the framework held them (float32 shortest repr,
+#: widened doubles, event-file floats) vs printed with a few digits (the progress bar)
+EPOCH_VALUES = ("exact", "rounded-text")
+#: :attr:`SourceFacts.epoch_numbering`: how the file numbers epochs. ``0-based``: Keras' own epoch
+#: index (CSVLogger column, TensorBoard step); ``1-based``: the console's "Epoch N/M";
+#: ``position``: no number of its own, only the place in a list (History)
+EPOCH_NUMBERINGS = ("0-based", "1-based", "position")
+#: :attr:`SourceFacts.names`: ``keras-keys`` are the keys of Keras' ``logs`` dict (``lr``,
+#: ``val_loss``), one value per epoch; ``tags`` are TensorBoard tags (``epoch_lr``, ``batch_loss``)
+NAMINGS = ("keras-keys", "tags")
+#: :attr:`SourceFacts.located_by`: how a value is pointed at: ``file:line``, ``file:tag``, or
+#: ``file:name[epoch]`` (a key and the position in its list)
+LOCATIONS = ("line", "tag", "key")
 
-    KIND: str
 
-    def sniff(self, prefix: bytes, path: Path) -> bool:
+@dataclass(frozen=True)
+class SourceFacts:
+    """What one kind of input is, as everything outside :mod:`lraudit.sources` needs to know it.
+
+    Code that treats kinds differently reads these facts, never the kind name, so a new kind
+    only needs its module and one line in :mod:`lraudit.sources.registry`. Fields that do not
+    apply to a kind that logs no values (a saved model, an optimizer config) are ``None``.
+    Ranks: lower wins; equal ranks keep the registry order.
+    """
+
+    #: the kind name stored in :attr:`SourceData.kind` and the ``source`` column of the scalars
+    kind: str
+    #: how messages name it ("console output", "CSVLogger file", ...)
+    label: str
+    #: what it can tell about a run, a subset of :data:`TELLABLE`
+    tells: frozenset[str]
+    #: one of :data:`EPOCH_VALUES`: "rounded-text" values get a print tolerance when compared
+    epoch_values: str | None
+    #: one of :data:`EPOCH_NUMBERINGS` (sources convert to 0-based epochs when they read)
+    epoch_numbering: str | None
+    #: one of :data:`NAMINGS`: what the ``name`` column holds
+    names: str | None
+    #: one of :data:`LOCATIONS`
+    located_by: str | None
+    #: which logged value is trusted first when sources disagree (the most precise first)
+    value_rank: int | None
+    #: whose fit structure (fit() calls, their epochs) is trusted first
+    fit_rank: int | None
+    #: whose Keras-generation/backend hint wins when hints conflict
+    hint_rank: int
+    #: True when its files sit in TensorBoard's per-mode subfolders (``train/``, ``validation/``)
+    in_mode_folders: bool = False
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.kind or not self.label:
+            problems.append("kind and label must be non-empty")
+        if not self.tells <= TELLABLE:
+            problems.append(f"tells {sorted(self.tells - TELLABLE)} outside {sorted(TELLABLE)}")
+        for name, allowed in (
+            ("epoch_values", EPOCH_VALUES),
+            ("epoch_numbering", EPOCH_NUMBERINGS),
+            ("names", NAMINGS),
+            ("located_by", LOCATIONS),
+        ):
+            value = getattr(self, name)
+            if value is not None and value not in allowed:
+                problems.append(f"{name}={value!r} not in {allowed}")
+        logs_values = bool(self.tells & {"lr", "metrics"})
+        per_value = ("epoch_values", "epoch_numbering", "names", "located_by", "value_rank")
+        unset = [name for name in per_value if getattr(self, name) is None]
+        if logs_values and unset:
+            problems.append(f"a kind that logs lr/metrics needs {', '.join(unset)}")
+        if not logs_values and len(unset) < len(per_value):
+            problems.append(f"a kind that logs no values leaves {', '.join(per_value)} unset")
+        if problems:
+            raise ValueError(f"SourceFacts({self.kind!r}): " + "; ".join(problems))
+
+    @property
+    def logs_values(self) -> bool:
+        """True when the kind logs values (lr or metrics) per epoch or step."""
+        return self.value_rank is not None
+
+    @property
+    def exact(self) -> bool:
+        """True when its logged values are the values Keras held (no print rounding)."""
+        return self.epoch_values == "exact"
+
+    @property
+    def rounded(self) -> bool:
+        """True when its logged values are printed with a few digits (compare with a tolerance)."""
+        return self.epoch_values == "rounded-text"
+
+    @property
+    def numbers_epochs(self) -> bool:
+        """True when the file numbers its epochs itself (History only lists them)."""
+        return self.epoch_numbering in ("0-based", "1-based")
+
+    @property
+    def keras_keys(self) -> bool:
+        """True when its names are the keys of Keras' per-epoch ``logs`` (``lr``, ``val_loss``)."""
+        return self.names == "keras-keys"
+
+    @property
+    def tags(self) -> bool:
+        """True when its names are TensorBoard tags (``epoch_lr``, ``batch_loss``)."""
+        return self.names == "tags"
+
+
+class Source:
+    """One kind of input file: how to recognise it, how to read it, and its :class:`SourceFacts`.
+
+    Subclasses are never instantiated: the registry holds the classes, and ``sniff``/``read``
+    are static (each delegates to its module's functions, which tests may call directly).
+    ``__init_subclass__`` refuses a subclass without facts or without ``sniff``/``read``.
+    """
+
+    facts: ClassVar[SourceFacts]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not isinstance(cls.__dict__.get("facts"), SourceFacts):
+            raise TypeError(f"{cls.__name__} must define facts = SourceFacts(...)")
+        for method in ("sniff", "read"):
+            if getattr(cls, method) is getattr(Source, method):
+                raise TypeError(f"{cls.__name__} must define {method}()")
+
+    @staticmethod
+    def sniff(prefix: bytes, path: Path) -> bool:
         """True when ``prefix`` (the first :data:`SNIFF_BYTES` of the file) looks like this kind."""
-        ...
+        raise NotImplementedError
 
-    def read(self, path: Path) -> SourceData:
+    @staticmethod
+    def read(path: Path) -> SourceData:
         """Read the file; never raise on bad content (record a warning instead)."""
-        ...
+        raise NotImplementedError
+
+    #: True when :meth:`iter_tables` streams the file in bounded chunks
+    streams: ClassVar[bool] = False
+
+    @staticmethod
+    def iter_tables(
+        path: Path, *, verify_crc: bool = False, warnings: list[str] | None = None
+    ) -> Iterator[pa.Table]:
+        """The file's scalar rows as Arrow tables, a bounded block at a time (when it ``streams``).
+
+        Columns are :data:`SCALAR_COLUMNS` (names dictionary-encoded); what could not be read is
+        appended to ``warnings`` once the stream ends.
+        """
+        raise NotImplementedError("this source does not stream")
 
 
 def empty_scalars() -> pd.DataFrame:

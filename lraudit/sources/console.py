@@ -41,7 +41,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lraudit.sources.base import CallbackEvent, FitInfo, SourceData, scalars_frame
+from lraudit.sources.base import CallbackEvent, FitInfo, Source, SourceData, SourceFacts, scalars_frame
 
 KIND = "console"
 
@@ -714,4 +714,23 @@ def read(path: Path) -> SourceData:
     return data
 
 
-__all__ = ["CHUNK_BYTES", "KIND", "read", "sniff"]
+
+class ConsoleSource(Source):
+    """The registered face of this module (see :mod:`lraudit.sources.registry`)."""
+
+    facts = SourceFacts(
+        kind=KIND,
+        label="console output",
+        tells=frozenset({"lr", "metrics", "steps_per_epoch", "callback_events", "backend"}),
+        epoch_values="rounded-text",  # the progress bar prints a few digits ("lr: 1.0000e-03")
+        epoch_numbering="1-based",  # "Epoch N/M"
+        names="keras-keys",
+        located_by="line",
+        value_rank=4,  # the rounded bar last (3 is a callback's own message)
+        fit_rank=0,  # "Epoch N/M" headers tell every fit() and its epochs argument
+        hint_rank=2,
+    )
+    sniff = staticmethod(sniff)
+    read = staticmethod(read)
+
+__all__ = ["CHUNK_BYTES", "KIND", "ConsoleSource", "read", "sniff"]

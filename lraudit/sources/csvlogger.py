@@ -15,7 +15,7 @@ import math
 import re
 from pathlib import Path
 
-from lraudit.sources.base import FitInfo, SourceData, scalars_frame
+from lraudit.sources.base import FitInfo, Source, SourceData, SourceFacts, scalars_frame
 from lraudit.sources.text import decode, looks_like_text, read_text
 
 KIND = "csvlogger"
@@ -62,82 +62,120 @@ def _parse_float(cell: str) -> float | None:
         return None
 
 
-def read(path: Path) -> SourceData:
-    """Read a CSVLogger file into scalars (one per logged cell) and fits; never raises on content."""
-    data = SourceData(path=str(path), kind=KIND)
-    text = read_text(path, data.warnings)
-    if text is None:
-        data.scalars = scalars_frame([])
-        return data
-    lines = text.splitlines()
-    match = _HEADER.match(_first_line(text)) if looks_like_text(text) else None
-    if match is None:
-        data.warnings.append(f"{path}: no CSVLogger header (first column 'epoch') found")
-        data.scalars = scalars_frame([])
-        return data
-    separator = match.group(1)
-    ends_with_newline = text.endswith(("\n", "\r"))
+def _row_epoch(cells: list[str], header: list[str], truncated: bool) -> tuple[int | None, str | None]:
+    """The epoch of a data row, or None and why the row is skipped (``truncated``: last, unended)."""
+    if len(cells) != len(header):
+        why = "truncated last row" if truncated else f"{len(cells)} cells for {len(header)} columns"
+        return None, f"row skipped ({why})"
+    epoch_text = cells[0].strip()
+    try:
+        return int(float(epoch_text)), None
+    except ValueError:
+        return None, f"row skipped (epoch {epoch_text!r} is not a number)"
 
+
+def _row_values(header: list[str], cells: list[str]) -> tuple[list[tuple[str, float, str]], list[str]]:
+    """(name, value, text) of every logged cell of a row, and the cells that are not numbers.
+
+    Empty/NA cells are not logged values; a NaN counts only when the file spells it.
+    """
+    values: list[tuple[str, float, str]] = []
+    problems: list[str] = []
+    for name, cell in zip(header[1:], cells[1:], strict=False):
+        cell_text = cell.strip()
+        if cell_text.lower() in _MISSING:
+            continue
+        value = _parse_float(cell_text)
+        if value is None:
+            problems.append(f"{name}={cell_text!r} is not a number")
+        elif not math.isnan(value) or cell_text.lower() in ("nan", "-nan"):
+            values.append((name, value, cell_text))
+    return values, problems
+
+
+def _new_fit(fits: list[FitInfo], where: str) -> FitInfo:
+    return FitInfo(index=len(fits), first_epoch=0, end_epoch=0, location=where)
+
+
+def _parse_rows(path: Path, text: str, separator: str) -> tuple[list[tuple], list[FitInfo], list[str], bool]:
+    """Scalar rows, fits (a repeated header or restarted numbering opens one), warnings, and
+    whether any header was seen."""
+    lines = text.splitlines()
+    ends_with_newline = text.endswith(("\n", "\r"))
     rows: list[tuple] = []
     fits: list[FitInfo] = []
+    warnings: list[str] = []
     header: list[str] | None = None
-    fit_index = -1
     previous_epoch: int | None = None
-
-    def start_fit(line_no: int) -> None:
-        nonlocal fit_index, previous_epoch
-        fit_index += 1
-        previous_epoch = None
-        fits.append(FitInfo(index=fit_index, first_epoch=0, end_epoch=0, location=f"{path}:{line_no}"))
-
     for line_no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             cells = _split(line, separator)
         except csv.Error as exc:
-            data.warnings.append(f"{path}:{line_no}: unreadable row ({exc})")
+            warnings.append(f"{path}:{line_no}: unreadable row ({exc})")
             continue
         if _is_header(cells):
             header = [cell.strip().lstrip("\ufeff") for cell in cells]
             # a repeated header opens a new fit only once the previous one has rows
             if not fits or fits[-1].epochs_seen:
-                start_fit(line_no)
+                fits.append(_new_fit(fits, f"{path}:{line_no}"))
+                previous_epoch = None
             continue
         if header is None:
             continue
-        if len(cells) != len(header):
-            last = line_no == len(lines) and not ends_with_newline
-            why = "truncated last row" if last else f"{len(cells)} cells for {len(header)} columns"
-            data.warnings.append(f"{path}:{line_no}: row skipped ({why})")
-            continue
-        epoch_text = cells[0].strip()
-        try:
-            epoch = int(float(epoch_text))
-        except ValueError:
-            data.warnings.append(f"{path}:{line_no}: row skipped (epoch {epoch_text!r} is not a number)")
+        epoch, problem = _row_epoch(cells, header, line_no == len(lines) and not ends_with_newline)
+        if epoch is None:
+            warnings.append(f"{path}:{line_no}: {problem}")
             continue
         if previous_epoch is not None and epoch <= previous_epoch:
-            start_fit(line_no)  # the numbering restarted: a new fit appended to the same file
+            fits.append(_new_fit(fits, f"{path}:{line_no}"))  # the numbering restarted: a new fit
         previous_epoch = epoch
         fit = fits[-1]
         if not fit.epochs_seen:
             fit.first_epoch = epoch
         fit.epochs_seen.append(epoch)
         fit.end_epoch = epoch + 1
-        for name, cell in zip(header[1:], cells[1:], strict=False):
-            cell_text = cell.strip()
-            if cell_text.lower() in _MISSING:
-                continue
-            value = _parse_float(cell_text)
-            if value is None:
-                data.warnings.append(f"{path}:{line_no}: {name}={cell_text!r} is not a number")
-                continue
-            if math.isnan(value) and cell_text.lower() not in ("nan", "-nan"):
-                continue
-            rows.append((KIND, str(path), line_no, name, epoch, None, fit.index, value, cell_text))
-    if header is None:
+        values, problems = _row_values(header, cells)
+        warnings.extend(f"{path}:{line_no}: {problem}" for problem in problems)
+        rows.extend((KIND, str(path), line_no, name, epoch, None, fit.index, value, cell_text)
+                    for name, value, cell_text in values)
+    return rows, fits, warnings, header is not None
+
+
+def read(path: Path) -> SourceData:
+    """Read a CSVLogger file into scalars (one per logged cell) and fits; never raises on content."""
+    data = SourceData(path=str(path), kind=KIND, scalars=scalars_frame([]))
+    text = read_text(path, data.warnings)
+    if text is None:
+        return data
+    match = _HEADER.match(_first_line(text)) if looks_like_text(text) else None
+    if match is None:
+        data.warnings.append(f"{path}: no CSVLogger header (first column 'epoch') found")
+        return data
+    rows, fits, warnings, header_seen = _parse_rows(path, text, match.group(1))
+    data.warnings.extend(warnings)
+    if not header_seen:
         data.warnings.append(f"{path}: no CSVLogger header (first column 'epoch') found")
     data.fits = [fit for fit in fits if fit.epochs_seen]
     data.scalars = scalars_frame(rows)
     return data
+
+
+class CsvLoggerSource(Source):
+    """The registered face of this module (see :mod:`lraudit.sources.registry`)."""
+
+    facts = SourceFacts(
+        kind=KIND,
+        label="CSVLogger file",
+        tells=frozenset({"lr", "metrics"}),
+        epoch_values="exact",  # str() of the float: shortest repr, round-trips
+        epoch_numbering="0-based",  # the epoch column
+        names="keras-keys",
+        located_by="line",
+        value_rank=1,
+        fit_rank=1,  # a repeated header or restarted numbering starts a fit
+        hint_rank=4,
+    )
+    sniff = staticmethod(sniff)
+    read = staticmethod(read)

@@ -17,11 +17,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 
 from lraudit.errors import InputError
 from lraudit.sources import read_prefix, sniff_prefix
-from lraudit.sources.base import InputFile
+from lraudit.sources.base import InputFile, Source, SourceFacts
 from lraudit.sources.text import decode, looks_like_text
 
 #: subfolders the Keras TensorBoard callback writes per mode (they belong to the run above them)
@@ -30,15 +29,20 @@ TENSORBOARD_MODE_DIRS = frozenset({"train", "validation", "eval", "evaluation", 
 
 @dataclass
 class Found:
-    """A recognised file and the source module that reads it."""
+    """A recognised file and the source class that reads it."""
 
     path: Path
-    module: ModuleType
+    source: type[Source]
 
     @property
     def kind(self) -> str:
-        """The source kind (``console``, ``csvlogger``, ...)."""
-        return self.module.KIND
+        """The source kind (:attr:`SourceFacts.kind`)."""
+        return self.source.facts.kind
+
+    @property
+    def facts(self) -> SourceFacts:
+        """What its kind is (:class:`SourceFacts`)."""
+        return self.source.facts
 
 
 @dataclass
@@ -85,16 +89,16 @@ def _unrecognised_reason(prefix: bytes) -> str:
     return f"not a recognised training log: text starting {first!r}"
 
 
-def classify(path: Path) -> tuple[ModuleType | None, str | None]:
-    """The source module for ``path``, or None and the reason nothing reads it."""
+def classify(path: Path) -> tuple[type[Source] | None, str | None]:
+    """The source class for ``path``, or None and the reason nothing reads it."""
     try:
         prefix = read_prefix(path)
     except OSError as exc:
         return None, f"cannot read: {exc.strerror or exc}"
-    module = sniff_prefix(prefix, path) if prefix else None
-    if module is None:
+    source = sniff_prefix(prefix, path) if prefix else None
+    if source is None:
         return None, _unrecognised_reason(prefix)
-    return module, None
+    return source, None
 
 
 def _check_exists(paths: list[Path]) -> None:
@@ -115,11 +119,11 @@ def _scan(paths: list[Path]) -> tuple[list[Found], list[InputFile]]:
             if resolved in seen:
                 continue
             seen.add(resolved)
-            module, reason = classify(path)
-            if module is None:
+            source, reason = classify(path)
+            if source is None:
                 skipped.append(InputFile(path=str(path), kind=None, status="skipped", reason=reason))
             else:
-                found.append(Found(path, module))
+                found.append(Found(path, source))
     return found, skipped
 
 
@@ -129,7 +133,7 @@ def _no_log_error(paths: list[Path], skipped: list[InputFile]) -> InputError:
 
 
 def discover_sources(paths: list[Path]) -> tuple[list[Found], list[InputFile]]:
-    """Every recognised file under ``paths`` with its source module, and the skipped files.
+    """Every recognised file under ``paths`` with its source class, and the skipped files.
 
     Raises :class:`InputError` when a path does not exist or nothing is a training log.
     """
@@ -154,7 +158,7 @@ def _roots(directory: Path, found: list[Found]) -> list[Path]:
     """The run roots in ``directory`` given the recognised files below it."""
     direct = [item for item in found if item.path.parent == directory]
     is_mode_dir = directory.name.lower() in TENSORBOARD_MODE_DIRS
-    if any(item.kind != "tfevents" for item in direct) or (direct and not is_mode_dir):
+    if any(not item.facts.in_mode_folders for item in direct) or (direct and not is_mode_dir):
         return [directory]
     children = sorted(
         {directory / item.path.relative_to(directory).parts[0] for item in found if item not in direct}
@@ -163,7 +167,7 @@ def _roots(directory: Path, found: list[Found]) -> list[Path]:
         return [directory] if direct else []
     if all(
         child.name.lower() in TENSORBOARD_MODE_DIRS
-        and all(item.kind == "tfevents" for item in found if _is_within(item.path, child))
+        and all(item.facts.in_mode_folders for item in found if _is_within(item.path, child))
         for child in children
     ):
         return [directory]  # tb/{train,validation}: one run's event files

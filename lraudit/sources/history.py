@@ -21,7 +21,7 @@ from bisect import bisect_right
 from pathlib import Path
 from typing import Any
 
-from lraudit.sources.base import SNIFF_BYTES, FitInfo, SourceData, scalars_frame
+from lraudit.sources.base import SNIFF_BYTES, FitInfo, Source, SourceData, SourceFacts, scalars_frame
 from lraudit.sources.text import decode, looks_like_text, read_json
 
 KIND = "history"
@@ -156,3 +156,22 @@ def read(path: Path) -> SourceData:
         )
     data.scalars = scalars_frame(rows)
     return data
+
+
+class HistorySource(Source):
+    """The registered face of this module (see :mod:`lraudit.sources.registry`)."""
+
+    facts = SourceFacts(
+        kind=KIND,
+        label="History JSON",
+        tells=frozenset({"lr", "metrics"}),
+        epoch_values="exact",
+        epoch_numbering="position",  # lists only: the run builder places each fit
+        names="keras-keys",
+        located_by="key",
+        value_rank=0,
+        fit_rank=3,
+        hint_rank=5,
+    )
+    sniff = staticmethod(sniff)
+    read = staticmethod(read)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lraudit.sources import optimizer_config
-from lraudit.sources.base import SourceData
+from lraudit.sources.base import Source, SourceData, SourceFacts
 
 KIND = "models"
 
@@ -162,3 +162,22 @@ def read(path: Path) -> SourceData:
     except Exception as exc:  # h5py/zipfile raise many types on corrupt files; keep what was read
         data.warnings.append(f"{path}: saved model unreadable ({type(exc).__name__}: {exc})")
     return data
+
+
+class ModelsSource(Source):
+    """The registered face of this module (see :mod:`lraudit.sources.registry`)."""
+
+    facts = SourceFacts(
+        kind=KIND,
+        label="saved model",
+        tells=frozenset({"optimizer", "iterations", "backend"}),
+        epoch_values=None,
+        epoch_numbering=None,
+        names=None,
+        located_by=None,
+        value_rank=None,
+        fit_rank=None,
+        hint_rank=0,  # the saved file states its Keras version and backend
+    )
+    sniff = staticmethod(sniff)
+    read = staticmethod(read)

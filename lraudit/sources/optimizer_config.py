@@ -31,7 +31,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from lraudit.sources.base import SNIFF_BYTES, SourceData
+from lraudit.sources.base import SNIFF_BYTES, Source, SourceData, SourceFacts
 from lraudit.sources.text import decode, looks_like_text, read_json
 
 KIND = "optimizer_config"
@@ -177,3 +177,22 @@ def read(path: Path) -> SourceData:
     data.optimizer = optimizer
     data.keras = keras_hint(optimizer)
     return data
+
+
+class OptimizerConfigSource(Source):
+    """The registered face of this module (see :mod:`lraudit.sources.registry`)."""
+
+    facts = SourceFacts(
+        kind=KIND,
+        label="optimizer config",
+        tells=frozenset({"optimizer"}),
+        epoch_values=None,
+        epoch_numbering=None,
+        names=None,
+        located_by=None,
+        value_rank=None,
+        fit_rank=None,
+        hint_rank=1,
+    )
+    sniff = staticmethod(sniff)
+    read = staticmethod(read)

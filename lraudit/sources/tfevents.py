@@ -58,7 +58,7 @@ import pyarrow as pa
 
 from lraudit.sources import _event_scalars as es
 from lraudit.sources import _tfrecord as tfr
-from lraudit.sources.base import SCALAR_COLUMNS, SourceData, empty_scalars
+from lraudit.sources.base import SCALAR_COLUMNS, Source, SourceData, SourceFacts, empty_scalars
 from lraudit.sources.keras_model_json import ModelJson, read_model_json
 
 KIND = "tfevents"
@@ -721,3 +721,34 @@ def read(
             data.optimizer = summary.optimizer
             data.optimizer_stage = "initial"  # written when fit() begins, before any update
     return data
+
+
+class TfeventsSource(Source):
+    """The registered face of this module (see :mod:`lraudit.sources.registry`)."""
+
+    facts = SourceFacts(
+        kind=KIND,
+        label="TensorBoard event file",
+        tells=frozenset({"lr", "metrics", "optimizer", "backend"}),
+        epoch_values="exact",  # float32/float64 as written
+        epoch_numbering="0-based",  # the step of epoch_* tags
+        names="tags",
+        located_by="tag",
+        value_rank=2,
+        fit_rank=2,
+        hint_rank=3,
+        in_mode_folders=True,
+    )
+    sniff = staticmethod(sniff)
+    read = staticmethod(read)
+    streams = True
+
+    @staticmethod
+    def iter_tables(
+        path: Path, *, verify_crc: bool = False, warnings: list[str] | None = None
+    ) -> Iterator[pa.Table]:
+        """The file's scalars as Arrow tables, one per read block (never the whole file)."""
+        reader = EventScalarReader(path, verify_crc=verify_crc)
+        yield from reader.tables()
+        if warnings is not None:
+            warnings.extend(reader.warnings)
