@@ -191,6 +191,7 @@ def explain_optimizer(
     )
     if assumption:
         explanation.notes.append(assumption)
+    explanation.notes += _schedule_era_notes(spec, generation)
     if spec.lr_is_final:
         explanation.notes.append(
             f"{spec.source} was saved after training: its lr variable holds the final value (after any "
@@ -554,6 +555,14 @@ def _schedule_of(spec: OptimizerSpec | None) -> Schedule | None:
         return schedule_from_spec(spec.learning_rate)
     except InputError:
         return None
+
+
+def _schedule_era_notes(spec: OptimizerSpec, generation: str | None) -> list[str]:
+    """A schedule class that this era does not have (values shown as tf.keras computed them)."""
+    schedule = _schedule_of(spec)
+    if schedule is None or generation != "k3" or schedule.in_keras3:
+        return []
+    return [f"{schedule.class_name} does not exist in Keras 3 (tf.keras 2.x only); use --keras 2."]
 
 
 def _schedule_text(spec: OptimizerSpec, steps_per_epoch: int) -> list[str]:

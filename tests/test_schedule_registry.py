@@ -164,6 +164,8 @@ def test_explain_shows_the_floor_of_linear_cosine_decay() -> None:
     floor = str(np.float32(0.1) * np.float32(0.001))
     assert explanation.floor.startswith(f"Floor: {floor} = beta*0.1 (beta=0.001)")
     assert "reached at update 20" in explanation.floor
+    keras3 = explain_optimizer(spec, steps_per_epoch=10, epochs=3, keras="3")
+    assert any("does not exist in Keras 3" in note for note in keras3.notes)
 
 
 # ----------------------------------------------------------------------------- invariants

@@ -166,6 +166,8 @@ class Schedule:
     #: arguments counted in optimizer updates that set how long the decay lasts (the
     #: decay-steps-look-like-epochs rule compares them with the number of epochs)
     length_arguments: ClassVar[tuple[str, ...]] = ()
+    #: False for the TF-only schedules Keras 3 does not have
+    in_keras3: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -252,6 +252,7 @@ class LinearCosineDecay(Schedule):
 
     class_name: ClassVar[str] = "LinearCosineDecay"
     keras_source: ClassVar[str] = "tensorflow/python/keras/optimizer_v2/learning_rate_schedule.py @ v2.5.0"
+    in_keras3: ClassVar[bool] = False
     positive: ClassVar[tuple[str, ...]] = ("decay_steps",)
     length_arguments: ClassVar[tuple[str, ...]] = ("decay_steps",)
 
