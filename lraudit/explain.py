@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lraudit.errors import UsageError
+from lraudit.errors import InputError, UsageError
+from lraudit.semantics.schedules import Schedule, schedule_from_spec
+from lraudit.semantics.schedules.base import fmt_number
 from lraudit.semantics.specs import CallbackSpec, OptimizerSpec, ScheduleSpec
 
 if TYPE_CHECKING:
@@ -189,6 +191,7 @@ def explain_optimizer(
     )
     if assumption:
         explanation.notes.append(assumption)
+    explanation.notes += _schedule_era_notes(spec, generation)
     if spec.lr_is_final:
         explanation.notes.append(
             f"{spec.source} was saved after training: its lr variable holds the final value (after any "
@@ -546,71 +549,35 @@ def _logged_summary(timeline: Timeline) -> list[str]:
 # --------------------------------------------------------------------------- words
 
 
+def _schedule_of(spec: OptimizerSpec | None) -> Schedule | None:
+    """The schedule driving ``spec``'s lr, built from the registry (None: a variable, or unknown)."""
+    if spec is None or not isinstance(spec.learning_rate, ScheduleSpec):
+        return None
+    try:
+        return schedule_from_spec(spec.learning_rate)
+    except InputError:
+        return None
+
+
+def _schedule_era_notes(spec: OptimizerSpec, generation: str | None) -> list[str]:
+    """A schedule class that this era does not have (values shown as tf.keras computed them)."""
+    schedule = _schedule_of(spec)
+    if schedule is None or generation != "k3" or schedule.in_keras3:
+        return []
+    return [f"{schedule.class_name} does not exist in Keras 3 (tf.keras 2.x only); use --keras 2."]
+
+
 def _schedule_text(spec: OptimizerSpec, steps_per_epoch: int) -> list[str]:
-    """The schedule (or constant lr) in plain words, from its constructor arguments."""
+    """The schedule (or constant lr) in plain words: each schedule class describes itself."""
     lr = spec.learning_rate
     if not isinstance(lr, ScheduleSpec):
         return [
             f"{spec.class_name}: lr variable {_num(lr)}, what callbacks read, print and log "
             "(only callbacks change it)."
         ]
-    c = lr.config
-    name = lr.class_name
-    init = c.get("initial_learning_rate")
-    n = steps_per_epoch
-    if name == "ExponentialDecay":
-        ds, rate = c.get("decay_steps"), c.get("decay_rate")
-        how = "in one jump every" if c.get("staircase") else "smoothly (a little at every update) per"
-        lines = [
-            f"ExponentialDecay: lr = {_num(init)} * {_num(rate)}^(step/{ds}); multiplied by {_num(rate)} "
-            f"{how} {ds} updates = {_epochs(ds, n)}; per epoch x{_num(rate ** (n / ds))}."
-        ]
-    elif name == "InverseTimeDecay":
-        ds, rate = c.get("decay_steps"), c.get("decay_rate")
-        lines = [
-            f"InverseTimeDecay: lr = {_num(init)} / (1 + {_num(rate)} * step/{ds}); slows down over time."
-        ]
-    elif name == "PolynomialDecay":
-        ds, end, power = c.get("decay_steps"), c.get("end_learning_rate", 0.0001), c.get("power", 1.0)
-        lines = [
-            f"PolynomialDecay: from {_num(init)} to {_num(end)} over {ds} updates ({_epochs(ds, n)}), "
-            f"power {_num(power)}; "
-            + (
-                "cycle=True: after each period it restarts from a lower value (period grows)."
-                if c.get("cycle")
-                else f"then stays at {_num(end)}."
-            )
-        ]
-    elif name == "CosineDecay":
-        ds, alpha = c.get("decay_steps"), c.get("alpha", 0.0)
-        start = c.get("warmup_target") if c.get("warmup_target") is not None else init
-        lines = [
-            f"CosineDecay: half a cosine from {_num(start)} over {ds} updates ({_epochs(ds, n)}) down to "
-            f"alpha*{_num(start)} = {_num(alpha * start)} (alpha={_num(alpha)} is a fraction, not a lr)."
-        ]
-    elif name == "CosineDecayRestarts":
-        first, t_mul, m_mul = c.get("first_decay_steps"), c.get("t_mul", 2.0), c.get("m_mul", 1.0)
-        alpha = c.get("alpha", 0.0)
-        lines = [
-            f"CosineDecayRestarts: cosine periods of {first} updates ({_epochs(first, n)}), "
-            f"each {_num(t_mul)}x longer; peaks {_num(init)} x {_num(m_mul)}^i; "
-            f"never below alpha*{_num(init)} = {_num(alpha * init)}."
-        ]
-    elif name == "PiecewiseConstantDecay":
-        bounds, values = c.get("boundaries", []), c.get("values", [])
-        parts = [f"{_num(values[0])} up to update {bounds[0]}"] if bounds and values else []
-        parts += [f"{_num(v)} up to {b}" for b, v in zip(bounds[1:], values[1:], strict=False)]
-        if values:
-            parts.append(f"{_num(values[-1])} after")
-        lines = [
-            "PiecewiseConstantDecay: "
-            + ", ".join(parts)
-            + " (a boundary belongs to the value before it: step <= boundary)."
-        ]
-    else:
-        lines = [f"{name} schedule with {c}."]
-    lines.append("Schedules count optimizer updates (batches), not epochs.")
-    return lines
+    schedule = _schedule_of(spec)
+    line = schedule.describe(steps_per_epoch) if schedule else f"{lr.class_name} schedule with {lr.config}."
+    return [line, "Schedules count optimizer updates (batches), not epochs."]
 
 
 def _decay_text(spec: OptimizerSpec, generation: str | None) -> list[str]:
@@ -660,42 +627,33 @@ def _decay_text(spec: OptimizerSpec, generation: str | None) -> list[str]:
 
 
 def _warmup_text(spec: OptimizerSpec) -> str | None:
-    lr = spec.learning_rate
-    if not isinstance(lr, ScheduleSpec) or lr.config.get("warmup_target") is None:
+    """The schedule's linear warm-up in words (None without one)."""
+    schedule = _schedule_of(spec)
+    warmup = schedule.warmup() if schedule else None
+    if warmup is None:
         return None
-    c = lr.config
-    init, target, steps = c.get("initial_learning_rate"), c.get("warmup_target"), c.get("warmup_steps", 0)
-    direction = "rises" if target > init else "FALLS (the warm-up lowers the lr)"
-    text = f"Warm-up: the lr {direction} linearly from {_num(init)} to {_num(target)} over {steps} updates."
-    if init == 0:
+    direction = "rises" if warmup.target > warmup.start else "FALLS (the warm-up lowers the lr)"
+    text = (
+        f"Warm-up: the lr {direction} linearly from {_num(warmup.start)} to {_num(warmup.target)} "
+        f"over {warmup.steps} updates."
+    )
+    if warmup.start == 0:
         text += " The first update applies lr = 0 (it trains nothing)."
     return text
 
 
 def _floor_text(spec: OptimizerSpec, steps_per_epoch: int) -> str | None:
     """The value the lr settles at, computed with the real arithmetic, and when it gets there."""
-    lr = spec.learning_rate
-    if not isinstance(lr, ScheduleSpec):
-        return None
-    c = lr.config
-    name = lr.class_name
-    if name == "CosineDecay":
-        end_step = int(c.get("decay_steps", 0)) + int(c.get("warmup_steps", 0) or 0)
-        start = (
-            c.get("warmup_target") if c.get("warmup_target") is not None else c.get("initial_learning_rate")
-        )
-        formula = f"alpha*{_num(start)} (alpha={_num(c.get('alpha', 0.0))})"
-    elif name == "PolynomialDecay" and not c.get("cycle"):
-        end_step = int(c.get("decay_steps", 0))
-        formula = "end_learning_rate"
-    else:
+    schedule = _schedule_of(spec)
+    floor = schedule.floor() if schedule else None
+    if floor is None:
         return None
     from lraudit.semantics.optimizers import effective_lr
 
-    value = float(np.asarray(effective_lr(spec, np.array([end_step], dtype=np.int64), None)[1])[0])
+    value = float(np.asarray(effective_lr(spec, np.array([floor.step], dtype=np.int64), None)[1])[0])
     return (
-        f"Floor: {_lr(value)} = {formula}, reached at update {end_step} "
-        f"(epoch {end_step // steps_per_epoch + 1}); it stays there."
+        f"Floor: {_lr(value)} = {floor.formula}, reached at update {floor.step} "
+        f"(epoch {floor.step // steps_per_epoch + 1}); it stays there."
     )
 
 
@@ -737,18 +695,8 @@ def _arg(value: Any) -> str:
     return repr(value)
 
 
-def _epochs(steps: Any, steps_per_epoch: int) -> str:
-    try:
-        return f"{float(steps) / steps_per_epoch:.4g} epochs"
-    except (TypeError, ValueError):
-        return "? epochs"
-
-
-def _num(value: Any) -> str:
-    """A hyperparameter as the user would write it (``0.001``, ``0.75``)."""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
+#: hyperparameters as the user would write them (``0.001``, ``0.75``), as the schedules word them
+_num = fmt_number
 
 
 def _lr(value: float | None) -> str:

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from lraudit.errors import InputError
+from lraudit.semantics.schedules import Schedule, schedule_from_spec
 from lraudit.semantics.specs import CallbackSpec, ScheduleSpec
 from lraudit.sources.registry import kinds_ranked
 
@@ -54,6 +56,17 @@ def schedule(timeline: Timeline) -> ScheduleSpec | None:
     """The schedule driving the lr, if any."""
     spec = timeline.optimizer
     return spec.learning_rate if spec is not None and isinstance(spec.learning_rate, ScheduleSpec) else None
+
+
+def built_schedule(timeline: Timeline) -> Schedule | None:
+    """The schedule driving the lr as its class (its warm-up, floor, lengths...), if any and known."""
+    spec = schedule(timeline)
+    if spec is None:
+        return None
+    try:
+        return schedule_from_spec(spec)
+    except InputError:
+        return None
 
 
 def decay_steps_mask(table: pd.DataFrame) -> pd.Series:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lraudit.rules._facts import (
+    built_schedule,
     callback_specs,
     decay_steps_mask,
     events,
@@ -328,32 +329,28 @@ class DecayStepsLookLikeEpochs(Rule):
 
     @classmethod
     def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
-        spec = schedule(timeline)
-        if spec is None:
+        scheduled = built_schedule(timeline)
+        if scheduled is None:
             return
         table = frame(timeline)
         steps = steps_per_epoch(run, table)
         epochs = run.epochs or (int(table["epoch"].max()) + 1 if len(table) else 0)
         if not steps or steps < 10 or not epochs:
             return
-        config = spec.config
-        for key in ("decay_steps", "first_decay_steps"):
-            value = config.get(key)
-            if isinstance(value, (int, float)) and 0 < value <= epochs:
-                yield cls.finding(
-                    run,
-                    f"{spec.class_name}({key}={value:g}) counts optimizer updates, but {value:g} is no more "
-                    f"than the {epochs} epochs of this run while an epoch has {steps} steps: the "
-                    f"schedule runs its course in {value / steps:.2g} epochs",
-                    source=optimizer_location(timeline),
+        # the schedule class names the arguments that set how long its decay lasts
+        for key, value in scheduled.lengths().items():
+            if not 0 < value <= epochs:
+                continue
+            if key == "boundaries":
+                message = (
+                    f"{scheduled.class_name}(boundaries={getattr(scheduled, key)}) counts optimizer updates, "
+                    f"but every boundary is within the {epochs} epochs while an epoch has {steps} steps"
                 )
-                return
-        bounds = config.get("boundaries")
-        numeric = isinstance(bounds, list) and bounds and all(isinstance(b, (int, float)) for b in bounds)
-        if numeric and max(bounds) <= epochs:
-            yield cls.finding(
-                run,
-                f"{spec.class_name}(boundaries={bounds}) counts optimizer updates, but every boundary is "
-                f"within the {epochs} epochs while an epoch has {steps} steps",
-                source=optimizer_location(timeline),
-            )
+            else:
+                message = (
+                    f"{scheduled.class_name}({key}={value:g}) counts optimizer updates, but {value:g} is no "
+                    f"more than the {epochs} epochs of this run while an epoch has {steps} steps: the "
+                    f"schedule runs its course in {value / steps:.2g} epochs"
+                )
+            yield cls.finding(run, message, source=optimizer_location(timeline))
+            return

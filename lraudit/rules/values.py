@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lraudit.rules._facts import fmt_lr, frame, logged, optimizer_location, schedule
+from lraudit.rules._facts import built_schedule, fmt_lr, frame, logged, optimizer_location
 from lraudit.rules.base import Finding, Rule, Severity
 
 if TYPE_CHECKING:
@@ -105,17 +105,15 @@ class WarmupDecreases(Rule):
 
     @classmethod
     def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
-        spec = schedule(timeline)
-        if spec is None or spec.class_name != "CosineDecay":
+        scheduled = built_schedule(timeline)
+        warmup = scheduled.warmup() if scheduled is not None else None
+        if warmup is None or not warmup.steps or not float(warmup.target) < float(warmup.start):
             return
-        config = spec.config
-        target, start = config.get("warmup_target"), config.get("initial_learning_rate")
-        steps = config.get("warmup_steps") or 0
-        if target is None or start is None or not steps or not float(target) < float(start):
-            return
+        start, target, steps = warmup.start, warmup.target, warmup.steps
         yield cls.finding(
             run,
-            f"CosineDecay(initial_learning_rate={start:g}, warmup_target={target:g}, warmup_steps={steps}) "
+            f"{scheduled.class_name}(initial_learning_rate={start:g}, warmup_target={target:g}, "
+            f"warmup_steps={steps}) "
             f"({optimizer_location(timeline)}): the warm-up lowers the lr linearly from {start:g} "
             f"to {target:g} "
             f"over {steps} steps, then the cosine decays from {target:g}",
@@ -155,14 +153,9 @@ class ZeroLrUpdate(Rule):
         zero = table[table["lr_effective"].astype(float) == 0.0]
         if zero.empty:
             return
-        spec = schedule(timeline)
-        cause = ""
-        if spec is not None:
-            config = spec.config
-            if config.get("warmup_steps") and float(config.get("initial_learning_rate", 1)) == 0.0:
-                cause = " (the warm-up starts at initial_learning_rate=0)"
-            elif "alpha" in config and float(config.get("alpha") or 0.0) == 0.0:
-                cause = f" ({spec.class_name} decays to alpha*lr = 0)"
+        scheduled = built_schedule(timeline)
+        why = scheduled.zero_lr_cause() if scheduled is not None else None
+        cause = f" ({why})" if why else ""
         steps = [int(s) for s in zero["step"]]
         first = zero.iloc[0]
         yield cls.finding(
@@ -222,14 +215,10 @@ class InvalidLr(Rule):
             row = shown.iloc[0]
             logged_value, source = float(row["value"]), str(row["location"])
             seen = f", while the logs show {fmt_lr(logged_value)} ({source})"
-        spec = schedule(timeline)
-        why = ""
+        scheduled = built_schedule(timeline)
         backend = timeline.optimizer.backend if timeline.optimizer else None
-        if spec is not None and spec.class_name == "PolynomialDecay" and backend == "jax":
-            why = (
-                " (XLA's fused multiply-add makes 1 - step*f32(1/decay_steps) slightly negative at "
-                f"step >= decay_steps, and power={spec.config.get('power')} of a negative number is NaN)"
-            )
+        cause = scheduled.invalid_lr_cause(backend) if scheduled is not None else None
+        why = f" ({cause})" if cause else ""
         yield cls.finding(
             run,
             f"{len(bad)} update(s) applied an invalid lr ({fmt_lr(float(first['lr_effective']))} from step "

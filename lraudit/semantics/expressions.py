@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lraudit.errors import InputError, UsageError
+from lraudit.semantics.schedules import MODULE_PREFIXES, SCHEDULE_ALIASES, SCHEDULES
 from lraudit.semantics.specs import CallbackSpec, OptimizerSpec, ScheduleSpec
 
 _REQUIRED = object()  # marks a constructor argument without a default
@@ -65,28 +66,11 @@ OPTIMIZER_COMMON_KWARGS = (
 #: per-class keywords of older generations (standalone / OptimizerV2)
 _OPTIMIZER_EXTRA_KWARGS = {"Nadam": ("schedule_decay",), "Adamax": ("amsgrad",)}
 
+#: schedule -> its constructor signature, read from the schedule classes (the single source);
+#: expressions accept their legacy aliases too (:data:`_SCHEDULE_NAMES`)
 SCHEDULE_SIGNATURES: dict[str, tuple[tuple[str, Any], ...]] = {
-    "ExponentialDecay": (
-        ("initial_learning_rate", _REQUIRED), ("decay_steps", _REQUIRED),
-        ("decay_rate", _REQUIRED), ("staircase", False), ("name", None),
-    ),
-    "PiecewiseConstantDecay": (("boundaries", _REQUIRED), ("values", _REQUIRED), ("name", None)),
-    "PolynomialDecay": (
-        ("initial_learning_rate", _REQUIRED), ("decay_steps", _REQUIRED),
-        ("end_learning_rate", 0.0001), ("power", 1.0), ("cycle", False), ("name", None),
-    ),
-    "InverseTimeDecay": (
-        ("initial_learning_rate", _REQUIRED), ("decay_steps", _REQUIRED),
-        ("decay_rate", _REQUIRED), ("staircase", False), ("name", None),
-    ),
-    "CosineDecay": (
-        ("initial_learning_rate", _REQUIRED), ("decay_steps", _REQUIRED), ("alpha", 0.0),
-        ("name", None), ("warmup_target", None), ("warmup_steps", 0),
-    ),
-    "CosineDecayRestarts": (
-        ("initial_learning_rate", _REQUIRED), ("first_decay_steps", _REQUIRED),
-        ("t_mul", 2.0), ("m_mul", 1.0), ("alpha", 0.0), ("name", None),
-    ),
+    name: tuple((p.name, _REQUIRED if p.required else p.default) for p in cls.signature())
+    for name, cls in SCHEDULES.items()
 }
 
 CALLBACK_SIGNATURES: dict[str, tuple[tuple[str, Any], ...]] = {
@@ -120,13 +104,12 @@ _OPTIMIZER_PREFIXES = {
     "tf.optimizers.": None,
     "tf.optimizers.legacy.": "k2-legacy",
 }
-_SCHEDULE_PREFIXES = (
-    "", "schedules.", "optimizers.schedules.", "keras.optimizers.schedules.",
-    "tf.keras.optimizers.schedules.", "tensorflow.keras.optimizers.schedules.",
-    "tf_keras.optimizers.schedules.", "tf.optimizers.schedules.",
-    # CosineDecay(Restarts) lived in keras.experimental in TF 2.0-2.4
-    "keras.experimental.", "tf.keras.experimental.",
-)
+_SCHEDULE_PREFIXES = MODULE_PREFIXES
+#: every schedule name an expression may use: class names, then their legacy aliases
+_SCHEDULE_NAMES = {
+    **SCHEDULE_SIGNATURES,
+    **{alias: SCHEDULE_SIGNATURES[name] for alias, name in SCHEDULE_ALIASES.items()},
+}
 _CALLBACK_PREFIXES = (
     "", "callbacks.", "keras.callbacks.", "tf.keras.callbacks.",
     "tensorflow.keras.callbacks.", "tf_keras.callbacks.",
@@ -265,7 +248,10 @@ def _parse_call(text: str, option: str) -> ast.Call:
 
 
 def _schedule(call: ast.Call, option: str) -> ScheduleSpec:
-    _, class_name = _known_class(call, option, "schedule", _SCHEDULE_PREFIXES, SCHEDULE_SIGNATURES)
+    """The schedule ``call`` builds, bound to its class's signature and checked as Keras checks it."""
+    _, given_name = _known_class(call, option, "schedule", _SCHEDULE_PREFIXES, _SCHEDULE_NAMES)
+    class_name = SCHEDULE_ALIASES.get(given_name, given_name)
+    cls = SCHEDULES[class_name]
     signature = SCHEDULE_SIGNATURES[class_name]
     bound = _bind(
         call, class_name, signature, (), option,
@@ -277,6 +263,10 @@ def _schedule(call: ast.Call, option: str) -> ScheduleSpec:
         for name, default in signature
         if name in bound or name != "name"
     }
+    try:
+        cls.from_config(config)  # Keras' own checks: decay_steps > 0, boundaries/values lengths...
+    except InputError as exc:
+        raise UsageError(f"{option}: {exc}") from None
     return ScheduleSpec(class_name=class_name, config=config)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from lraudit.errors import InputError
-from lraudit.semantics.schedules import EXECUTORS, schedule_from_spec
+from lraudit.semantics.schedules import EXECUTORS, schedule_class, schedule_from_spec
 from lraudit.semantics.specs import OptimizerSpec, ScheduleSpec
 
 __all__ = [
@@ -47,9 +47,15 @@ _BACKEND_MODULES = {"torch": "torch", "jax": "jax", "tensorflow": "tensorflow", 
 
 
 def _schedule_spec(value: dict[str, Any]) -> ScheduleSpec:
-    """A nested schedule in either serialized form (TF ≤2.12 or serialization_lib) → ScheduleSpec."""
+    """A nested schedule in either serialized form (TF ≤2.12 or serialization_lib) → ScheduleSpec.
+
+    The class name is the registry's (a legacy alias becomes the class it names); an unknown
+    class is kept as written and reported when the schedule is evaluated.
+    """
     class_name = str(value.get("class_name") or value.get("registered_name") or "")
     class_name = class_name.rsplit(">", 1)[-1].rsplit(".", 1)[-1]
+    known = schedule_class(class_name)
+    class_name = known.class_name if known is not None else class_name
     config = value.get("config")
     if not class_name or not isinstance(config, dict):
         raise InputError(f"learning_rate schedule without class_name/config: {value!r}")
