@@ -34,6 +34,7 @@ __all__ = [
     "Source",
     "default_learning_rate",
     "era_optimizer",
+    "eras_for_keras",
     "exists_in",
     "markdown",
     "optimizer_defaults",
@@ -467,6 +468,13 @@ SHORTCUT_NOTES = {
 
 def _known_era(generation: str | None) -> str | None:
     return generation if generation in TABLE else None
+
+
+def eras_for_keras(keras: str | None) -> tuple[str, ...]:
+    """Candidate eras for a Keras major version: ``"3"`` -> k3; ``"2"`` -> OptimizerV2 first
+    (what Keras 2 code with a float lr runs, as the timeline assumes), then the 2.11+ optimizer
+    (the only Keras 2 home of AdamW and Lion); anything else -> none."""
+    return {"3": ("k3",), "2": ("k2-legacy", "k2-new")}.get(str(keras), ())
 
 
 def era_optimizer(class_name: str, generation: str | None) -> EraOptimizer | None:
