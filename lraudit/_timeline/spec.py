@@ -33,9 +33,11 @@ def choose_optimizer(run: Run, options: RunOptions, notes: list[str]) -> tuple[O
 
     keras_hint = options.keras if options.keras in ("2", "3") else run.keras
     if options.optimizer:
+        from lraudit.semantics.defaults import eras_for_keras
         from lraudit.semantics.expressions import load_optimizer_arg
 
-        kind, value = load_optimizer_arg(options.optimizer)
+        # the Keras version known from --keras or the logs picks the constructor's defaults
+        kind, value = load_optimizer_arg(options.optimizer, eras_for_keras(keras_hint))
         if kind == "expr":
             notes.append(f"optimizer from --optimizer: {options.optimizer.strip()}")
             return dataclasses.replace(value, source=value.source or "--optimizer"), "option"

@@ -63,9 +63,10 @@ def explain(
 
 def _optimizer_spec(text: str, keras: str):
     """``--optimizer``: an expression, or a config/model file read by the run sources."""
+    from lraudit.semantics.defaults import eras_for_keras
     from lraudit.semantics.expressions import load_optimizer_arg
 
-    kind, value = load_optimizer_arg(text)
+    kind, value = load_optimizer_arg(text, eras_for_keras(keras))
     if kind == "expr":
         return value
     from lraudit.api import load_run

@@ -21,13 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from lraudit.errors import InputError, UsageError
+from lraudit.semantics.defaults import ERA_TITLES, era_optimizer
 from lraudit.semantics.schedules import MODULE_PREFIXES, SCHEDULE_ALIASES, SCHEDULES
 from lraudit.semantics.specs import CallbackSpec, OptimizerSpec, ScheduleSpec
 
 _REQUIRED = object()  # marks a constructor argument without a default
 
-#: optimizer -> positional parameters after which only keywords follow, with defaults
-#: (Keras 3 / tf.keras signatures; the default lr is the tf.keras 2.x and Keras 3 one)
+#: optimizer -> positional parameters after which only keywords follow, with defaults, used
+#: while the era is unknown (tf.keras / Keras 3 names; the default lr is the tf.keras 2.x and
+#: Keras 3 one); a known era binds with its own signature from :mod:`lraudit.semantics.defaults`
 OPTIMIZER_SIGNATURES: dict[str, tuple[tuple[str, Any], ...]] = {
     "SGD": (("learning_rate", 0.01), ("momentum", 0.0), ("nesterov", False)),
     "RMSprop": (
@@ -275,31 +277,69 @@ def _schedule(call: ast.Call, option: str) -> ScheduleSpec:
 # --------------------------------------------------------------------------------------------
 
 
-def parse_optimizer_expr(text: str, option: str = "--optimizer") -> OptimizerSpec:
+def _optimizer_era(class_name: str, prefix_era: str | None, hint: str | tuple[str, ...] | None) -> str | None:
+    """The era whose signature binds the call: the prefix's, else the first hinted era with the class.
+
+    A prefix naming an era that lacks the class (``legacy.AdamW``) is a usage error, as it is
+    an AttributeError in Keras; a hint that fits no era leaves the era unknown.
+    """
+    if prefix_era is not None:
+        if era_optimizer(class_name, prefix_era) is None:
+            raise UsageError(f"{class_name} does not exist in {ERA_TITLES[prefix_era]}")
+        return prefix_era
+    candidates = (hint,) if isinstance(hint, str) else tuple(hint or ())
+    return next((era for era in candidates if era_optimizer(class_name, era) is not None), None)
+
+
+def _era_signature(class_name: str, era: str | None, positional: int) -> tuple[tuple, tuple[str, ...], bool]:
+    """(signature, extra keywords, ``lr=`` ignored) to bind a call with ``positional`` arguments.
+
+    Inside an era the representative signature binds, unless the call has more positional
+    arguments than it takes and an older release of the era took them (standalone Keras 2.2's
+    ``Adam(0.001, 0.9, 0.999, 1e-8, 0.01)``: the fifth is ``decay``).
+    """
+    extra = OPTIMIZER_COMMON_KWARGS + _OPTIMIZER_EXTRA_KWARGS.get(class_name, ())
+    entry = era_optimizer(class_name, era) if era else None
+    if entry is None:
+        return OPTIMIZER_SIGNATURES[class_name], extra, False
+    chosen = next((sig for sig in entry.signatures if len(sig.parameters) >= positional), entry.signature)
+    extra += (*(name for name, _ in chosen.keyword_only), "learning_rate", "lr")
+    return chosen.parameters, extra, dict(chosen.legacy).get("lr") == "ignored"
+
+
+def parse_optimizer_expr(
+    text: str, option: str = "--optimizer", generation: str | tuple[str, ...] | None = None
+) -> OptimizerSpec:
     """Parse ``"Adam(lr=1e-3, decay=1e-2)"`` or ``"SGD(learning_rate=ExponentialDecay(...))"``.
 
     The generation is ``"k2-legacy"`` for a ``legacy.`` prefix and ``"k2-new"`` for
-    ``tf_keras.optimizers.``; otherwise None (``lr=``/``decay=`` alone do not decide: the
-    timeline does, with ``--keras``). ``raw`` holds the arguments exactly as given (positional
-    ones under their parameter names; a schedule as its :class:`ScheduleSpec`). When both
-    ``lr`` and ``learning_rate`` are given, ``learning_rate`` takes ``lr`` (the alias wins in
-    the generations that accept it). An absent lr gets the class default of tf.keras/Keras 3.
+    ``tf_keras.optimizers.``; else the first era of ``generation`` (an era, or candidate eras
+    from :func:`lraudit.semantics.defaults.eras_for_keras`) that has the class; else None
+    (``lr=``/``decay=`` alone do not decide: the timeline does, with ``--keras``). A known era
+    binds positional arguments and fills defaults with that era's constructor (``Lion()`` is
+    1e-4 in tf.keras 2.13-2.15, 1e-3 in Keras 3; the new optimizer ignores ``lr=``); an unknown
+    one uses :data:`OPTIMIZER_SIGNATURES`. ``raw`` holds the arguments exactly as given
+    (positional ones under their parameter names; a schedule as its :class:`ScheduleSpec`).
+    When both ``lr`` and ``learning_rate`` are given, ``learning_rate`` takes ``lr`` (the alias
+    wins in the generations that accept it).
     """
     call = _parse_call(text, option)
     prefix, class_name = _known_class(call, option, "optimizer", _OPTIMIZER_PREFIXES, OPTIMIZER_SIGNATURES)
-    signature = OPTIMIZER_SIGNATURES[class_name]
+    era = _optimizer_era(class_name, _OPTIMIZER_PREFIXES[prefix], generation)
+    signature, extra_kwargs, lr_ignored = _era_signature(class_name, era, len(call.args))
 
     def convert(name: str, node: ast.expr) -> Any:
         if name in ("learning_rate", "lr") and isinstance(node, ast.Call):
             return _schedule(node, option)
         return _literal(node, option, f"{class_name} argument {name!r}")
 
-    raw = _bind(
-        call, class_name, signature,
-        OPTIMIZER_COMMON_KWARGS + _OPTIMIZER_EXTRA_KWARGS.get(class_name, ()), option, convert,
-    )
+    raw = _bind(call, class_name, signature, extra_kwargs, option, convert)
     defaults = dict(signature)
-    learning_rate = raw.get("lr", raw.get("learning_rate", defaults["learning_rate"]))
+    default_lr = defaults.get("learning_rate", defaults.get("lr"))
+    if lr_ignored:
+        learning_rate = raw.get("learning_rate", default_lr)
+    else:
+        learning_rate = raw.get("lr", raw.get("learning_rate", default_lr))
     if not isinstance(learning_rate, (int, float, ScheduleSpec)) or isinstance(learning_rate, bool):
         raise UsageError(f"{option}: learning_rate must be a number or a schedule, not {learning_rate!r}")
     decay = raw.get("decay", 0.0)
@@ -309,7 +349,7 @@ def parse_optimizer_expr(text: str, option: str = "--optimizer") -> OptimizerSpe
     accumulation = raw.get("gradient_accumulation_steps")
     return OptimizerSpec(
         class_name=class_name,
-        generation=_OPTIMIZER_PREFIXES[prefix],
+        generation=era,
         learning_rate=learning_rate if isinstance(learning_rate, ScheduleSpec) else float(learning_rate),
         decay=float(decay),
         weight_decay=None if weight_decay is None else float(weight_decay),
@@ -355,8 +395,12 @@ def parse_callback_expr(text: str, option: str = "--callback") -> CallbackSpec:
     return CallbackSpec(class_name=class_name, kwargs=kwargs, source=option)
 
 
-def load_optimizer_arg(text: str) -> tuple[str, Path | OptimizerSpec]:
+def load_optimizer_arg(
+    text: str, generation: str | tuple[str, ...] | None = None
+) -> tuple[str, Path | OptimizerSpec]:
     """Resolve ``--optimizer``: ``("file", Path)`` for an existing file, else ``("expr", spec)``.
+
+    ``generation`` (an era or candidate eras) is passed to :func:`parse_optimizer_expr`.
 
     A file (optimizer config JSON, ``.h5``/``.keras`` model) is handed back unread: the config
     and model sources read it. Text that looks like a path (ends in ``.json``/``.h5``/
@@ -372,4 +416,4 @@ def load_optimizer_arg(text: str) -> tuple[str, Path | OptimizerSpec]:
     )
     if looks_like_path:
         raise InputError(f"--optimizer: file {text!r} does not exist")
-    return "expr", parse_optimizer_expr(stripped)
+    return "expr", parse_optimizer_expr(stripped, generation=generation)
