@@ -130,6 +130,11 @@ def complete_spec(
             "jit_compile=False, run_eagerly=False: a graph without XLA, Keras 3's default on "
             "TensorFlow (a JAX run compiled with jit_compile=False needs --backend jax)"
         )
+    xla = _xla_evidence(spec, run)
+    if xla is not None:
+        changes["jit_compile"] = True
+        if evidence is None or "jit_compile=True" not in evidence:
+            evidence = xla if evidence is None or keras == "2" else f"{evidence}; {xla}"
     completed = dataclasses.replace(spec, **changes) if changes else spec
     if keras == "3" and evidence is not None and completed.backend:
         from lraudit.semantics.optimizers import default_executor
@@ -137,7 +142,37 @@ def complete_spec(
         notes.append(
             f"Keras 3 backend {completed.backend} ({default_executor(completed)} arithmetic): {evidence}"
         )
+    elif keras == "2" and completed.jit_compile:
+        notes.append(f"Keras 2 train step compiled by XLA (xla arithmetic): {evidence}")
+    if completed.wrapper:
+        notes.append(
+            f"{completed.class_name} wrapped in {completed.wrapper} (mixed precision): the wrapper "
+            "scales the loss and delegates learning_rate and iterations, so the lr is the "
+            f"{completed.class_name}'s"
+        )
     return completed
+
+
+def _xla_evidence(spec: OptimizerSpec, run: Run) -> str | None:
+    """Why XLA compiled the train step (reference §1.8), or None when the run does not say so.
+
+    ``jit_compile=True`` in the compile settings (TensorBoard's Keras 3 model summary, a saved
+    model), or, when they do not say, TensorFlow's console line ``Compiled cluster using XLA!``
+    unless the optimizer compiles its own update: the 2.11+ Keras 2 optimizer's ``jit_compile``
+    (True by default) XLA-compiles the update but reads the schedule outside it, so the line then
+    says nothing about the lr's arithmetic.
+    """
+    told = run.compile_config.get("jit_compile")
+    if told is not None:
+        if told is not True:
+            return None
+        return "the compile settings say jit_compile=True: XLA compiled the train step"
+    if run.compile_config.get("xla_compiled") is True and spec.raw.get("jit_compile") is not True:
+        return (
+            "TensorFlow logged 'Compiled cluster using XLA!' and the optimizer compiles nothing "
+            "itself: the train step ran with jit_compile=True"
+        )
+    return None
 
 
 def note_assumed_backend(spec: OptimizerSpec, counter, variable, notes: list[str]) -> None:
