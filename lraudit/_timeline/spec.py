@@ -93,7 +93,8 @@ def complete_spec(
     that chose it is noted: ``--backend``, a file naming it, the optimizer's backend-specific
     module (torch), or the resolved ``jit_compile`` of the compile settings (TensorBoard's model
     summary, a ``.keras`` model). Without any, TensorFlow is assumed (see
-    :func:`note_assumed_backend`).
+    :func:`note_assumed_backend`). ``jit_compile`` is set when the run says XLA compiled the train
+    step (:func:`_xla_evidence`): Keras 2 and Keras 3 on TensorFlow then run XLA's arithmetic.
     """
     changes: dict[str, Any] = {}
     if spec.generation is None or (keras == "3") != (spec.generation == "k3"):
@@ -133,8 +134,7 @@ def complete_spec(
     xla = _xla_evidence(spec, run)
     if xla is not None:
         changes["jit_compile"] = True
-        if evidence is None or "jit_compile=True" not in evidence:
-            evidence = xla if evidence is None or keras == "2" else f"{evidence}; {xla}"
+        evidence = _with_xla_evidence(evidence, xla, keras)
     completed = dataclasses.replace(spec, **changes) if changes else spec
     if keras == "3" and evidence is not None and completed.backend:
         from lraudit.semantics.optimizers import default_executor
@@ -144,13 +144,24 @@ def complete_spec(
         )
     elif keras == "2" and completed.jit_compile:
         notes.append(f"Keras 2 train step compiled by XLA (xla arithmetic): {evidence}")
-    if completed.wrapper:
-        notes.append(
-            f"{completed.class_name} wrapped in {completed.wrapper} (mixed precision): the wrapper "
-            "scales the loss and delegates learning_rate and iterations, so the lr is the "
-            f"{completed.class_name}'s"
-        )
+    _note_wrapper(completed, notes)
     return completed
+
+
+def _with_xla_evidence(evidence: str | None, xla: str, keras: str) -> str:
+    """The backend's evidence and why XLA's arithmetic applies (once, Keras 2: XLA's alone)."""
+    if evidence is None or keras == "2":
+        return xla
+    return evidence if "jit_compile=True" in evidence else f"{evidence}; {xla}"
+
+
+def _note_wrapper(spec: OptimizerSpec, notes: list[str]) -> None:
+    """Say that a LossScaleOptimizer around the optimizer leaves the lr to it (reference §1.5)."""
+    if spec.wrapper:
+        notes.append(
+            f"{spec.class_name} wrapped in {spec.wrapper} (mixed precision): the wrapper scales the "
+            f"loss and delegates learning_rate and iterations, so the lr is the {spec.class_name}'s"
+        )
 
 
 def _xla_evidence(spec: OptimizerSpec, run: Run) -> str | None:

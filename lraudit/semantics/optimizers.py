@@ -114,7 +114,7 @@ def optimizer_spec_from_config(
         spec = optimizer_spec_from_config(inner, keras=keras, source=source)
         return dataclasses.replace(
             spec,
-            wrapper=_CLASS_NAMES.get(raw_name.lower(), raw_name) or "LossScaleOptimizer",
+            wrapper=_CLASS_NAMES.get(raw_name.lower().replace("_", ""), raw_name) or "LossScaleOptimizer",
             backend=spec.backend or backend_from_config(cfg),
         )
     class_name = _CLASS_NAMES.get(raw_name.lower(), raw_name) or "Optimizer"
