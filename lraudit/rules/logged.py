@@ -216,6 +216,9 @@ class LoggedLrShifted(Rule):
         epoch's lr at reductions; History/CSV ``lr`` does too when an lr-writing callback listed
         after ReduceLROnPlateau copies the reduced variable into the logs - and when
         LearningRateScheduler then overwrites it at the next epoch begin, a value no step used.
+        With Keras 3 ``gradient_accumulation_steps`` the schedule is read at the raw micro-batch
+        counter after the epoch, which lies between two updates when the epoch ends inside an
+        accumulation window: the message names those epochs.
     Why it matters:
         Plots and comparisons against the logged lr are off by one step or one epoch; it is not
         the lr that trained that epoch.
