@@ -88,6 +88,8 @@ def optimizer_summary(timeline: Timeline) -> dict[str, Any] | None:
     summary: dict[str, Any] = {"class_name": spec.class_name, "learning_rate": lr, "decay": spec.decay}
     if spec.weight_decay:
         summary["weight_decay"] = spec.weight_decay
+    if spec.wrapper:
+        summary["wrapper"] = spec.wrapper  # LossScaleOptimizer: the lr is the wrapped optimizer's
     summary["generation"] = spec.generation
     summary["source"] = spec.source
     return summary

@@ -200,14 +200,22 @@ def _configs_equal(a: Any, b: Any, ignore: tuple[str, ...] = ()) -> bool:
     return a == b
 
 
+def _unwrapped(optimizer: dict[str, Any]) -> dict[str, Any]:
+    """The optimizer a ``LossScaleOptimizer`` wraps (it holds the lr), else ``optimizer``."""
+    inner = (optimizer.get("config") or {}).get("inner_optimizer")
+    return inner if isinstance(inner, dict) and isinstance(inner.get("config"), dict) else optimizer
+
+
 def _same_optimizer(a: dict[str, Any], b: dict[str, Any], ignore_lr: bool = False) -> bool:
     if str(a.get("class_name", "")).lower() != str(b.get("class_name", "")).lower():
         return False
+    if _unwrapped(a) is not a and _unwrapped(b) is not b:
+        return _same_optimizer(_unwrapped(a), _unwrapped(b), ignore_lr)
     return _configs_equal(a.get("config", {}), b.get("config", {}), LR_NAMES if ignore_lr else ())
 
 
 def _config_lr(optimizer: dict[str, Any]) -> float | None:
-    config = optimizer.get("config") or {}
+    config = _unwrapped(optimizer).get("config") or {}
     for key in LR_NAMES:
         value = config.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -58,7 +58,13 @@ from lraudit._timeline.contracts import (
     SCHEDULER,
     LrChange,
 )
-from lraudit._timeline.layout import Layout, choose_counter_resets, fit_plan, lay_out_steps
+from lraudit._timeline.layout import (
+    Layout,
+    accumulation_note,
+    choose_counter_resets,
+    fit_plan,
+    lay_out_steps,
+)
 from lraudit._timeline.logged import fill_frame_logged, join_logged
 from lraudit._timeline.spec import (
     choose_optimizer,
@@ -149,6 +155,7 @@ def build_timeline(run: Run, options: RunOptions | None = None) -> Timeline:
         run, fits, accumulation, notes, callbacks=callbacks, variable_lr=not schedule_driven
     )
     layout = lay_out_steps(fits, accumulation, resets)
+    notes.extend(filter(None, [accumulation_note(layout, fits)]))
 
     lr_known = True
     epoch_lr = exact_epoch_lr(run) if not schedule_driven else {}

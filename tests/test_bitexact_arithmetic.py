@@ -2,7 +2,7 @@
 
 For every fixture run the optimizer spec is built from the user's files (``optimizer_initial.json``
 with the class/module of ``optimizer_serialized.json``), evaluated at truth.csv's raw counter
-(``step``) with the backend run.json records, and compared as float32 bit patterns with
+(``step``) with the backend and ``jit_compile`` run.json records, and compared as float32 bit patterns with
 truth.csv ``lr_effective`` (and ``lr_base``). Runs whose lr variable a callback changes
 (ReduceLROnPlateau / LearningRateScheduler) get truth's ``lr_variable`` column as the variable,
 which checks the legacy-decay arithmetic on top of it.
@@ -47,6 +47,7 @@ def _load(run: str):
     cfg = {"class_name": serialized["class_name"], "module": serialized.get("module"), "config": initial}
     spec = optimizer_spec_from_config(cfg, source=str(user / "optimizer_initial.json"))
     spec.backend = meta["backend"]
+    spec.jit_compile = meta.get("jit_compile") is True  # XLA compiled the train step (reference §1.8)
     writers = {cb["class"] for cb in meta["callbacks"]} & LR_WRITERS
     lr_variable = truth["lr_variable"].to_numpy(dtype=np.float64).astype(np.float32) if writers else None
     return spec, truth, lr_variable

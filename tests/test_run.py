@@ -73,7 +73,11 @@ def test_optimizer_final_and_initial(runs, name):
     initial = json.loads((folder / "optimizer_initial.json").read_text())
     assert run.optimizer["class_name"] == serialized["class_name"]
     assert run.optimizer["module"] == serialized["module"]
-    lr = run.optimizer["config"]["learning_rate"]
+    if "inner_optimizer" in final:  # LossScaleOptimizer: the wrapped optimizer holds the lr
+        final, initial = final["inner_optimizer"]["config"], initial["inner_optimizer"]["config"]
+        lr = run.optimizer["config"]["inner_optimizer"]["config"]["learning_rate"]
+    else:
+        lr = run.optimizer["config"]["learning_rate"]
     if isinstance(final["learning_rate"], dict):
         assert lr["config"] == final["learning_rate"]["config"]
     else:

@@ -203,11 +203,14 @@ def test_optimizer_configs_of_the_real_runs(run):
         assert sniff_file(folder / name) is optimizer_config.OptimizerConfigSource
         data = optimizer_config.read(folder / name)
         assert data.optimizer["class_name"] == serialized["class_name"]
-        assert data.optimizer["config"]["learning_rate"] == config["learning_rate"] or isinstance(
+        ours = data.optimizer["config"]
+        if "inner_optimizer" in config:  # LossScaleOptimizer: the wrapped optimizer holds the lr
+            config, ours = config["inner_optimizer"]["config"], ours["inner_optimizer"]["config"]
+        assert ours["learning_rate"] == config["learning_rate"] or isinstance(
             config["learning_rate"], dict
         )
         if isinstance(config["learning_rate"], dict):
-            schedule = data.optimizer["config"]["learning_rate"]
+            schedule = ours["learning_rate"]
             assert schedule["class_name"] == config["learning_rate"]["class_name"]
             assert schedule["config"] == config["learning_rate"]["config"]
         assert data.keras in (None, meta["keras_generation"])

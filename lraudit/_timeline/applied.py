@@ -52,5 +52,8 @@ def after_epoch_values(spec: OptimizerSpec, layout: Layout, variable: VariableWa
         # TensorBoard and Keras 3 logs call the schedule outside the compiled step
         from lraudit.semantics.optimizers import effective_lr
 
-        eager = np.asarray(effective_lr(spec, counters, None, executor="eager")[0], dtype=np.float32)
+        # ... at the raw counter after the epoch (with gradient accumulation maybe no update's)
+        reads = layout.read_counter if layout.read_counter is not None else layout.next_counter
+        reads = np.where(reads >= 0, reads, 0)
+        eager = np.asarray(effective_lr(spec, reads, None, executor="eager")[0], dtype=np.float32)
     return AfterEpoch(base=base, effective=effective, changed_at_end=changed, eager_base=eager)

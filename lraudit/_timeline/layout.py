@@ -258,6 +258,9 @@ class Layout:
     fit_starts: list[int]
     accumulation: int
     epoch_fit_position: np.ndarray  # per global epoch: fit plan position, -1 if none
+    #: per global epoch: the raw counter after it (what a read of the schedule then sees; with
+    #: gradient accumulation not an update's counter when the epoch ends inside a window)
+    read_counter: np.ndarray | None = None
 
     @property
     def rows(self) -> int:
@@ -270,6 +273,7 @@ def lay_out_steps(fits: list[FitPlan], accumulation: int, resets: set[int]) -> L
     counter = 0
     n_epochs = max(f.end_epoch for f in fits)
     next_counter = np.full(n_epochs, -1, dtype=np.int64)
+    read_counter = np.full(n_epochs, -1, dtype=np.int64)
     epoch_fit_position = np.full(n_epochs, -1, dtype=np.int64)
     for position, fit in enumerate(fits):
         if position in resets:
@@ -288,6 +292,7 @@ def lay_out_steps(fits: list[FitPlan], accumulation: int, resets: set[int]) -> L
         epoch_ends = counter + np.arange(1, fit.end_epoch - fit.first_epoch + 1) * fit.steps_per_epoch
         # the counter the next real update uses: with accumulation the next multiple of k, minus 1
         next_counter[fit.first_epoch : fit.end_epoch] = _next_update_counter(epoch_ends, accumulation)
+        read_counter[fit.first_epoch : fit.end_epoch] = epoch_ends
         epoch_fit_position[fit.first_epoch : fit.end_epoch] = position
         counter += fit.micro_steps
     step = np.concatenate(steps)
@@ -313,6 +318,7 @@ def lay_out_steps(fits: list[FitPlan], accumulation: int, resets: set[int]) -> L
         fit_starts=starts,
         accumulation=accumulation,
         epoch_fit_position=epoch_fit_position,
+        read_counter=read_counter,
     )
 
 
@@ -320,3 +326,51 @@ def _next_update_counter(micro_counter: np.ndarray, accumulation: int) -> np.nda
     if accumulation <= 1:
         return micro_counter
     return micro_counter + (accumulation - 1 - micro_counter % accumulation)
+
+
+def accumulation_note(layout: Layout, fits: list[FitPlan]) -> str | None:
+    """Explain Keras 3 gradient accumulation when its windows straddle epochs (reference §1.6).
+
+    Which batches update, which counter the schedule reads, what ``optimizer.iterations``
+    shows and what a per-epoch lr log reads: all differ from a run without accumulation, and
+    with steps per epoch not a multiple of k the updating batches move from epoch to epoch.
+    None without accumulation or when every epoch holds whole windows.
+    """
+    k = layout.accumulation
+    if k <= 1 or all(fit.steps_per_epoch % k == 0 for fit in fits):
+        return None
+    micro = sum(fit.micro_steps for fit in fits)
+    epochs = [int(e) for e in np.unique(layout.epoch)[:2]]
+    batches = " and ".join(
+        f"{', '.join(str(int(b)) for b in layout.batch[layout.epoch == e][:6])} of epoch {e + 1}"
+        for e in epochs
+    )
+    straddle = next(
+        (
+            int(layout.read_counter[e])
+            for e in range(layout.n_epochs)
+            if layout.read_counter is not None and 0 <= layout.read_counter[e] < layout.next_counter[e]
+        ),
+        None,
+    )
+    read = (
+        f" (e.g. {straddle}, while the next update uses {straddle + (k - 1 - straddle % k)})"
+        if straddle is not None
+        else ""
+    )
+    leftover = micro - layout.rows * k if layout.rows else micro
+    tail = (
+        f"; the last {leftover} batch(es) only accumulated gradients that were never applied"
+        if leftover > 0 and len(fits) == 1
+        else ""
+    )
+    return (
+        f"gradient_accumulation_steps={k}: an update happens once every {k} batches, when the raw "
+        f"micro-batch counter reaches {k}n-1 ({layout.rows} updates in {micro} batches); the schedule "
+        f"reads that raw counter (update n uses schedule({k}n-1)) and optimizer.iterations counts "
+        f"updates (raw//{k}); steps per epoch are not a multiple of {k}, so the windows straddle epoch "
+        f"boundaries and the updating batches move (batches {batches}, counted from 0); a per-epoch "
+        "lr log (TensorBoard's epoch_learning_rate) "
+        f"reads the schedule at the raw counter after the epoch{read}{tail}. This is how Keras "
+        "accumulates, not a mismatch"
+    )

@@ -127,7 +127,8 @@ def complete_spec(
     that chose it is noted: ``--backend``, a file naming it, the optimizer's backend-specific
     module (torch), or the resolved ``jit_compile`` of the compile settings (TensorBoard's model
     summary, a ``.keras`` model). Without any, TensorFlow is assumed (see
-    :func:`note_assumed_backend`).
+    :func:`note_assumed_backend`). ``jit_compile`` is set when the run says XLA compiled the train
+    step (:func:`_xla_evidence`): Keras 2 and Keras 3 on TensorFlow then run XLA's arithmetic.
     """
     changes: dict[str, Any] = {}
     if spec.generation is None or (keras == "3") != (spec.generation == "k3"):
@@ -164,6 +165,10 @@ def complete_spec(
             "jit_compile=False, run_eagerly=False: a graph without XLA, Keras 3's default on "
             "TensorFlow (a JAX run compiled with jit_compile=False needs --backend jax)"
         )
+    xla = _xla_evidence(spec, run)
+    if xla is not None:
+        changes["jit_compile"] = True
+        evidence = _with_xla_evidence(evidence, xla, keras)
     completed = dataclasses.replace(spec, **changes) if changes else spec
     if keras == "3" and evidence is not None and completed.backend:
         from lraudit.semantics.optimizers import default_executor
@@ -171,7 +176,48 @@ def complete_spec(
         notes.append(
             f"Keras 3 backend {completed.backend} ({default_executor(completed)} arithmetic): {evidence}"
         )
+    elif keras == "2" and completed.jit_compile:
+        notes.append(f"Keras 2 train step compiled by XLA (xla arithmetic): {evidence}")
+    _note_wrapper(completed, notes)
     return completed
+
+
+def _with_xla_evidence(evidence: str | None, xla: str, keras: str) -> str:
+    """The backend's evidence and why XLA's arithmetic applies (once, Keras 2: XLA's alone)."""
+    if evidence is None or keras == "2":
+        return xla
+    return evidence if "jit_compile=True" in evidence else f"{evidence}; {xla}"
+
+
+def _note_wrapper(spec: OptimizerSpec, notes: list[str]) -> None:
+    """Say that a LossScaleOptimizer around the optimizer leaves the lr to it (reference §1.5)."""
+    if spec.wrapper:
+        notes.append(
+            f"{spec.class_name} wrapped in {spec.wrapper} (mixed precision): the wrapper scales the "
+            f"loss and delegates learning_rate and iterations, so the lr is the {spec.class_name}'s"
+        )
+
+
+def _xla_evidence(spec: OptimizerSpec, run: Run) -> str | None:
+    """Why XLA compiled the train step (reference §1.8), or None when the run does not say so.
+
+    ``jit_compile=True`` in the compile settings (TensorBoard's Keras 3 model summary, a saved
+    model), or, when they do not say, TensorFlow's console line ``Compiled cluster using XLA!``
+    unless the optimizer compiles its own update: the 2.11+ Keras 2 optimizer's ``jit_compile``
+    (True by default) XLA-compiles the update but reads the schedule outside it, so the line then
+    says nothing about the lr's arithmetic.
+    """
+    told = run.compile_config.get("jit_compile")
+    if told is not None:
+        if told is not True:
+            return None
+        return "the compile settings say jit_compile=True: XLA compiled the train step"
+    if run.compile_config.get("xla_compiled") is True and spec.raw.get("jit_compile") is not True:
+        return (
+            "TensorFlow logged 'Compiled cluster using XLA!' and the optimizer compiles nothing "
+            "itself: the train step ran with jit_compile=True"
+        )
+    return None
 
 
 def note_assumed_backend(spec: OptimizerSpec, counter, variable, notes: list[str]) -> None:

@@ -54,6 +54,26 @@ def _rounding(rows: pd.DataFrame) -> str:
     )
 
 
+def _between_updates(timeline: Timeline, shifted: pd.DataFrame) -> str:
+    """With gradient accumulation, say which epoch-end reads fall between two updates."""
+    k = int(timeline.extra.get("gradient_accumulation_steps") or 1)
+    rows = shifted[shifted["relation"] == "next_step"]
+    if k <= 1 or rows.empty:
+        return ""
+    value = rows["value"].astype(float).to_numpy()
+    applied = rows["lr_effective"].astype(float).to_numpy()
+    # not the next update's lr (beyond eager-vs-compiled rounding): a read between two updates
+    between = ~np.isclose(value, applied, rtol=1e-5, atol=0.0)
+    if not between.any():
+        return ""
+    epochs = ", ".join(str(_int(e)) for e in rows["epoch"][between].head(4))
+    return (
+        f"; with gradient_accumulation_steps={k} the read uses the raw counter after the epoch, which "
+        f"at the end of epoch(s) {epochs} lies inside an accumulation window: no update applied that "
+        "value (the next one reads the counter at the window's end)"
+    )
+
+
 class LoggedEffectiveMismatch(Rule):
     """A logged lr differs from the reconstructed effective lr and no known cause explains it.
 
@@ -162,7 +182,10 @@ class ScheduleNotLogged(Rule):
                 )
                 return
         changes = np.nonzero(np.diff(lr) != 0)[0] + 1
-        inside = [int(i) for i in changes if int(table["batch"].iloc[i]) != 0]
+        # a change between two updates of the same epoch (with gradient accumulation an epoch's
+        # first update need not be its batch 0)
+        epochs = table["epoch"].to_numpy()
+        inside = [int(i) for i in changes if epochs[i] == epochs[i - 1]]
         # a step-like schedule changes at few steps; a smooth one at nearly every step
         if inside and len(changes) <= 0.5 * len(lr):
             shown = inside[:4]
@@ -193,6 +216,9 @@ class LoggedLrShifted(Rule):
         epoch's lr at reductions; History/CSV ``lr`` does too when an lr-writing callback listed
         after ReduceLROnPlateau copies the reduced variable into the logs - and when
         LearningRateScheduler then overwrites it at the next epoch begin, a value no step used.
+        With Keras 3 ``gradient_accumulation_steps`` the schedule is read at the raw micro-batch
+        counter after the epoch, which lies between two updates when the epoch ends inside an
+        accumulation window: the message names those epochs.
     Why it matters:
         Plots and comparisons against the logged lr are off by one step or one epoch; it is not
         the lr that trained that epoch.
@@ -246,7 +272,8 @@ class LoggedLrShifted(Rule):
                 run,
                 f"{source} {name} ({first['location']}) {what}: for epoch {epoch} it shows "
                 f"{fmt_lr(float(first['value']))}, {which}, while {ran}; "
-                f"{len(shifted)} of {len(rows)} values are shifted{_rounding(shifted)}",
+                f"{len(shifted)} of {len(rows)} values are shifted{_rounding(shifted)}"
+                f"{_between_updates(timeline, shifted)}",
                 epoch=epoch,
                 step=step,
                 logged=float(first["value"]),

@@ -14,11 +14,13 @@ read by that update (reference §1.7)::
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
 from lraudit.errors import InputError
+from lraudit.semantics import libm
 from lraudit.semantics.schedules import EXECUTORS, schedule_class, schedule_from_spec
 from lraudit.semantics.specs import OptimizerSpec, ScheduleSpec
 
@@ -102,12 +104,25 @@ def optimizer_spec_from_config(
     A bare ``get_config()`` dict (no ``"config"`` key) is accepted too. ``keras`` ("2"/"3") is
     a hint from elsewhere (log format). Values are kept as given (widened float32 values from a
     config saved after training round back to the same float32). Nadam's ``decay`` slot holds
-    ``schedule_decay`` (a momentum constant, reference §1.2), so it is not an lr decay.
+    ``schedule_decay`` (a momentum constant, reference §1.2), so it is not an lr decay. A
+    ``LossScaleOptimizer`` gives the spec of the optimizer it wraps, with ``wrapper`` set.
     """
     if not isinstance(cfg, dict):
         raise InputError(f"optimizer config is not a mapping: {cfg!r}")
     config = cfg.get("config") if isinstance(cfg.get("config"), dict) else cfg
     raw_name = str(cfg.get("class_name") or config.get("name") or "")
+    inner = config.get("inner_optimizer")
+    if not isinstance(inner, dict) and "lossscale" in raw_name.lower():
+        inner = config.get("optimizer")  # TF 2.1-2.3 mixed_precision.experimental wrapper
+    if isinstance(inner, dict):
+        # LossScaleOptimizer (mixed precision) scales the loss and delegates learning_rate and
+        # iterations to the optimizer it wraps (reference §1.5): that one decides the lr
+        spec = optimizer_spec_from_config(inner, keras=keras, source=source)
+        return dataclasses.replace(
+            spec,
+            wrapper=_CLASS_NAMES.get(raw_name.lower().replace("_", ""), raw_name) or "LossScaleOptimizer",
+            backend=spec.backend or backend_from_config(cfg),
+        )
     class_name = _CLASS_NAMES.get(raw_name.lower(), raw_name) or "Optimizer"
     generation = _infer_generation(cfg, config, keras)
 
@@ -146,7 +161,13 @@ def optimizer_spec_from_config(
 
 def default_executor(spec: OptimizerSpec) -> str:
     """How the train step computes the lr: Keras 2 and Keras 3 + TensorFlow → ``"tf-graph"``,
-    Keras 3 + torch → ``"eager"``, Keras 3 + JAX → ``"xla"`` (unknown backend: TensorFlow)."""
+    Keras 3 + torch → ``"eager"``, Keras 3 + JAX → ``"xla"`` (unknown backend: TensorFlow).
+
+    A train step compiled with ``jit_compile=True`` runs XLA's arithmetic on TensorFlow too
+    (Keras 2 and Keras 3); on torch ``jit_compile`` means ``torch.compile``, not XLA.
+    """
+    if spec.jit_compile and spec.backend != "torch":
+        return "xla"
     if spec.generation == "k3":
         return {"torch": "eager", "jax": "xla"}.get(spec.backend or "tensorflow", "tf-graph")
     return "tf-graph"
@@ -193,7 +214,11 @@ def effective_lr(
     it = steps.astype(F32)
     decay = F32(spec.decay)
     with np.errstate(all="ignore"):
-        denom = (F32(1) + (decay * it).astype(F32)).astype(F32)
+        if executor == "xla":
+            # XLA contracts 1 + decay*it into one fused multiply-add (rounded once)
+            denom = libm.fmaf(decay, it, F32(1))
+        else:
+            denom = (F32(1) + (decay * it).astype(F32)).astype(F32)
         if spec.generation == "k2-standalone":
             # keras/optimizers.py @ 2.2.4: lr * (1. / (1. + decay * iterations))
             effective = (base * (F32(1) / denom).astype(F32)).astype(F32)

@@ -44,6 +44,11 @@ class OptimizerSpec:
     #: True when learning_rate was read from a config saved *after* training (the variable then
     #: holds the final value, not the initial one)
     lr_is_final: bool = False
+    #: the class wrapping this optimizer (``LossScaleOptimizer``), which does not change the lr
+    wrapper: str | None = None
+    #: True when XLA compiled the train step (``compile(jit_compile=True)``): with ``backend`` it
+    #: decides the arithmetic (Keras 2 and Keras 3 on TensorFlow then run XLA's, not the graph's)
+    jit_compile: bool | None = None
 
 
 @dataclass

@@ -8,7 +8,11 @@ What a console log holds (reference: keras-lr-semantics.md §4, §6, Appendix C)
   the *final* line of an epoch (``20/20 [====] - 1s 23ms/step - loss: 4.4432 - lr: 0.0010``)
   carries the epoch's logs; verbose=2 prints only that line, in several era-specific forms;
 * callback messages (ReduceLROnPlateau M1–M5, LearningRateScheduler, EarlyStopping) and
-  warnings (missing monitor, ``lr`` deprecation, ignored/rejected ``decay``).
+  warnings (missing monitor, ``lr`` deprecation, ignored/rejected ``decay``);
+* TensorFlow's ``Compiled cluster using XLA!`` (logged once per process when XLA compiles a
+  function: the train step under ``compile(jit_compile=True)``, or the 2.11+ Keras 2 optimizer's
+  own update): ``compile_config["xla_compiled"] = True`` and backend TensorFlow (JAX never
+  prints it).
 
 Why the reader works on line *tails*: every piece of text that matters ends a ``\\n``-terminated
 line — a header, a message (Keras prints them with a trailing newline, even in the middle of a
@@ -74,6 +78,7 @@ _DECAY_REJECTED = re.compile(
     r"decay is deprecated in the new (?:TF-)?Keras optimizer.*?(?:legacy\.(\w+))?\.?$"
 )
 _BACKEND = re.compile(r"keras/(?:src/)?backend/(jax|torch|tensorflow|numpy|openvino)/")
+_XLA_CLUSTER = re.compile(r"\bCompiled cluster using XLA\b")
 
 # A bar segment: counter, then a Keras 2 bracket bar, a Keras 3 '━' bar, or nothing (unknown target).
 _BAR = re.compile(r"^\s*(\d+)/(\d+|Unknown)\s*(\[[=>.]*\]|\u2501+)?\s*(.*)$")
@@ -254,6 +259,7 @@ class _Reader:
         self.pending_begin: list[CallbackEvent] = []  # LearningRateScheduler messages before a header
         self.evidence: Counter[str] = Counter()
         self.backends: set[str] = set()
+        self.xla_compiled = False  # TensorFlow said it compiled a cluster with XLA
         self.warnings: list[str] = []
 
     # ---- per line ---------------------------------------------------------------------------
@@ -436,6 +442,9 @@ class _Reader:
     def _warning(self, number: int, text: str) -> None:
         for match in _BACKEND.finditer(text):
             self.backends.add(match.group(1))
+        if _XLA_CLUSTER.search(text):
+            self.xla_compiled = True
+            self.backends.add("tensorflow")
         if "keras/src/backend/" in text or "keras/src/trainers/" in text or "base_optimizer.py" in text:
             self.evidence["k3_weak"] += 1
         if "WARNING:tensorflow" in text or "optimizers/legacy" in text or "tf_keras" in text:
@@ -581,6 +590,7 @@ class _Reader:
             steps_per_epoch=steps_per_epoch,
             keras=self._keras(),
             backend=next(iter(self.backends)) if len(self.backends) == 1 else None,
+            compile_config={"xla_compiled": True} if self.xla_compiled else {},
             warnings=self.warnings,
         )
 

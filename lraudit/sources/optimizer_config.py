@@ -5,7 +5,9 @@ Accepted (recognised by content, reference §0, §3, §7):
 * a bare ``get_config()`` dict of Keras 2 or 3: ``{"name": ..., "learning_rate" | "lr": ..., ...}``;
 * the ``serialize()`` form ``{"class_name", "config", "module"?, "registered_name"?}``;
 * the same nested in a ``training_config`` (``"optimizer_config"``) or ``compile_config``
-  (``"optimizer"``) dump.
+  (``"optimizer"``) dump;
+* a mixed-precision ``LossScaleOptimizer`` (tf.keras 2.4+, tf_keras, Keras 3) in any of these
+  forms: kept as the wrapper, whose ``inner_optimizer`` holds the optimizer and its lr.
 
 Everything is normalised to ``{"class_name": str, "module": str | None, "config": {...}}``, with a
 nested learning-rate schedule normalised the same way (TF 2.x ``{"class_name", "config"}`` and
@@ -95,6 +97,8 @@ def find_optimizer(obj: Any) -> dict[str, Any] | None:
         return None
     if any(key in obj for key in _LR_KEYS) and not isinstance(obj.get("learning_rate", obj.get("lr")), list):
         return obj
+    if isinstance(obj.get("inner_optimizer"), dict):
+        return obj  # a bare LossScaleOptimizer.get_config(): the wrapped optimizer holds the lr
     for wrapper in ("optimizer_config", "optimizer"):
         inner = obj.get(wrapper)
         if isinstance(inner, dict):
@@ -115,6 +119,8 @@ def _normalize_schedule(value: Any) -> Any:
 def _infer_class(config: dict[str, Any]) -> tuple[str, str | None]:
     """The class name of a bare get_config() and a warning when it is only a guess."""
     name = config.get("name")
+    if isinstance(config.get("inner_optimizer"), dict):
+        return "LossScaleOptimizer", None  # tf.keras 2.4+ writes no name for the wrapper
     if isinstance(name, str) and name.lower() in KNOWN_OPTIMIZERS:
         return KNOWN_OPTIMIZERS[name.lower()], None
     for key, class_name in _CLASS_BY_KEYS:
@@ -143,6 +149,10 @@ def normalize(found: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 def keras_hint(optimizer: dict[str, Any]) -> str | None:
     """"2" or "3" when the normalised config's keys or module tell the Keras generation."""
     config = optimizer.get("config") or {}
+    inner = config.get("inner_optimizer")
+    if isinstance(inner, dict):
+        # LossScaleOptimizer: the wrapped optimizer's keys tell the generation
+        return keras_hint(normalize(inner)[0])
     module = optimizer.get("module") or ""
     if "legacy" in module.split(".") or "is_legacy_optimizer" in config or "lr" in config:
         return "2"
