@@ -200,7 +200,8 @@ def _literal_text(value: Any) -> str:
 class _Reader:
     def __init__(self) -> None:
         self.facts = CodeFacts()
-        self.globals: dict[str, Any] = {}
+        # the code runs as a script or notebook kernel: ``if __name__ == "__main__":`` is taken
+        self.globals: dict[str, Any] = {"__name__": Constant("__main__")}
         self.scopes: list[dict[str, Any]] = [self.globals]
         self.aliases: dict[str, str] = {}
         self.cell: CodeCell | None = None
@@ -1071,21 +1072,23 @@ def lr_at_fit_start(facts: CodeFacts, fit_index: int) -> tuple[float | ScheduleS
             r.class_name for r in previous.callback_records
             if r.class_name in ("ReduceLROnPlateau", "LearningRateScheduler") or r.custom_sets_lr
         ]
-        if writers and current is not None:
-            return None, [
+        if writers:
+            current = None
+            reasons = [
                 f"the optimizer continues from the fit at {previous.location}, whose "
                 f"{', '.join(writers)} may have changed the lr: read it from that fit's log"
             ]
-        reasons = [*reasons, f"optimizer continued from the fit at {previous.location}"]
+        else:
+            reasons = [*reasons, f"optimizer continued from the fit at {previous.location}"]
     for change in training.lr_changes:
         if change.value is not None:
             current = change.value
         elif change.factor is not None and isinstance(current, float):
             current = current * change.factor
         else:
-            return None, [change.reason or f"the lr change at {change.location} is not a constant"]
+            return None, [*reasons, change.reason or f"the lr change at {change.location} is not a constant"]
         reasons.append(f"lr set to {_short(current)} by {change.target} at {change.location}")
-    return current, reasons
+    return (current, reasons) if current is not None else (None, reasons)
 
 
 def optimizer_for_fit(facts: CodeFacts, fit_index: int):  # -> tuple[OptimizerSpec | None, list[str]]
