@@ -58,16 +58,25 @@ def test_seed_question_constants_are_folded_and_cited():
     ("code", "expected"),
     [
         ("opt = keras.optimizers.SGD(0.1, momentum=0.9)", ("SGD", 0.1, None)),
-        ("opt = tf.keras.optimizers.legacy.RMSprop(learning_rate=2e-3, decay=1e-4)", ("RMSprop", 2e-3, "k2-legacy")),
-        ("from tensorflow.keras.optimizers.legacy import Adam\nopt = Adam(1e-4)", ("Adam", 1e-4, "k2-legacy")),
-        ("from tensorflow.keras import optimizers\nopt = optimizers.Adamax(lr=0.002)", ("Adamax", 0.002, None)),
+        (
+            "opt = tf.keras.optimizers.legacy.RMSprop(learning_rate=2e-3, decay=1e-4)",
+            ("RMSprop", 2e-3, "k2-legacy"),
+        ),
+        (
+            "from tensorflow.keras.optimizers.legacy import Adam\nopt = Adam(1e-4)",
+            ("Adam", 1e-4, "k2-legacy"),
+        ),
+        (
+            "from tensorflow.keras import optimizers\nopt = optimizers.Adamax(lr=0.002)",
+            ("Adamax", 0.002, None),
+        ),
         ("opt = keras.optimizers.rmsprop(lr=0.0001, decay=1e-6)", ("RMSprop", 1e-4, None)),
         ("import tf_keras\nopt = tf_keras.optimizers.Adam(3e-4)", ("Adam", 3e-4, "k2-new")),
         ("opt = optimizers.SGD(lr=np.sqrt(0.01) * 2 ** -1)", ("SGD", 0.05, None)),
     ],
 )
 def test_optimizer_constructions(code, expected):
-    facts, fit = only_fit(f"{code}\nmodel.compile(loss='mse', optimizer=opt)\nmodel.fit(x, y, epochs=1)\n")
+    _facts, fit = only_fit(f"{code}\nmodel.compile(loss='mse', optimizer=opt)\nmodel.fit(x, y, epochs=1)\n")
     assert (fit.optimizer.class_name, fit.optimizer.learning_rate, fit.optimizer.generation) == expected
 
 
@@ -83,7 +92,7 @@ def test_string_shortcut_and_default_optimizer():
 
 
 def test_positional_optimizer_and_schedule_bound_to_a_name():
-    facts, fit = only_fit(
+    _facts, fit = only_fit(
         "from tensorflow.keras.experimental import CosineDecay\n"
         "STEPS = 30\n"
         "cos = CosineDecay(initial_learning_rate=1e-2, decay_steps=STEPS, alpha=1e-2)\n"
@@ -115,7 +124,7 @@ def test_non_lr_argument_that_is_not_literal_is_dropped_with_a_note():
 
 
 def test_conditional_optimizer_is_not_guessed():
-    facts, fit = only_fit(
+    _facts, fit = only_fit(
         "opt = AdamW(learning_rate=1e-3) if hasattr(keras.optimizers, 'AdamW') else Adam(1e-3)\n"
         "model.compile(optimizer=opt, loss='mse')\nmodel.fit(x, y, epochs=1)\n"
     )
@@ -124,7 +133,7 @@ def test_conditional_optimizer_is_not_guessed():
 
 
 def test_torch_optimizer_is_not_a_keras_optimizer():
-    facts, fit = only_fit(
+    _facts, fit = only_fit(
         "from torch.optim import Adam\nopt = Adam(params, lr=0.1)\n"
         "model.compile(optimizer=opt, loss='mse')\nmodel.fit(x, y, epochs=1)\n"
     )
@@ -147,7 +156,7 @@ def test_callbacks_list_bound_to_a_name_and_appended():
     assert names == ["ReduceLROnPlateau", "EarlyStopping", "CSVLogger", "TensorBoard", "ModelCheckpoint"]
     assert fit.callbacks[0].kwargs == {"monitor": "val_loss", "factor": 0.5, "patience": 3, "min_lr": 1e-6}
     assert fit.callbacks[1].kwargs["patience"] == 5
-    specs, citations = callbacks_for_fit(facts, 0)
+    _specs, citations = callbacks_for_fit(facts, 0)
     assert "PATIENCE = 3 at train.py:1" in citations
 
 
@@ -160,7 +169,7 @@ def test_unused_callback_is_noted():
 
 
 def test_callback_with_non_literal_monitor_has_no_spec():
-    facts, fit = only_fit(
+    _facts, fit = only_fit(
         "model.compile(optimizer='adam', loss='mse')\n"
         "model.fit(x, y, epochs=2, callbacks=[ReduceLROnPlateau(monitor=MONITOR)])\n"
     )
@@ -170,7 +179,7 @@ def test_callback_with_non_literal_monitor_has_no_spec():
 
 
 def test_scheduler_function_pure_is_kept_for_evaluation():
-    facts, fit = only_fit(
+    _facts, fit = only_fit(
         "import math\nK0 = 0.1\n"
         "def exp_decay(epoch, lr, k=K0 / 2):\n"
         "    '''doc'''\n"
@@ -192,7 +201,10 @@ def test_scheduler_function_pure_is_kept_for_evaluation():
     ("definition", "why"),
     [
         ("def sched(epoch):\n    return lr_table[epoch]\n", "Subscript"),
-        ("def sched(epoch):\n    def inner(e):\n        return 0.1\n    return inner(epoch)\n", "FunctionDef"),
+        (
+            "def sched(epoch):\n    def inner(e):\n        return 0.1\n    return inner(epoch)\n",
+            "FunctionDef",
+        ),
         ("def sched(epoch):\n    for i in range(3):\n        pass\n    return 0.1\n", "For"),
         ("def sched(epoch):\n    return 0.1 * unknown_scale\n", "unknown_scale"),
         ("def sched(epoch):\n    os.system('x')\n    return 0.1\n", "effects"),
@@ -209,12 +221,13 @@ def test_scheduler_function_not_evaluable(definition, why):
 
 
 def test_scheduler_lambda_and_custom_callback_class():
-    facts, fit = only_fit(
+    _facts, fit = only_fit(
         "class CyclicLR(keras.callbacks.Callback):\n"
         "    def on_batch_begin(self, batch, logs=None):\n"
         "        K.set_value(self.model.optimizer.lr, 0.1)\n"
         "model.compile(optimizer='sgd', loss='mse')\n"
-        "model.fit(x, y, epochs=5, callbacks=[LearningRateScheduler(lambda e: 1e-3 * 0.9 ** e), CyclicLR()])\n"
+        "model.fit(x, y, epochs=5,\n"
+        "          callbacks=[LearningRateScheduler(lambda e: 1e-3 * 0.9 ** e), CyclicLR()])\n"
     )
     assert fit.callbacks[0].kwargs["schedule"].evaluable
     assert fit.callback_records[1].custom and fit.callback_records[1].custom_sets_lr
@@ -225,17 +238,18 @@ def test_scheduler_lambda_and_custom_callback_class():
 
 
 def test_fit_generator_arguments_and_keras1_names():
-    facts, fit = only_fit(
+    _facts, fit = only_fit(
         "model.compile(optimizer='sgd', loss='mse')\n"
-        "model.fit_generator(gen, 1562, 20, validation_data=val, samples_per_epoch=x.shape[0], initial_epoch=3)\n"
+        "model.fit_generator(gen, 1562, 20, validation_data=val,\n"
+        "                    samples_per_epoch=x.shape[0], initial_epoch=3)\n"
     )
     assert (fit.method, fit.steps_per_epoch, fit.epochs, fit.initial_epoch) == ("fit_generator", 1562, 20, 3)
-    assert fit.arguments["samples_per_epoch"].reason.startswith("samples_per_epoch=x.shape[0] at train.py:2")
+    assert fit.arguments["samples_per_epoch"].reason.startswith("samples_per_epoch=x.shape[0] at train.py:3")
     assert fit.arguments["validation_data"].text == "val"
 
 
 def test_steps_not_literal_names_the_option():
-    facts, fit = only_fit(
+    _facts, fit = only_fit(
         "model.compile(optimizer='adam', loss='mse')\n"
         "model.fit(gen, epochs=3, steps_per_epoch=gen.samples // BATCH)\n"
     )
@@ -323,7 +337,7 @@ def test_loop_over_constant_list_unrolls_a_sweep():
 
 
 def test_function_called_under_main_guard_is_followed():
-    facts, fit = only_fit(
+    _facts, fit = only_fit(
         "def train(epochs, lr=1e-3):\n"
         "    model = keras.Sequential()\n"
         "    model.compile(optimizer=keras.optimizers.Adam(lr), loss='mse')\n"
@@ -337,7 +351,7 @@ def test_function_called_under_main_guard_is_followed():
 
 
 def test_function_never_called_is_still_read_with_a_note():
-    facts, fit = only_fit(
+    _facts, fit = only_fit(
         "def main():\n    model.compile(optimizer='nadam', loss='mse')\n    model.fit(x, y, epochs=3)\n"
     )
     assert fit.optimizer.class_name == "Nadam"
@@ -349,9 +363,14 @@ def test_function_never_called_is_still_read_with_a_note():
 
 def test_magics_commented_lines_and_python2_prints():
     facts = read_code([
-        CodeCell("%matplotlib inline\n!pip install keras\nfiles = !ls\nmodel.fit?\nimport keras\n", "nb.ipynb:cell 0", 1),
-        CodeCell("#opt = Adam(lr=0.1, decay=1e-6)\nopt = Adam(lr=0.2)\nmodel.compile(optimizer=opt, loss='mse')\n",
-                 "nb.ipynb:cell 1", 2),
+        CodeCell(
+            "%matplotlib inline\n!pip install keras\nfiles = !ls\nmodel.fit?\nimport keras\n",
+            "nb.ipynb:cell 0", 1,
+        ),
+        CodeCell(
+            "#opt = Adam(lr=0.1, decay=1e-6)\nopt = Adam(lr=0.2)\nmodel.compile(optimizer=opt, loss='mse')\n",
+            "nb.ipynb:cell 1", 2,
+        ),
         CodeCell("print 'training'\nmodel.fit(x, y, epochs=3)\n", "nb.ipynb:cell 2", 3),
         CodeCell("def broken(:\n", "nb.ipynb:cell 3", 4),
         CodeCell("%%bash\nls -l\n", "nb.ipynb:cell 4", 5),
@@ -367,7 +386,7 @@ def test_magics_commented_lines_and_python2_prints():
 def test_notebook_with_a_stale_optimizer_cell_reads_in_document_order():
     notebook = json.loads((FIXTURES / "stale_optimizer_cell.ipynb").read_text())
     cells = notebook_code_cells(notebook, "stale.ipynb")
-    assert [cell.label for cell in cells][0] == "stale.ipynb:cell 1"
+    assert next(cell.label for cell in cells) == "stale.ipynb:cell 1"
     facts = read_code(cells)
     fit = facts.trainings[0]
     assert (fit.method, fit.batch_size, fit.epochs) == ("fit", 64, 3)
@@ -382,7 +401,8 @@ def test_notebook_cells_run_out_of_order_follow_execution_count():
     notebook = json.loads((FIXTURES / "out_of_order_cells.ipynb").read_text())
     facts = read_code(notebook_code_cells(notebook, "order.ipynb"))
     # cell 2 (count 9) ran after cell 4 (count 6): its Adam fit comes last
-    assert [fit.cell for fit in facts.trainings] == ["order.ipynb:cell 3", "order.ipynb:cell 3", "order.ipynb:cell 1"]
+    cells = [fit.cell for fit in facts.trainings]
+    assert cells == ["order.ipynb:cell 3", "order.ipynb:cell 3", "order.ipynb:cell 1"]
     sgd_fit, continued, adam_fit = facts.trainings
     assert sgd_fit.optimizer.class_name == "SGD" and sgd_fit.batch_size == 16
     schedule = sgd_fit.callbacks[0].kwargs["schedule"]
@@ -467,7 +487,7 @@ def _expressions(leaves):
 def _python_value(text: str):
     try:
         # the generated text holds literals and operators only (no names, no calls)
-        return eval(compile(text, "<expr>", "eval"), {"__builtins__": {}})  # noqa: S307
+        return eval(compile(text, "<expr>", "eval"), {"__builtins__": {}})
     except (ArithmeticError, ValueError):
         return NotConstant
 
@@ -486,10 +506,12 @@ def test_folding_literal_arithmetic_gives_the_python_value(text):
 
 
 @settings(max_examples=200, deadline=None)
-@given(_expressions(st.one_of(_NUMBERS.map(repr), st.just("unknown_name"))).filter(lambda t: "unknown_name" in t))
+@given(
+    _expressions(st.one_of(_NUMBERS.map(repr), st.just("unknown_name"))).filter(lambda t: "unknown_name" in t)
+)
 def test_folding_refuses_any_expression_with_a_non_constant_name(text):
     folder = ConstantFolder(lambda name: None)
-    with pytest.raises(NotConstant, match="unknown_name"):
+    with pytest.raises(NotConstant):  # the name, or an operand that fails before it
         folder.fold(ast.parse(text, mode="eval").body)
 
 
