@@ -395,6 +395,46 @@ def parse_callback_expr(text: str, option: str = "--callback") -> CallbackSpec:
     return CallbackSpec(class_name=class_name, kwargs=kwargs, source=option)
 
 
+#: Keras callbacks that never write the lr but are worth naming when read from code
+OTHER_CALLBACKS = (
+    "CSVLogger", "TensorBoard", "ModelCheckpoint", "ProgbarLogger", "TerminateOnNaN",
+    "LambdaCallback", "BackupAndRestore", "RemoteMonitor", "History", "BaseLogger",
+    "SwapEMAWeights",
+)
+#: standalone Keras 2.0-2.3 lowercase aliases (``keras.optimizers.rmsprop(lr=...)``)
+_LOWERCASE_OPTIMIZERS = {name.lower(): name for name in OPTIMIZER_SIGNATURES}
+
+
+def classify_class(dotted: str) -> tuple[str, str, str | None] | None:
+    """What a dotted class name as written in code builds, by the same whitelist as the options.
+
+    Returns ``(kind, class name, generation)`` with kind ``"optimizer"``, ``"schedule"`` or
+    ``"callback"`` (the generation only for optimizers behind a ``legacy.``/``tf_keras.``
+    prefix), or None for anything else. The lowercase aliases of standalone Keras 2
+    (``rmsprop``, ``adam``) are optimizers too.
+    """
+    split = _split_prefix(dotted, _OPTIMIZER_PREFIXES)
+    if split is not None:
+        name = split[1] if split[1] in OPTIMIZER_SIGNATURES else _LOWERCASE_OPTIMIZERS.get(split[1], "")
+        if name and (name == split[1] or split[1].islower()):
+            return "optimizer", name, _OPTIMIZER_PREFIXES[split[0]]
+    split = _split_prefix(dotted, _SCHEDULE_PREFIXES)
+    if split is not None and split[1] in SCHEDULE_SIGNATURES:
+        return "schedule", split[1], None
+    split = _split_prefix(dotted, _CALLBACK_PREFIXES)
+    if split is not None and (split[1] in CALLBACK_SIGNATURES or split[1] in OTHER_CALLBACKS):
+        return "callback", split[1], None
+    return None
+
+
+def parse_schedule_expr(text: str, option: str = "--optimizer") -> ScheduleSpec:
+    """Parse ``"ExponentialDecay(0.1, 1000, 0.96)"`` (a schedule alone) into a :class:`ScheduleSpec`.
+
+    Same whitelist and literal rules as a schedule given as an optimizer's ``learning_rate``.
+    """
+    return _schedule(_parse_call(text, option), option)
+
+
 def load_optimizer_arg(
     text: str, generation: str | tuple[str, ...] | None = None
 ) -> tuple[str, Path | OptimizerSpec]:

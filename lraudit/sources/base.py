@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from lraudit.code.model import CodeFacts
+
 #: how many leading bytes a source may look at to recognise a file
 SNIFF_BYTES = 64 * 1024
 
@@ -91,6 +93,8 @@ class SourceData:
     keras: str | None = None
     #: backend when the file tells it ("tensorflow", "jax", "torch")
     backend: str | None = None
+    #: trainings read statically from training code (a script, a notebook's code cells)
+    code_facts: CodeFacts | None = None
     warnings: list[str] = field(default_factory=list)
 
 

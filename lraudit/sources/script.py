@@ -1,0 +1,43 @@
+"""Training scripts (``.py`` text): the optimizer, callbacks and ``fit`` arguments, read with ``ast``.
+
+Recognised by content, not by name: Python text that imports Keras/TensorFlow (``keras``,
+``tensorflow``, ``tf_keras``) and calls ``.fit(``/``.fit_generator(`` or ``.compile(``. Any
+other ``.py`` file stays unrecognised (skipped). The script is never imported or executed:
+:func:`lraudit.code.read_code` reads its syntax tree, and the result is
+:attr:`SourceData.code_facts <lraudit.sources.base.SourceData.code_facts>`; a script that does
+not parse still yields a SourceData, with the warning.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from lraudit.sources.base import SourceData
+from lraudit.sources.text import decode, looks_like_text, read_text
+
+KIND = "code"
+
+_KERAS_IMPORT = re.compile(r"^[ \t]*(?:import|from)[ \t]+(?:keras|tensorflow|tf_keras)\b", re.MULTILINE)
+_TRAINING_CALL = re.compile(r"\.(?:fit|fit_generator|compile)[ \t]*\(")
+
+
+def sniff(prefix: bytes, path: Path) -> bool:
+    """True for Python text importing Keras/TensorFlow and calling fit/compile (never JSON, never binary)."""
+    text, _ = decode(prefix)
+    if not looks_like_text(text) or text.lstrip().startswith(("{", "[")):
+        return False
+    return bool(_KERAS_IMPORT.search(text)) and bool(_TRAINING_CALL.search(text))
+
+
+def read(path: Path) -> SourceData:
+    """Read the script's trainings statically; never raises on bad content."""
+    from lraudit.code import CodeCell, read_code
+
+    data = SourceData(path=str(path), kind=KIND)
+    text = read_text(Path(path), data.warnings)
+    if text is None:
+        return data
+    facts = read_code([CodeCell(text, str(path))])
+    data.code_facts = facts
+    data.warnings.extend(facts.warnings)
+    return data
