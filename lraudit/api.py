@@ -166,7 +166,10 @@ def _locations(scalars: pd.DataFrame) -> Any:
     def text(value: str) -> Any:
         return pa.scalar(value, pa.large_string())
 
-    by_line = pc.binary_join_element_wise(file, pc.cast(line, pa.large_string()), text(":"))
+    # a notebook cell's rows are labelled "nb.ipynb:cell N": their location reads "...:cell N:line M"
+    in_cell = pc.fill_null(pc.match_substring_regex(file, r":cell \d+$"), False)
+    separator = pc.if_else(in_cell, text(":line "), text(":"))
+    by_line = pc.binary_join_element_wise(file, pc.cast(line, pa.large_string()), separator)
     by_name = pc.binary_join_element_wise(file, name, text(":"))
     epoch_text = pc.binary_join_element_wise(pc.cast(epoch, pa.large_string()), text("]"), text(""))
     by_epoch = pc.binary_join_element_wise(by_name, epoch_text, text("["))
@@ -203,12 +206,14 @@ def _scalar_rows(run_name: str, scalars: pd.DataFrame) -> pd.DataFrame:
 def _event_rows(run: Run) -> pd.DataFrame:
     import pandas as pd
 
+    from lraudit.sources.base import split_line_location
+
     sources = {entry.path: entry.kind for entry in run.inputs}
     rows = []
     for event in run.events:
-        file, _, tail = event.location.rpartition(":")
-        line = int(tail) if tail.isdigit() and file else None
+        file, line = split_line_location(event.location)
         file = file if line is not None else event.location
+        source_file = file.rsplit(":cell ", 1)[0] if file else file
         fit_offset = 0
         if event.fit is not None and 0 <= event.fit < len(run.fits):
             fit_offset = run.fits[event.fit].epoch_offset
@@ -216,7 +221,7 @@ def _event_rows(run: Run) -> pd.DataFrame:
             {
                 "run": run.path,
                 "kind": "event",
-                "source": sources.get(file, "console"),
+                "source": sources.get(source_file, "console"),
                 "file": file,
                 "line": line,
                 "location": event.location,

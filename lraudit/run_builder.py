@@ -38,13 +38,13 @@ from lraudit.run import Fit, Run, SavedCounter
 from lraudit.sources.base import SCALAR_COLUMNS, FitInfo, InputFile, SourceData, scalars_frame
 
 #: the source whose fit structure is trusted first
-FIT_AUTHORITY = ("console", "csvlogger", "tfevents", "history")
+FIT_AUTHORITY = ("console", "notebook", "csvlogger", "tfevents", "history")
 #: sources with epoch numbers of their own (History has none)
-EPOCH_NUMBERED = ("console", "csvlogger", "tfevents")
+EPOCH_NUMBERED = ("console", "notebook", "csvlogger", "tfevents")
 #: sources compared with each other for disagreements (TensorBoard may legitimately differ)
 CROSS_CHECKED = ("console", "csvlogger", "history")
 #: which source's Keras/backend hint wins on a conflict
-HINT_PRIORITY = ("models", "optimizer_config", "console", "tfevents", "csvlogger", "history")
+HINT_PRIORITY = ("models", "optimizer_config", "console", "notebook", "tfevents", "csvlogger", "history")
 LR_NAMES = ("lr", "learning_rate")
 
 _NUMBER_TEXT = re.compile(r"\s*[-+]?(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?\s*")
@@ -400,12 +400,22 @@ def assemble(path: str, datas: list[SourceData], inputs: list[InputFile]) -> Run
 
     frames = []
     offsets_by_file: dict[str, dict[int, int]] = {}
+    # which input each row came from: a notebook labels its rows "nb.ipynb:cell N", not its path
+    origins: list[np.ndarray] = []
+    codes: dict[str, int] = {}
     for data in datas:
         if data.kind in EPOCH_NUMBERED:
             offsets_by_file[data.path] = _numbered_offsets(data.fits, run.fits)
         if data.scalars is not None and not data.scalars.empty:
             frames.append(data.scalars)
+            code = codes.setdefault(data.path, len(codes))
+            origins.append(np.full(len(data.scalars), code, dtype=np.int32))
     scalars = pd.concat(frames, ignore_index=True) if frames else scalars_frame([])
+    origin = np.concatenate(origins) if origins else np.array([], dtype=np.int32)
+
+    def rows_of(path: str) -> pd.Series:
+        return pd.Series(origin == codes.get(path, -1), index=scalars.index)
+
     scalars = scalars.astype(scalars_frame([]).dtypes.to_dict())
     scalars["global_epoch"] = pd.array([pd.NA] * len(scalars), dtype="Int64")
 
@@ -420,12 +430,12 @@ def assemble(path: str, datas: list[SourceData], inputs: list[InputFile]) -> Run
         scalars.loc[mask, "global_epoch"] = part["epoch"] + pd.array(shift, dtype="Int64")
 
     for file, offsets in offsets_by_file.items():
-        apply_offsets(scalars["file"] == file, offsets)
+        apply_offsets(rows_of(file), offsets)
     total = max((fit.end_epoch for fit in run.fits), default=0)
     reference = _reference(scalars)
     for data in datas:
         if data.kind == "history" and data.fits:
-            apply_offsets(scalars["file"] == data.path, _history_offsets(data, run.fits, total, reference))
+            apply_offsets(rows_of(data.path), _history_offsets(data, run.fits, total, reference))
 
     if not run.fits and scalars["global_epoch"].notna().any():
         last = int(scalars["global_epoch"].max())

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lraudit.sources.base import format_location
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -46,7 +48,7 @@ def row_location(row) -> str:
     file = getattr(row, "file", None) or ""
     line = getattr(row, "line", None)
     if not is_missing(line):
-        return f"{file}:{int(line)}"
+        return format_location(file, int(line))
     return f"{file}:{row.name}"
 
 

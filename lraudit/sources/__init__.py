@@ -1,7 +1,8 @@
 """Input sources: each module reads one kind of file, recognised by content (never by name).
 
 :func:`source_modules` is the registry, in the order files are tried: binary containers first
-(saved models, TensorBoard event files), then the JSON kinds (an optimizer config before a
+(saved models, TensorBoard event files), then the JSON kinds (a notebook first: its
+``{"cells": [...]`` would otherwise pass for a History layout; an optimizer config before a
 History, whose sniffs exclude each other anyway), CSVLogger files, and the console last
 because console output is the most free-form text. :func:`sniff_file` gives the first module
 whose ``sniff`` accepts a file's first :data:`~lraudit.sources.base.SNIFF_BYTES` bytes.
@@ -15,7 +16,9 @@ from types import ModuleType
 from lraudit.sources.base import SNIFF_BYTES
 
 #: source modules in the order they are tried
-SOURCE_MODULE_NAMES = ("models", "tfevents", "optimizer_config", "history", "csvlogger", "console")
+SOURCE_MODULE_NAMES = (
+    "models", "tfevents", "notebook", "optimizer_config", "history", "csvlogger", "console",
+)
 
 
 def source_modules() -> list[ModuleType]:
