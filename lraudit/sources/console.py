@@ -303,6 +303,9 @@ class _Reader:
         self.force_new_fit = False  # a "Train on" header or a strong marker: the next header starts a fit
         self.pending_samples: tuple[int, int | None] | None = None
         self._header_line = 0
+        # a script prints a summary for the model it is about to train; a notebook user calls
+        # summary() on a trained model too, so there only compile() tells a new optimizer
+        self.summary_is_new_model = True
 
     # ---- per line ---------------------------------------------------------------------------
 
@@ -577,7 +580,7 @@ class _Reader:
             self.force_new_fit = True
             return True
         if _SUMMARY.match(text):
-            self._add_marker(f"model summary ({self._location(number)})", strong=True)
+            self._add_marker(f"model summary ({self._location(number)})", strong=self.summary_is_new_model)
             return True
         if _TUNER.match(text):
             self._add_marker(f"KerasTuner trial ({self._location(number)}: {text[:60]})", strong=True)
@@ -836,9 +839,14 @@ class ConsoleText:
     """
 
     def __init__(
-        self, name: str, where: Callable[[int], tuple[str, int]] | None = None, kind: str = KIND
+        self,
+        name: str,
+        where: Callable[[int], tuple[str, int]] | None = None,
+        kind: str = KIND,
+        summary_is_new_model: bool = True,
     ) -> None:
         self._reader = _Reader(Path(name), where, kind)
+        self._reader.summary_is_new_model = summary_is_new_model
         self.next_line = 1
 
     def feed(self, text: str) -> int:

@@ -235,7 +235,7 @@ def read(path: Path) -> SourceData:
         label, first = labels[slot]
         return label, number - first + 1
 
-    parser = ConsoleText(name, where, kind=KIND)
+    parser = ConsoleText(name, where, kind=KIND, summary_is_new_model=False)
     stale = []
     for cell in execution_order(cells):
         label = f"{name}:cell {cell['index']}"
