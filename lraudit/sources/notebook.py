@@ -13,9 +13,9 @@ whatever order Jupyter, JupyterLab, Colab, Kaggle or VS Code wrote them) and rea
 
 Progress bars are stored either raw (``\\r``/``\\b`` kept) or already collapsed by the front end
 (one line per epoch); the console parser reads both. Cells are read in execution order where
-``execution_count`` tells it; a code cell with outputs but no count (``null``/``0``: outputs
-from an earlier session, or a Colab export) stays after the executed cell that precedes it in
-the document and is named in a warning. Every value, event and fit carries the location
+``execution_count`` tells it; code cells with outputs but no count (``null``/``0``: outputs
+from an earlier session, or a Colab export) come first, in document order, and are named in a
+warning. Every value, event and fit carries the location
 ``notebook.ipynb:cell N:line M``: N is the cell's 1-based index in the document (markdown cells
 count), M the line within that cell's output text.
 
@@ -200,19 +200,16 @@ def _code_cells(notebook: dict) -> list[dict[str, Any]]:
 
 
 def execution_order(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Cells sorted by ``execution_count``; a cell without one follows its document predecessor.
+    """Cells without an execution count first (document order), then the others by count.
 
-    Ties (a restarted kernel counts from 1 again) keep document order.
+    An output without a count was not made by the numbered executions of the session that saved
+    the notebook (an earlier session, or an export that reset the counts), so it came before
+    them. Ties (a restarted kernel counts from 1 again) keep document order.
     """
-    keyed = []
-    previous_key: tuple[int, int] = (0, 0)
-    for position, cell in enumerate(cells):
-        count = cell["execution_count"]
-        key = (count, position) if count is not None else previous_key
-        previous_key = key
-        keyed.append((key, position, cell))
-    keyed.sort(key=lambda item: (item[0], item[1]))
-    return [cell for _, _, cell in keyed]
+    stale = [cell for cell in cells if cell["execution_count"] is None]
+    executed = [cell for cell in cells if cell["execution_count"] is not None]
+    executed.sort(key=lambda cell: (cell["execution_count"], cell["index"]))
+    return stale + executed
 
 
 def read(path: Path) -> SourceData:
@@ -264,7 +261,7 @@ def read(path: Path) -> SourceData:
         shown = ", ".join(str(index) for index in stale[:10]) + (" ..." if len(stale) > 10 else "")
         warnings.append(
             f"{name}: {len(stale)} cell(s) with outputs but no execution count (stale outputs or an export): "
-            f"cells {shown}; kept in document order"
+            f"cells {shown}; read first, in document order"
         )
     data.warnings = warnings + data.warnings
     data.code_cells = [
