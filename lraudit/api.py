@@ -127,7 +127,10 @@ def _runs_of_plan(plan: RunPlan, root: str, stream_events: bool = False) -> list
 
 
 def _holds_several_trainings(kind: str) -> bool:
-    return kind in ("console", "notebook")
+    from lraudit.sources.registry import facts_for
+
+    facts = facts_for(kind)
+    return facts is not None and facts.several_trainings
 
 
 def _run_of_plan(plan: RunPlan, root: str, stream_events: bool = False) -> Run:
@@ -206,7 +209,10 @@ def _locations(scalars: pd.DataFrame) -> Any:
     def text(value: str) -> Any:
         return pa.scalar(value, pa.large_string())
 
-    by_line = pc.binary_join_element_wise(file, pc.cast(line, pa.large_string()), text(":"))
+    # a notebook cell's rows are labelled "nb.ipynb:cell N": their location reads "...:cell N:line M"
+    in_cell = pc.fill_null(pc.match_substring_regex(file, r":cell \d+$"), False)
+    separator = pc.if_else(in_cell, text(":line "), text(":"))
+    by_line = pc.binary_join_element_wise(file, pc.cast(line, pa.large_string()), separator)
     by_name = pc.binary_join_element_wise(file, name, text(":"))
     epoch_text = pc.binary_join_element_wise(pc.cast(epoch, pa.large_string()), text("]"), text(""))
     by_epoch = pc.binary_join_element_wise(by_name, epoch_text, text("["))
@@ -249,6 +255,7 @@ def _scalar_rows(run_name: str, scalars: pd.DataFrame) -> pd.DataFrame:
 def _event_rows(run: Run) -> pd.DataFrame:
     import pandas as pd
 
+    from lraudit.sources.base import split_line_location
     from lraudit.sources.registry import kinds_ranked
 
     sources = {entry.path: entry.kind for entry in run.inputs}
@@ -256,9 +263,9 @@ def _event_rows(run: Run) -> pd.DataFrame:
     printer = kinds_ranked(lambda facts: facts.fit_rank, lambda facts: "callback_events" in facts.tells)[0]
     rows = []
     for event in run.events:
-        file, _, tail = event.location.rpartition(":")
-        line = int(tail) if tail.isdigit() and file else None
+        file, line = split_line_location(event.location)
         file = file if line is not None else event.location
+        source_file = file.rsplit(":cell ", 1)[0] if file else file
         fit_offset = 0
         if event.fit is not None and 0 <= event.fit < len(run.fits):
             fit_offset = run.fits[event.fit].epoch_offset
@@ -266,7 +273,7 @@ def _event_rows(run: Run) -> pd.DataFrame:
             {
                 "run": run.path,
                 "kind": "event",
-                "source": sources.get(file, printer),
+                "source": sources.get(source_file, printer),
                 "file": file,
                 "line": line,
                 "location": event.location,
@@ -374,22 +381,30 @@ def _iter_parse_tables(
 
     schema = _parse_schema()
     for plan in plan_runs(_as_paths(paths)):
-        run = _run_of_plan(plan, str(plan.root), stream_events=True)
-        if warnings is not None:
-            warnings.extend(run.warnings)
-            warnings.extend(
-                f"skipped {item.path}: {item.reason or item.status}"
-                for item in run.inputs
-                if item.status == "skipped"
-            )
-        if run.scalars is not None and not run.scalars.empty:
-            yield _arrow_rows(_scalar_rows(run.path, run.scalars), schema)
-        for found in plan.found:
-            if _streams(found):
-                yield from _streamed_tables(run, found, schema, verify_crc=verify_crc, warnings=warnings)
-        events = _event_rows(run)
-        if not events.empty:
-            yield _arrow_rows(events, schema)
+        for run in _runs_of_plan(plan, str(plan.root), stream_events=True):
+            yield from _run_tables(run, plan, schema, verify_crc=verify_crc, warnings=warnings)
+
+
+def _run_tables(
+    run: Run, plan: RunPlan, schema: Any, *, verify_crc: bool, warnings: list[str] | None
+) -> Iterator[Any]:
+    """One run's rows: its text-source rows, its own event files streamed, its events."""
+    if warnings is not None:
+        warnings.extend(run.warnings)
+        warnings.extend(
+            f"skipped {item.path}: {item.reason or item.status}"
+            for item in run.inputs
+            if item.status == "skipped"
+        )
+    if run.scalars is not None and not run.scalars.empty:
+        yield _arrow_rows(_scalar_rows(run.path, run.scalars), schema)
+    mine = {entry.path for entry in run.inputs}
+    for found in plan.found:
+        if _streams(found) and str(found.path) in mine:
+            yield from _streamed_tables(run, found, schema, verify_crc=verify_crc, warnings=warnings)
+    events = _event_rows(run)
+    if not events.empty:
+        yield _arrow_rows(events, schema)
 
 
 def parse(path: PathsLike) -> pd.DataFrame:

@@ -470,10 +470,20 @@ def _numbered_offsets_by_file(datas: list[SourceData], fits: list[Fit]) -> dict[
     }
 
 
+#: a working column of the merged scalars: the path of the input each row was read from
+_INPUT = "_input"
+
+
 def _concat_scalars(datas: list[SourceData]) -> pd.DataFrame:
     """Every source's scalars in one table (:data:`SCALAR_COLUMNS` dtypes)."""
-    frames = [data.scalars for data in datas if data.scalars is not None and not data.scalars.empty]
-    scalars = pd.concat(frames, ignore_index=True) if frames else scalars_frame([])
+    frames = [
+        data.scalars.assign(**{_INPUT: data.path})
+        for data in datas
+        if data.scalars is not None and not data.scalars.empty
+    ]
+    scalars = pd.concat(frames, ignore_index=True) if frames else scalars_frame([]).assign(**{_INPUT: ""})
+    # which input each row came from: a notebook labels its rows "nb.ipynb:cell N", not its path
+    scalars[_INPUT] = scalars[_INPUT].astype("category")
     return scalars.astype(scalars_frame([]).dtypes.to_dict())
 
 
@@ -499,7 +509,7 @@ def _global_epochs(
     History fit placed where its values match those (see :func:`_history_offsets`)."""
     global_epoch = pd.Series(pd.array([pd.NA] * len(scalars), dtype="Int64"), index=scalars.index)
     for file, offsets in offsets_by_file.items():
-        mask = scalars["file"] == file
+        mask = scalars[_INPUT] == file
         global_epoch.loc[mask] = _shifted_epochs(scalars, mask, offsets)
     total = max((fit.end_epoch for fit in fits), default=0)
     listed = [
@@ -510,7 +520,7 @@ def _global_epochs(
     reference = _reference(scalars, global_epoch)
     for data in listed:
         if data.fits:
-            mask = scalars["file"] == data.path
+            mask = scalars[_INPUT] == data.path
             offsets = _history_offsets(data, fits, total, reference)
             global_epoch.loc[mask] = _shifted_epochs(scalars, mask, offsets)
     return global_epoch

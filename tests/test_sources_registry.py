@@ -37,6 +37,7 @@ SAMPLES = {
     "history": RUN / "history.json",
     "csvlogger": RUN / "history.csv",
     "console": RUN / "console.log",
+    "notebook": RUN.parent.parent / "notebooks" / "two_compiles.ipynb",
 }
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lraudit.sources.base import format_location
 from lraudit.sources.registry import rank_of
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def row_location(row) -> str:
     file = getattr(row, "file", None) or ""
     line = getattr(row, "line", None)
     if not is_missing(line):
-        return f"{file}:{int(line)}"
+        return format_location(file, int(line))
     return f"{file}:{row.name}"
 
 

@@ -87,6 +87,8 @@ def split_location(source: str | None) -> tuple[str | None, int | None]:
     if not source:
         return None, None
     head, sep, tail = source.rpartition(":")
+    if sep and tail.startswith("line ") and tail[5:].isdigit() and head:
+        return head, int(tail[5:])  # a notebook cell: "nb.ipynb:cell N:line M"
     if sep and tail.isdigit() and head:
         return head, int(tail)
     if sep and head and not re.match(r"^[A-Za-z]$", head):

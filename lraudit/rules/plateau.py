@@ -85,11 +85,14 @@ def _spec_replay(run: Run, timeline: Timeline, spec: CallbackSpec) -> list[tuple
 
 
 def _has_console(run: Run) -> bool:
-    """True when console text (where a verbose callback prints) is among the run's inputs."""
-    if any(entry.status != "skipped" and entry.kind == "console" for entry in run.inputs):
+    """True when text a verbose callback prints into (console, notebook) is among the inputs."""
+    from lraudit.sources.registry import kinds_where
+
+    printers = kinds_where(lambda facts: "callback_events" in facts.tells)
+    if any(entry.status != "skipped" and entry.kind in printers for entry in run.inputs):
         return True
     scalars = run.scalars
-    return scalars is not None and not scalars.empty and bool((scalars["source"] == "console").any())
+    return scalars is not None and not scalars.empty and bool(scalars["source"].isin(printers).any())
 
 
 def _epochs_text(epochs: list[int]) -> str:

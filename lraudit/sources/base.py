@@ -7,6 +7,7 @@ read becomes a warning and the readable part is kept. Every value carries its lo
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -34,6 +35,31 @@ SCALAR_COLUMNS = (
     "value",  # float64 value as logged (float32 values widened exactly)
     "text",  # the value as printed in the file (str) or <NA> (event files)
 )
+
+
+#: a file label naming a part of a file: ``notebook.ipynb:cell 3`` (the cell's 1-based index)
+_PART_LABEL = re.compile(r":cell \d+$")
+
+
+def format_location(file: str, line: int) -> str:
+    """``file:line``, or ``notebook.ipynb:cell N:line M`` when ``file`` names a notebook cell.
+
+    Notebook rows carry the cell in their file label (the line is within that cell's output), so
+    that every message says where to look in the notebook a user opens.
+    """
+    if _PART_LABEL.search(file):
+        return f"{file}:line {line}"
+    return f"{file}:{line}"
+
+
+def split_line_location(location: str) -> tuple[str, int | None]:
+    """``(file, line)`` of a ``file:line`` or ``nb.ipynb:cell N:line M`` location; line None otherwise."""
+    head, sep, tail = location.rpartition(":")
+    if sep and head and tail.startswith("line ") and tail[5:].isdigit():
+        return head, int(tail[5:])
+    if sep and head and tail.isdigit():
+        return head, int(tail)
+    return location, None
 
 
 @dataclass
@@ -69,6 +95,18 @@ class FitInfo:
     epochs_seen: list[int] = field(default_factory=list)
     steps_per_epoch: int | None = None
     location: str | None = None
+    #: why this fit begins a NEW training (a new model or optimizer), with its location: a model
+    #: summary, ``compile()`` in a notebook cell, a KerasTuner trial; None when nothing says so
+    new_training: str | None = None
+    #: every fit-start marker seen before this fit, strong or not (``Train on N samples``,
+    #: ``epoch numbering restarts at Epoch 1/M``), each with its location; the new_training reason too
+    start_markers: list[str] = field(default_factory=list)
+    #: ``Train on N samples``: the bars of this fit count samples, not steps
+    samples: int | None = None
+    #: ``validate on M samples``
+    validation_samples: int | None = None
+    #: steps the last epoch ran when it was cut (interrupt, exception, truncated log); None if complete
+    last_epoch_steps: int | None = None
 
 
 @dataclass
@@ -96,6 +134,9 @@ class SourceData:
     #: trainings read statically from training code (a script, a notebook's code cells)
     code_facts: CodeFacts | None = None
     warnings: list[str] = field(default_factory=list)
+    #: notebooks: every code cell, in document order: ``{"index": 1-based cell index in the
+    #: document, "source": str, "execution_count": int | None}`` (for static code readers)
+    code_cells: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -159,6 +200,9 @@ class SourceFacts:
     hint_rank: int
     #: True when its files sit in TensorBoard's per-mode subfolders (``train/``, ``validation/``)
     in_mode_folders: bool = False
+    #: True when one file may record several independent trainings one after the other (a
+    #: console log, a notebook): its reader marks where each starts (``FitInfo.new_training``)
+    several_trainings: bool = False
 
     def __post_init__(self) -> None:
         problems = []

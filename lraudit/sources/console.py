@@ -40,12 +40,22 @@ fit of its own with epoch 0 when its final line holds metrics.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lraudit.sources.base import CallbackEvent, FitInfo, Source, SourceData, SourceFacts, scalars_frame
+from lraudit.sources.base import (
+    CallbackEvent,
+    FitInfo,
+    Source,
+    SourceData,
+    SourceFacts,
+    format_location,
+    scalars_frame,
+)
 
 KIND = "console"
 
@@ -77,15 +87,21 @@ _LR_REJECTED = re.compile(r"Argument\(s\) not recognized: \{.*'lr': ([^,}]+)")
 _DECAY_REJECTED = re.compile(
     r"decay is deprecated in the new (?:TF-)?Keras optimizer.*?(?:legacy\.(\w+))?\.?$"
 )
+_TRAIN_ON = re.compile(r"^Train on (\d+) samples(?:, validate on (\d+) samples)?")
+_SUMMARY = re.compile(r'^(?:Model: "[^"]*"\s*$|Model: \w+\s*$|Layer \(type\)\s+Output Shape)')
+_TUNER = re.compile(
+    r"^(?:Search: Running Trial #\d+|Trial \d+ Complete\b|Trial complete$|Running [Tt]rial #?\d+)"
+)
 _BACKEND = re.compile(r"keras/(?:src/)?backend/(jax|torch|tensorflow|numpy|openvino)/")
 _XLA_CLUSTER = re.compile(r"\bCompiled cluster using XLA\b")
 
 # A bar segment: counter, then a Keras 2 bracket bar, a Keras 3 '━' bar, or nothing (unknown target).
 _BAR = re.compile(r"^\s*(\d+)/(\d+|Unknown)\s*(\[[=>.]*\]|\u2501+)?\s*(.*)$")
 # verbose=2 without a counter (standalone Keras): " - 5s - loss: ..."
-_VERBOSE2_BARE = re.compile(r"^\s*- \d+(?:\.\d+)?[mun]?s\b(.*)$")
+_VERBOSE2_BARE = re.compile(r"^\s*(?:- )?\d+(?:\.\d+)?[mun]?s\b(.*)$")
 _TIME_FIRST = re.compile(r"^-?\s*\d+(?:\.\d+)?[mun]?s\b")
 _METRIC = re.compile(r"(?:^|\s)- ([^\s:]+): (\S+)")
+_GLUED_NUMBER = re.compile(r"^([-+]?(?:\d+\.\d+(?:[eE][-+]?\d+)?|nan|inf))[A-Z]")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf)", re.IGNORECASE)
 
 _SNIFF_MARKERS = re.compile(
@@ -148,7 +164,10 @@ def _parse_bar(text: str) -> _BarLine | None:
         )
     match = _VERBOSE2_BARE.match(text)
     if match is not None:
-        return _BarLine(None, None, True, _metrics(match.group(1)), "verbose2", "k2")
+        metrics = _metrics(match.group(1))
+        if not metrics and not text.lstrip().startswith("- "):
+            return None  # "5s elapsed" is not an epoch line: without "- " it must carry metrics
+        return _BarLine(None, None, True, metrics, "verbose2", "k2")
     return None
 
 
@@ -177,6 +196,11 @@ def _metrics(rest: str) -> list[tuple[str, str]]:
             continue
         if _NUMBER.fullmatch(value):
             pairs.append((key, value))
+            continue
+        # a callback's print glued to the bar's last value: "loss: 1.5270Epoch 1 completed in 80.51s"
+        glued = _GLUED_NUMBER.match(value)
+        if glued is not None:
+            pairs.append((key, glued.group(1)))
     return pairs
 
 
@@ -220,6 +244,21 @@ def _decode(raw: bytes) -> str:
     return text.replace("\x00", "")
 
 
+def _validation_echo(previous: _BarLine | None, line: _BarLine) -> bool:
+    """True when ``line`` reports ``previous``'s metrics as ``val_*``: ``previous`` was the validation bar."""
+    if previous is None or not previous.metrics:
+        return False
+    values = dict(line.metrics)
+    return all(values.get("val_" + key) == text for key, text in previous.metrics)
+
+
+def _batch_size(first_updates: set[int]) -> int | None:
+    """The batch size shown by sample-count bars: their first update of an epoch is one batch."""
+    if not first_updates:
+        return None
+    return math.gcd(*first_updates)
+
+
 # --------------------------------------------------------------------------------------------
 # reading state
 
@@ -234,6 +273,8 @@ class _EpochState:
     final: _BarLine | None = None
     final_line: int | None = None
     closed: bool = False
+    first_seen: bool = False  # the epoch's first bar update was looked at (batch size evidence)
+    closed_line: int | None = None  # the line whose new bar closed this epoch
 
 
 @dataclass
@@ -243,14 +284,24 @@ class _FitState:
     end_epoch: int | None
     line: int
     epochs: list[_EpochState] = field(default_factory=list)
+    new_training: str | None = None
+    start_markers: list[str] = field(default_factory=list)
+    samples: int | None = None  # "Train on N samples": bars count samples
+    validation_samples: int | None = None
+    batch_sizes: set[int] = field(default_factory=set)  # first bar update of an epoch, sample bars
 
 
 class _Reader:
     """Turns the lines of one console log into scalars, events and fits."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, where: Callable[[int], tuple[str, int]] | None = None, kind: str = KIND
+    ) -> None:
         self.path = path
         self.name = str(path)
+        self.kind = kind
+        # maps the reader's running line number to (file label, line) for rows and messages
+        self.where = where or (lambda number: (self.name, number))
         self.fits: list[_FitState] = []
         self.epoch: _EpochState | None = None  # the epoch whose header came last
         self.prelude: _EpochState | None = None  # a bar seen before any header
@@ -261,6 +312,14 @@ class _Reader:
         self.backends: set[str] = set()
         self.xla_compiled = False  # TensorFlow said it compiled a cluster with XLA
         self.warnings: list[str] = []
+        # fit-start evidence seen since the last fit began: (reason with location, strong?)
+        self.pending_markers: list[tuple[str, bool]] = []
+        self.force_new_fit = False  # a "Train on" header or a strong marker: the next header starts a fit
+        self.pending_samples: tuple[int, int | None] | None = None
+        self._header_line = 0
+        # a script prints a summary for the model it is about to train; a notebook user calls
+        # summary() on a trained model too, so there only compile() tells a new optimizer
+        self.summary_is_new_model = True
 
     # ---- per line ---------------------------------------------------------------------------
 
@@ -275,8 +334,12 @@ class _Reader:
         if not text:
             return
         state = self.epoch if self.epoch is not None else self.prelude
-        if state is not None and state.final is not None and not state.closed:
-            self._check_restart(state, head)
+        if state is not None and not state.closed and (
+            state.final is not None or state.last_current is not None
+        ):
+            self._check_restart(state, head, number)
+        if self.epoch is not None and not self.epoch.first_seen:
+            self._first_update(self.epoch, head)
         if text.startswith("Epoch "):
             header = _HEADER.match(text)
             if header is not None:
@@ -292,14 +355,30 @@ class _Reader:
             return
         self._warning(number, text)
 
-    def _check_restart(self, state: _EpochState, head: bytes) -> None:
+    def _first_update(self, state: _EpochState, head: bytes) -> None:
+        """A sample-count bar's first update of an epoch counts one batch: the batch size."""
+        fit = self.fits[state.fit] if 0 <= state.fit < len(self.fits) else None
+        if fit is None or fit.samples is None:
+            state.first_seen = True
+            return
+        first = _parse_bar(_decode(_first_segment(head)).strip())
+        if first is None or first.current is None:
+            return
+        state.first_seen = True
+        if first.target == fit.samples and 0 < first.current < first.target:
+            fit.batch_sizes.add(first.current)
+
+    def _check_restart(self, state: _EpochState, head: bytes, number: int) -> None:
         first = _parse_bar(_decode(_first_segment(head)).strip())
         if first is None or first.current is None:
             return
         if first.target != state.target or (
             state.last_current is not None and first.current < state.last_current
         ):
-            state.closed = True  # a new bar (evaluate/predict, or a fit without header) began
+            # a new bar (evaluate/predict, or a fit without header) began; _bar may reopen the
+            # epoch when this line turns out to be its training line (fit_generator validation)
+            state.closed = True
+            state.closed_line = number
 
     def _bar(self, number: int, bar: _BarLine) -> None:
         if bar.era is not None:
@@ -316,7 +395,12 @@ class _Reader:
                 self.prelude = _EpochState(fit=-1, epoch=0, line=number, target=bar.target)
             state = self.prelude
         if state.closed:
-            return
+            if not (state.closed_line == number and bar.final and _validation_echo(state.final, bar)):
+                return
+            # fit_generator (Keras 2.1-2.2, TF 1.x) drew the validation bar before the epoch's
+            # line: that line repeats the validation values as val_*; it is the epoch's line
+            state.closed = False
+            state.target = bar.target
         if state.target is None and bar.current is not None:
             state.target = bar.target
         if bar.current is not None:
@@ -333,25 +417,85 @@ class _Reader:
 
     def _header(self, number: int, printed: int, total: int) -> None:
         epoch = printed - 1
+        self._header_line = number
         self._close_prelude()
         current_fit = self.fits[-1] if self.fits else None
         previous = self.epoch
+        if self._repeated_header(previous, epoch, total):
+            return
+        if self._continues_headless_start(current_fit, previous, epoch, total):
+            return
         new_fit = (
             current_fit is None
             or self.fit_ended
+            or self.force_new_fit
             or current_fit.end_epoch != total
             or previous is None
             or epoch != previous.epoch + 1
         )
         if new_fit:
+            restarted = epoch == 0 and any(fit.epochs for fit in self.fits)
             current_fit = _FitState(len(self.fits), epoch, total, number)
-            self.fits.append(current_fit)
-            self.fit_ended = False
+            self._start_fit(current_fit, number, restarted)
         self.epoch = _EpochState(fit=current_fit.index, epoch=epoch, line=number)
         current_fit.epochs.append(self.epoch)
         for event in self.pending_begin:
             event.fit = current_fit.index if event.epoch == epoch else (previous.fit if previous else None)
         self.pending_begin.clear()
+
+    def _continues_headless_start(
+        self, fit: _FitState | None, previous: _EpochState | None, epoch: int, total: int
+    ) -> bool:
+        """A log pasted from the middle of epoch 1 (bar, no header) then ``Epoch 2/M``: one fit."""
+        if fit is None or fit.index != 0 or previous is not None or fit.end_epoch is not None:
+            return False
+        if self.force_new_fit or self.fit_ended or not fit.epochs or fit.epochs[-1].epoch + 1 != epoch:
+            return False
+        fit.end_epoch = total
+        self.epoch = _EpochState(fit=fit.index, epoch=epoch, line=self._header_line)
+        fit.epochs.append(self.epoch)
+        return True
+
+    def _repeated_header(self, previous: _EpochState | None, epoch: int, total: int) -> bool:
+        """A header printed twice in a row (a custom callback echoing Keras's): the same epoch."""
+        if previous is None or previous.epoch != epoch or self.force_new_fit or self.fit_ended:
+            return False
+        fit = self.fits[previous.fit] if 0 <= previous.fit < len(self.fits) else None
+        return (
+            fit is not None
+            and fit.end_epoch == total
+            and previous.final is None
+            and previous.last_current is None
+        )
+
+    def _start_fit(self, fit: _FitState, number: int, restarted: bool) -> None:
+        """Begin ``fit``, attaching the fit-start markers seen since the previous one."""
+        if restarted:
+            total = fit.end_epoch if fit.end_epoch is not None else "?"
+            self.pending_markers.append(
+                (f"epoch numbering restarts at Epoch 1/{total} ({self._location(number)})", False)
+            )
+        fit.start_markers = [reason for reason, _ in self.pending_markers]
+        strong = [reason for reason, is_strong in self.pending_markers if is_strong]
+        fit.new_training = "; ".join(strong) if strong else None
+        if self.pending_samples is not None:
+            fit.samples, fit.validation_samples = self.pending_samples
+        self.pending_markers = []
+        self.pending_samples = None
+        self.force_new_fit = False
+        self.fit_ended = False
+        self.fits.append(fit)
+
+    def mark_new_training(self, reason: str) -> None:
+        """What comes next is a new training (new model or optimizer): the next header starts a fit."""
+        self._add_marker(reason, strong=True)
+
+    def _add_marker(self, reason: str, strong: bool) -> None:
+        kind = reason.split(" (")[0].split(" in ")[0]
+        if any(existing.startswith(kind) for existing, _ in self.pending_markers):
+            return  # one summary/trial/compile is enough per fit (a summary has several telling lines)
+        self.pending_markers.append((reason, strong))
+        self.force_new_fit = True
 
     def _close_prelude(self) -> None:
         """A bar seen before any header: a fit(epochs=1) (no header printed) when it has logs."""
@@ -362,12 +506,12 @@ class _Reader:
         fit = _FitState(len(self.fits), 0, None, prelude.line)
         prelude.fit = fit.index
         fit.epochs.append(prelude)
-        self.fits.append(fit)
+        self._start_fit(fit, prelude.line, restarted=False)
 
     # ---- messages and warnings ----------------------------------------------------------------
 
     def _location(self, number: int) -> str:
-        return f"{self.name}:{number}"
+        return format_location(*self.where(number))
 
     def _context(self) -> tuple[int | None, int | None]:
         if self.epoch is None:
@@ -439,7 +583,27 @@ class _Reader:
             )
             self.fit_ended = True
 
+    def _fit_start_text(self, number: int, text: str) -> bool:
+        """``Train on N samples``, a model summary, a KerasTuner trial line: recorded, True when one."""
+        train_on = _TRAIN_ON.match(text)
+        if train_on is not None:
+            samples = int(train_on.group(1))
+            validation = int(train_on.group(2)) if train_on.group(2) else None
+            self.pending_samples = (samples, validation)
+            self.pending_markers.append((f"{text} ({self._location(number)})", False))
+            self.force_new_fit = True
+            return True
+        if _SUMMARY.match(text):
+            self._add_marker(f"model summary ({self._location(number)})", strong=self.summary_is_new_model)
+            return True
+        if _TUNER.match(text):
+            self._add_marker(f"KerasTuner trial ({self._location(number)}: {text[:60]})", strong=True)
+            return True
+        return False
+
     def _warning(self, number: int, text: str) -> None:
+        if self._fit_start_text(number, text):
+            return
         for match in _BACKEND.finditer(text):
             self.backends.add(match.group(1))
         if _XLA_CLUSTER.search(text):
@@ -521,61 +685,14 @@ class _Reader:
         fallback_fit = self.epoch.fit if self.epoch is not None else None
         for event in self.pending_begin:
             event.fit = fallback_fit
-        rows = []
+        rows: list[tuple] = []
         fits: list[FitInfo] = []
         steps_seen: set[int] = set()
         for fit in self.fits:
-            steps = Counter()
-            for state in fit.epochs:
-                bar = state.final
-                if bar is None:
-                    self.warnings.append(
-                        f"{self.name}:{state.line}: epoch {state.epoch} has no final progress line "
-                        "(interrupted, truncated or verbose=0)"
-                    )
-                    continue
-                if bar.current is not None:
-                    steps[bar.target if bar.target is not None else bar.current] += 1
-                for key, value_text in bar.metrics:
-                    value = float(value_text)
-                    rows.append(
-                        (
-                            "console",
-                            self.name,
-                            state.final_line,
-                            key,
-                            state.epoch,
-                            None,
-                            fit.index,
-                            value,
-                            value_text,
-                        )
-                    )
-            fit_steps = steps.most_common(1)[0][0] if steps else None
-            if len(steps) > 1:
-                self.warnings.append(
-                    f"{self.name}:{fit.line}: fit {fit.index} shows different step counts {sorted(steps)}"
-                )
-            if fit_steps is not None:
-                steps_seen.add(fit_steps)
-            seen = [state.epoch for state in fit.epochs]
-            # "Epoch N/M" names the epochs asked for; a fit stopped early (EarlyStopping,
-            # stop_training) never prints the epochs after the one it stopped in.
-            last_seen = max(seen) + 1 if seen else None
-            if fit.end_epoch is None:
-                end = last_seen if last_seen is not None else fit.first_epoch
-            else:
-                end = min(fit.end_epoch, last_seen) if last_seen is not None else fit.end_epoch
-            fits.append(
-                FitInfo(
-                    index=fit.index,
-                    first_epoch=fit.first_epoch,
-                    end_epoch=end,
-                    epochs_seen=seen,
-                    steps_per_epoch=fit_steps,
-                    location=self._location(fit.line),
-                )
-            )
+            info = self._fit_info(fit, rows)
+            if info.steps_per_epoch is not None:
+                steps_seen.add(info.steps_per_epoch)
+            fits.append(info)
         steps_per_epoch = None
         if len(steps_seen) == 1:
             steps_per_epoch = next(iter(steps_seen))
@@ -583,7 +700,7 @@ class _Reader:
             self.warnings.append(f"{self.name}: fits disagree on steps per epoch: {sorted(steps_seen)}")
         return SourceData(
             path=self.name,
-            kind=KIND,
+            kind=self.kind,
             scalars=scalars_frame(rows),
             events=self.events,
             fits=fits,
@@ -593,6 +710,79 @@ class _Reader:
             compile_config={"xla_compiled": True} if self.xla_compiled else {},
             warnings=self.warnings,
         )
+
+    def _fit_info(self, fit: _FitState, rows: list[tuple]) -> FitInfo:
+        """One fit's FitInfo; its epochs' metrics are appended to ``rows``."""
+        steps: Counter[int] = Counter()
+        sample_counts = {fit.samples, fit.validation_samples} - {None}
+        for state in fit.epochs:
+            bar = state.final
+            if bar is None:
+                self.warnings.append(
+                    f"{self._location(state.line)}: epoch {state.epoch} has no final progress line "
+                    "(interrupted, truncated or verbose=0)"
+                )
+                continue
+            # a bar counting samples ("Train on N samples") says nothing about steps by itself
+            if bar.current is not None and not (sample_counts and bar.target in sample_counts):
+                steps[bar.target if bar.target is not None else bar.current] += 1
+            row_file, row_line = self.where(state.final_line)
+            for key, value_text in bar.metrics:
+                rows.append(
+                    (
+                        "console", row_file, row_line, key, state.epoch, None, fit.index,
+                        float(value_text), value_text,
+                    )
+                )
+        batch = _batch_size(fit.batch_sizes)
+        if fit.samples is not None and batch is not None and not steps:
+            steps[-(-fit.samples // batch)] += 1
+        fit_steps = steps.most_common(1)[0][0] if steps else None
+        if len(steps) > 1:
+            self.warnings.append(
+                f"{self._location(fit.line)}: fit {fit.index} shows different step counts {sorted(steps)}"
+            )
+        seen = [state.epoch for state in fit.epochs]
+        # "Epoch N/M" names the epochs asked for; a fit stopped early (EarlyStopping,
+        # stop_training) never prints the epochs after the one it stopped in.
+        last_seen = max(seen) + 1 if seen else None
+        if fit.end_epoch is None:
+            end = last_seen if last_seen is not None else fit.first_epoch
+        else:
+            end = min(fit.end_epoch, last_seen) if last_seen is not None else fit.end_epoch
+        return FitInfo(
+            index=fit.index,
+            first_epoch=fit.first_epoch,
+            end_epoch=end,
+            epochs_seen=seen,
+            steps_per_epoch=fit_steps,
+            location=self._location(fit.line),
+            new_training=fit.new_training,
+            start_markers=list(fit.start_markers),
+            samples=fit.samples,
+            validation_samples=fit.validation_samples,
+            last_epoch_steps=self._last_epoch_steps(fit, batch),
+        )
+
+    def _last_epoch_steps(self, fit: _FitState, batch: int | None) -> int | None:
+        """Steps the fit's last epoch ran when its bar never completed (None when it did)."""
+        if not fit.epochs:
+            return None
+        last = fit.epochs[-1]
+        if last.final is not None:
+            return None
+        if last.last_current is None:
+            return 0 if last is not fit.epochs[0] or fit.index > 0 else None
+        if fit.samples is not None and last.target == fit.samples:
+            if batch is None:
+                self.warnings.append(
+                    f"{self._location(last.line)}: epoch {last.epoch + 1} stopped at sample "
+                    f"{last.last_current} "
+                    "of a sample-count bar; the batch size is not shown, so its steps are unknown"
+                )
+                return None
+            return -(-last.last_current // batch)
+        return last.last_current
 
     def _keras(self) -> str | None:
         for strong in (True, False):
@@ -656,6 +846,69 @@ class _Utf8Check:
         """
         rest = body.translate(None, _ASCII_BYTES)
         return len(rest) % 3 == 0 and rest == _FULL_BLOCK_K3 * (len(rest) // 3)
+
+
+class ConsoleText:
+    """The console parser fed with text pieces instead of a file (a notebook's cell outputs).
+
+    Lines are numbered consecutively across :meth:`feed` calls (1-based); ``where`` maps that
+    number to the ``(file label, line)`` every row and message carries, so a caller that
+    concatenates several texts (cells) can name each piece's own lines.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        where: Callable[[int], tuple[str, int]] | None = None,
+        kind: str = KIND,
+        summary_is_new_model: bool = True,
+    ) -> None:
+        self._reader = _Reader(Path(name), where, kind)
+        self._reader.summary_is_new_model = summary_is_new_model
+        self.next_line = 1
+
+    def feed(self, text: str) -> int:
+        """Parse ``text`` as whole lines (a missing final newline ends the last one).
+
+        Returns the running number of its first line.
+        """
+        first = self.next_line
+        if not text:
+            return first
+        data = text.encode("utf-8", errors="replace")
+        start = 0
+        while start <= len(data):
+            newline = data.find(b"\n", start)
+            end = len(data) if newline < 0 else newline
+            if newline >= 0 or end > start:
+                line = data[start:end]
+                complete = len(line) <= _TAIL_BYTES
+                self._reader.line(self.next_line, line[:_HEAD_BYTES], line[-_TAIL_BYTES:], complete)
+                self.next_line += 1
+            if newline < 0:
+                break
+            start = newline + 1
+        return first
+
+    def end_block(self) -> None:
+        """The text fed so far ended a separate run of output (a notebook cell): no bar after it
+        belongs to the epoch in progress (an ``evaluate()`` in a later cell is not that epoch's end)."""
+        for state in (self._reader.epoch, self._reader.prelude):
+            if state is not None:
+                state.closed = True
+
+    def mark_new_training(self, reason: str) -> None:
+        """Record that whatever fit starts next begins a new training (e.g. ``compile()`` ran in between)."""
+        self._reader.mark_new_training(reason)
+
+    @property
+    def warnings(self) -> list[str]:
+        """The parser's warnings so far (a caller may add its own)."""
+        return self._reader.warnings
+
+    def result(self) -> SourceData:
+        """Everything read, as the console source returns it (with the ``kind`` given)."""
+        return self._reader.result()
 
 
 def read(path: Path) -> SourceData:
@@ -739,8 +992,9 @@ class ConsoleSource(Source):
         value_rank=4,  # the rounded bar last (3 is a callback's own message)
         fit_rank=0,  # "Epoch N/M" headers tell every fit() and its epochs argument
         hint_rank=2,
+        several_trainings=True,  # a sweep log, a pipe of several scripts
     )
     sniff = staticmethod(sniff)
     read = staticmethod(read)
 
-__all__ = ["CHUNK_BYTES", "KIND", "ConsoleSource", "read", "sniff"]
+__all__ = ["CHUNK_BYTES", "KIND", "ConsoleSource", "ConsoleText", "read", "sniff"]

@@ -16,6 +16,7 @@ from lraudit.sources.console import ConsoleSource
 from lraudit.sources.csvlogger import CsvLoggerSource
 from lraudit.sources.history import HistorySource
 from lraudit.sources.models import ModelsSource
+from lraudit.sources.notebook import NotebookSource
 from lraudit.sources.optimizer_config import OptimizerConfigSource
 from lraudit.sources.tfevents import TfeventsSource
 
@@ -23,6 +24,7 @@ from lraudit.sources.tfevents import TfeventsSource
 SOURCES: tuple[type[Source], ...] = (
     ModelsSource,
     TfeventsSource,
+    NotebookSource,  # before the JSON kinds: its {"cells": [...]} could pass for a History
     OptimizerConfigSource,
     HistorySource,
     CsvLoggerSource,
