@@ -25,8 +25,8 @@ from lraudit.semantics.specs import CallbackSpec, OptimizerSpec, ScheduleSpec
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from lraudit.reconstruction import LrChange, Timeline
     from lraudit.report.workflow_text import Block
-    from lraudit.timeline import LrChange, Timeline
 
 #: epochs shown by explain without a run, when --epochs is not given
 DEFAULT_EPOCHS = 10

@@ -24,7 +24,7 @@ def test_timeline_is_a_function_returning_the_design_columns():
 
 
 def test_timeline_module_stays_importable_and_callable():
-    from lraudit.timeline import build_timeline
+    from lraudit.reconstruction import build_timeline
 
     assert callable(build_timeline)
     assert callable(lraudit.timeline)

@@ -22,7 +22,7 @@ import pytest
 
 from lraudit.api import load_run
 from lraudit.options import RunOptions
-from lraudit.timeline import build_timeline
+from lraudit.reconstruction import build_timeline
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 RUNS = sorted(path.name for path in (FIXTURES / "runs").iterdir() if path.is_dir())

@@ -13,7 +13,7 @@ import pytest
 from _expected import run_meta
 
 import lraudit
-from lraudit.run import build_run
+from lraudit.api import build_run
 from lraudit.sources.base import CallbackEvent, FitInfo, SourceData, scalars_frame
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

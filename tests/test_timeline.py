@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from lraudit.errors import InputError
 from lraudit.options import RunOptions
+from lraudit.reconstruction import LOGGED_COLUMNS, TIMELINE_COLUMNS, build_timeline
 from lraudit.run import Fit, Run, SavedCounter
 from lraudit.sources.base import CallbackEvent, scalars_frame
-from lraudit.timeline import LOGGED_COLUMNS, TIMELINE_COLUMNS, build_timeline
 
 f32 = np.float32
 
@@ -259,14 +259,14 @@ def test_steps_per_epoch_option_wins_and_missing_is_an_input_error():
     run = make_run(initial=config(0.1))
     run.fits[0].steps_per_epoch = None
     run.steps_per_epoch = None
-    with pytest.raises(InputError, match="--steps-per-epoch"):
+    with pytest.raises(InputError, match="steps_per_epoch="):
         build_timeline(run)
     frame = build_timeline(run, RunOptions(steps_per_epoch=3)).frame
     assert len(frame) == 4 * 3
 
 
 def test_no_optimizer_anywhere_is_an_input_error():
-    with pytest.raises(InputError, match="--optimizer"):
+    with pytest.raises(InputError, match="optimizer="):
         build_timeline(make_run())
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from lraudit.audit import RunAudit
+    from lraudit.auditing import RunAudit
 
 
 def number(value: float | None) -> str:

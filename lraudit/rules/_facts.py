@@ -9,9 +9,9 @@ import pandas as pd
 from lraudit.semantics.specs import CallbackSpec, ScheduleSpec
 
 if TYPE_CHECKING:
+    from lraudit.reconstruction import Timeline
     from lraudit.run import Run
     from lraudit.sources.base import CallbackEvent
-    from lraudit.timeline import Timeline
 
 #: when several sources logged the same per-epoch metric, the most precise one wins
 _METRIC_SOURCE_ORDER = ("history", "csvlogger", "tfevents", "console")

@@ -17,8 +17,8 @@ from lraudit.rules._facts import callback_specs, events, f32
 if TYPE_CHECKING:
     import pandas as pd
 
+    from lraudit.reconstruction import Timeline
     from lraudit.run import Run
-    from lraudit.timeline import Timeline
 
 #: metrics where a larger value is better although the name lacks "acc" (Keras' auto-mode test)
 HIGHER_IS_BETTER = (

@@ -18,13 +18,13 @@ from lraudit.rules._facts import (
     steps_per_epoch,
 )
 from lraudit.rules._plateau import plateau_rule
-from lraudit.rules.base import Finding, Rule, Severity
+from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from lraudit.reconstruction import Timeline
     from lraudit.run import Run
-    from lraudit.timeline import Timeline
 
 
 def decay_value(timeline: Timeline, table: pd.DataFrame) -> float | None:
@@ -52,6 +52,7 @@ def decay_for_factor(factor: float, steps: int) -> float:
     return (1.0 / factor - 1.0) / steps
 
 
+@REGISTRY.register
 class HiddenDecay(Rule):
     """Logged lr is the base variable while legacy `decay` makes the applied lr smaller.
 
@@ -149,6 +150,7 @@ def _epoch_of(table: pd.DataFrame, step: int | None) -> int | None:
     return int(rows.iloc[0]) if len(rows) else None
 
 
+@REGISTRY.register
 class DecayPerBatch(Rule):
     """Legacy `decay` is per batch: the per-epoch factor it gives, and the `decay` giving the intended one.
 
@@ -200,6 +202,7 @@ class DecayPerBatch(Rule):
         )
 
 
+@REGISTRY.register
 class WeightDecayIsNotLrDecay(Rule):
     """`weight_decay` set, learning rate constant: the user may expect lr decay.
 
@@ -251,6 +254,7 @@ class WeightDecayIsNotLrDecay(Rule):
         )
 
 
+@REGISTRY.register
 class DecayUnsupported(Rule):
     """`decay` given to an optimizer generation that rejects or ignores it.
 
@@ -303,6 +307,7 @@ class DecayUnsupported(Rule):
             )
 
 
+@REGISTRY.register
 class DecayStepsLookLikeEpochs(Rule):
     """`decay_steps`/`first_decay_steps` ≤ number of epochs while steps per epoch ≫ 1.
 

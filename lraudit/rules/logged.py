@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 
 from lraudit.rules._facts import fmt_lr, frame, logged, schedule
-from lraudit.rules.base import Finding, Rule, Severity
+from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
+    from lraudit.reconstruction import Timeline
     from lraudit.run import Run
-    from lraudit.timeline import Timeline
 
 _SHIFTED = {
     "next_step": "is the schedule's value at the next step (the counter after the epoch)",
@@ -54,6 +54,7 @@ def _rounding(rows: pd.DataFrame) -> str:
     )
 
 
+@REGISTRY.register
 class LoggedEffectiveMismatch(Rule):
     """A logged lr differs from the reconstructed effective lr and no known cause explains it.
 
@@ -103,6 +104,7 @@ class LoggedEffectiveMismatch(Rule):
             )
 
 
+@REGISTRY.register
 class ScheduleNotLogged(Rule):
     """A schedule drives the lr but the logs record a constant value, or miss its changes inside epochs.
 
@@ -183,6 +185,7 @@ class ScheduleNotLogged(Rule):
             )
 
 
+@REGISTRY.register
 class LoggedLrShifted(Rule):
     """A logged series equals the effective one shifted by whole steps or epochs; explains instead of LRA002.
 
@@ -255,6 +258,7 @@ class LoggedLrShifted(Rule):
             )
 
 
+@REGISTRY.register
 class LogDownsampled(Rule):
     """A logged lr series has irregular gaps: some epochs/steps are not covered.
 

@@ -25,12 +25,12 @@ from lraudit.rules._plateau import (
     plateau_rule,
     replay,
 )
-from lraudit.rules.base import Finding, Rule, Severity
+from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
+    from lraudit.reconstruction import Timeline
     from lraudit.run import Run
     from lraudit.semantics.specs import CallbackSpec
-    from lraudit.timeline import Timeline
 
 _LR_NAMES = ("lr", "learning_rate")
 
@@ -85,6 +85,7 @@ def _epochs_text(epochs: list[int]) -> str:
     return ", ".join(str(e) for e in epochs) if epochs else "none"
 
 
+@REGISTRY.register
 class PlateauUnexpectedReduction(Rule):
     """A ReduceLROnPlateau reduction in the logs that its own rule does not produce.
 
@@ -134,6 +135,7 @@ class PlateauUnexpectedReduction(Rule):
                 )
 
 
+@REGISTRY.register
 class PlateauMissedReduction(Rule):
     """A reduction the callback's rule produces that the logs do not show.
 
@@ -185,6 +187,7 @@ class PlateauMissedReduction(Rule):
             )
 
 
+@REGISTRY.register
 class PlateauValueMismatch(Rule):
     """A printed new lr that is not `max(old * factor, min_lr)` in float32.
 
@@ -237,6 +240,7 @@ class PlateauValueMismatch(Rule):
             )
 
 
+@REGISTRY.register
 class MonitorNotFound(Rule):
     """ReduceLROnPlateau/EarlyStopping monitors a metric the run never logged, so it never acts.
 
@@ -309,6 +313,7 @@ def _epoch_metric_names(run: Run) -> set[str]:
     return {str(n) for n in rows["name"].dropna().unique()}
 
 
+@REGISTRY.register
 class MinLrFloor(Rule):
     """The lr sits at `min_lr` from some epoch on.
 
@@ -371,6 +376,7 @@ class MinLrFloor(Rule):
         )
 
 
+@REGISTRY.register
 class PlateauOnSchedule(Rule):
     """ReduceLROnPlateau together with an optimizer driven by a `LearningRateSchedule`.
 
@@ -425,6 +431,7 @@ class PlateauOnSchedule(Rule):
         )
 
 
+@REGISTRY.register
 class PlateauModeInferred(Rule):
     """`mode="auto"` chose a direction that disagrees with the metric's meaning.
 

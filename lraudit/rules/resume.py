@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lraudit.rules._facts import decay_steps_mask, fmt_lr, frame, is_schedule
-from lraudit.rules.base import Finding, Rule, Severity
+from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from lraudit.reconstruction import Timeline
     from lraudit.run import Run
-    from lraudit.timeline import Timeline
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ def _counter_note(run: Run) -> str:
     return f" (saved counters: {counters})" if counters else ""
 
 
+@REGISTRY.register
 class IterationsCarriedOver(Rule):
     """A resumed `fit` continues the iteration counter, so decay/schedules continue rather than restart.
 
@@ -104,6 +105,7 @@ class IterationsCarriedOver(Rule):
             )
 
 
+@REGISTRY.register
 class IterationsResetOnResume(Rule):
     """Epochs continue (`initial_epoch`) but the optimizer's counter restarted at 0, so decay restarted.
 

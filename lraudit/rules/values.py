@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 
 from lraudit.rules._facts import fmt_lr, frame, logged, optimizer_location, schedule
-from lraudit.rules.base import Finding, Rule, Severity
+from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
+    from lraudit.reconstruction import Timeline
     from lraudit.run import Run
-    from lraudit.timeline import Timeline
 
 
 def _ranges(steps: list[int]) -> str:
@@ -27,6 +27,7 @@ def _ranges(steps: list[int]) -> str:
     return ", ".join(text) + (", ..." if len(spans) > 5 else "")
 
 
+@REGISTRY.register
 class LrCollapse(Rule):
     """The effective lr falls below 1% of its initial value before half of training.
 
@@ -78,6 +79,7 @@ class LrCollapse(Rule):
         )
 
 
+@REGISTRY.register
 class WarmupDecreases(Rule):
     """`CosineDecay(warmup_target < initial_learning_rate)`: the "warm-up" lowers the lr.
 
@@ -125,6 +127,7 @@ class WarmupDecreases(Rule):
         )
 
 
+@REGISTRY.register
 class ZeroLrUpdate(Rule):
     """One or more updates applied lr = 0: those batches trained nothing.
 
@@ -176,6 +179,7 @@ class ZeroLrUpdate(Rule):
         )
 
 
+@REGISTRY.register
 class InvalidLr(Rule):
     """An update applied a NaN, infinite or negative lr while the logs show a normal value.
 

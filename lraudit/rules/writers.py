@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING
 
 from lraudit.rules._facts import callback_specs, events, f32, fmt_lr, frame
 from lraudit.rules._plateau import logged_reductions
-from lraudit.rules.base import Finding, Rule, Severity
+from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
+    from lraudit.reconstruction import Timeline
     from lraudit.run import Run
-    from lraudit.timeline import Timeline
 
 
+@REGISTRY.register
 class LrWriterConflict(Rule):
     """Two callbacks set the lr in the same run; says which one wins, per epoch.
 
@@ -101,6 +102,7 @@ class LrWriterConflict(Rule):
         )
 
 
+@REGISTRY.register
 class UnusedLrChange(Rule):
     """A callback changed the lr after the last update that could use it.
 

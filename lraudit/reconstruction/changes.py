@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lraudit._timeline.contracts import PLATEAU, SCHEDULER, LrChange
-from lraudit._timeline.scalars import (
+from lraudit.errors import UsageError
+from lraudit.reconstruction.contracts import PLATEAU, SCHEDULER, LrChange
+from lraudit.reconstruction.scalars import (
+    EPOCH_LR_KEYS,
     SOURCE_RANK,
     epoch_column,
     events_by_epoch,
@@ -21,35 +23,11 @@ from lraudit._timeline.scalars import (
     is_missing,
     row_location,
 )
-from lraudit.errors import UsageError
 
 if TYPE_CHECKING:
-    from lraudit._timeline.layout import Layout
+    from lraudit.reconstruction.layout import Layout
     from lraudit.run import Run
     from lraudit.semantics.specs import CallbackSpec, OptimizerSpec
-
-#: per-epoch lr keys Keras puts in ``logs`` (2.x: ``lr``; Keras 3: ``learning_rate``)
-_EPOCH_LR_KEYS = ("lr", "learning_rate")
-#: sources whose per-epoch lr text is exact (float32 shortest repr or widened double)
-_EXACT_EPOCH_SOURCES = ("history", "csvlogger")
-
-
-def exact_epoch_lr(run: Run) -> dict[int, tuple[np.float32, str]]:
-    """Per global epoch: the lr logged at its end by History/CSVLogger (exact float32)."""
-    frame = run.scalars
-    if frame is None or len(frame) == 0:
-        return {}
-    mask = frame["source"].isin(_EXACT_EPOCH_SOURCES) & frame["name"].isin(_EPOCH_LR_KEYS)
-    column = epoch_column(frame)
-    values: dict[int, tuple[np.float32, str]] = {}
-    for row in frame[mask].itertuples(index=False):
-        epoch = getattr(row, column)
-        value = row.value
-        if is_missing(epoch) or is_missing(value):
-            continue
-        values.setdefault(int(epoch), (f32(value), row_location(row)))
-    return values
-
 
 def initial_variable(
     run: Run,
@@ -138,7 +116,7 @@ def _console_epoch_lr(run: Run, epoch: int) -> tuple[np.float32, str] | None:
     if frame is None or len(frame) == 0:
         return None
     column = epoch_column(frame)
-    mask = (frame["source"] == "console") & frame["name"].isin(_EPOCH_LR_KEYS) & (frame[column] == epoch)
+    mask = (frame["source"] == "console") & frame["name"].isin(EPOCH_LR_KEYS) & (frame[column] == epoch)
     for row in frame[mask].itertuples(index=False):
         if not is_missing(row.value):
             return f32(row.value), row_location(row)

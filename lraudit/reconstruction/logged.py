@@ -2,7 +2,7 @@
 
 A value is classified against the applied lr of its step (``effective``/``base``), of the
 update after its epoch (``next_step``/``after_callback``), of a nearby step (``shifted``), or
-found wrong (``mismatch``/``invalid``); see :mod:`lraudit.timeline` for the contract. The best
+found wrong (``mismatch``/``invalid``); see :mod:`lraudit.reconstruction` for the contract. The best
 value per step is then copied into the frame's ``logged_lr``/``logged_source``.
 """
 from __future__ import annotations
@@ -12,14 +12,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lraudit._timeline.contracts import LOGGED_COLUMNS, RELATIONS, SCHEDULE_READ_ULPS, SCHEDULER, LrChange
-from lraudit._timeline.scalars import SOURCE_RANK, epoch_column, f32, is_missing, row_location
+from lraudit.reconstruction.contracts import (
+    LOGGED_COLUMNS,
+    RELATIONS,
+    SCHEDULE_READ_ULPS,
+    SCHEDULER,
+    LrChange,
+)
+from lraudit.reconstruction.scalars import SOURCE_RANK, epoch_column, f32, is_missing, row_location
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lraudit._timeline.applied import AfterEpoch
-    from lraudit._timeline.layout import Layout
+    from lraudit.reconstruction.applied import AfterEpoch
+    from lraudit.reconstruction.layout import Layout
     from lraudit.run import Run
 
 _RELATION_RANK = {name: rank for rank, name in enumerate(RELATIONS)}

@@ -58,3 +58,25 @@ def events_by_epoch(run: Run, kind: str) -> dict[int, Any]:
             found[int(event.epoch)] = event
     return found
 
+
+#: per-epoch lr keys Keras puts in ``logs`` (2.x: ``lr``; Keras 3: ``learning_rate``)
+EPOCH_LR_KEYS = ("lr", "learning_rate")
+#: sources whose per-epoch lr text is exact (float32 shortest repr or widened double)
+_EXACT_EPOCH_SOURCES = ("history", "csvlogger")
+
+
+def exact_epoch_lr(run: Run) -> dict[int, tuple[np.float32, str]]:
+    """Per global epoch: the lr logged at its end by History/CSVLogger (exact float32)."""
+    frame = run.scalars
+    if frame is None or len(frame) == 0:
+        return {}
+    mask = frame["source"].isin(_EXACT_EPOCH_SOURCES) & frame["name"].isin(EPOCH_LR_KEYS)
+    column = epoch_column(frame)
+    values: dict[int, tuple[np.float32, str]] = {}
+    for row in frame[mask].itertuples(index=False):
+        epoch = getattr(row, column)
+        value = row.value
+        if is_missing(epoch) or is_missing(value):
+            continue
+        values.setdefault(int(epoch), (f32(value), row_location(row)))
+    return values

@@ -1,8 +1,8 @@
 """Which optimizer the run used, under which Keras generation and backend (reference §1.8, §7.1).
 
-The spec decides every later number: ``--optimizer`` overrides, else the config found in the
+The spec decides every later number: ``optimizer=`` overrides, else the config found in the
 run; a config saved after training holds the *final* lr variable (``lr_is_final``, recovered in
-:mod:`lraudit._timeline.changes`). The Keras 3 backend picks the executor whose arithmetic the
+:mod:`lraudit.reconstruction.changes`). The Keras 3 backend picks the executor whose arithmetic the
 applied lr follows, so the evidence that chose it is written to the notes.
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from lraudit.errors import InputError, UsageError
+from lraudit.options import OptimizerOverride
 
 if TYPE_CHECKING:
     from lraudit.options import RunOptions
@@ -32,22 +33,14 @@ def choose_optimizer(run: Run, options: RunOptions, notes: list[str]) -> tuple[O
     from lraudit.semantics.optimizers import optimizer_spec_from_config
 
     keras_hint = options.keras if options.keras in ("2", "3") else run.keras
-    if options.optimizer:
-        from lraudit.semantics.expressions import load_optimizer_arg
+    override = options.optimizer
+    if isinstance(override, str):  # an expression (a file is read first by lraudit.api.run_options)
+        from lraudit.semantics.expressions import parse_optimizer_expr
 
-        kind, value = load_optimizer_arg(options.optimizer)
-        if kind == "expr":
-            notes.append(f"optimizer from --optimizer: {options.optimizer.strip()}")
-            return dataclasses.replace(value, source=value.source or "--optimizer"), "option"
-        config, initial = _optimizer_from_file(value)
-        if initial is not None:
-            notes.append(f"optimizer from --optimizer {value} (config taken before training)")
-            return optimizer_spec_from_config(initial, keras=keras_hint, source=str(value)), "initial"
-        if config is None:
-            raise UsageError(f"--optimizer {value}: no optimizer config found in that file")
-        notes.append(f"optimizer from --optimizer {value}")
-        spec = optimizer_spec_from_config(config, keras=keras_hint, source=str(value))
-        return dataclasses.replace(spec, lr_is_final=True), "final"
+        text = override.strip()
+        override = OptimizerOverride(text=text, spec=parse_optimizer_expr(text)) if text else None
+    if override is not None:
+        return _override_spec(override, keras_hint, notes)
     if run.optimizer_initial is not None:
         source = run.optimizer_source or run.path
         notes.append("optimizer from the config taken before training")
@@ -58,17 +51,30 @@ def choose_optimizer(run: Run, options: RunOptions, notes: list[str]) -> tuple[O
         # a config found beside the logs was (almost always) saved after training
         return dataclasses.replace(spec, lr_is_final=True), "final"
     raise InputError(
-        f"{run.path}: no optimizer config found in the logs; give it with --optimizer "
-        '(e.g. --optimizer "Adam(lr=1e-3, decay=1e-2)")'
+        f"{run.path}: no optimizer config found in the logs; give it as "
+        'optimizer="Adam(lr=1e-3, decay=1e-2)" (for example)',
+        argument="optimizer",
     )
 
 
-def _optimizer_from_file(path) -> tuple[dict | None, dict | None]:
-    """(latest config, initial config) of a JSON config or saved model given as ``--optimizer``."""
-    from lraudit.api import load_run
+def _override_spec(
+    override: OptimizerOverride, keras_hint: str | None, notes: list[str]
+) -> tuple[OptimizerSpec, str]:
+    """The spec of ``optimizer=``: an expression as parsed, a file's config as of the run's era."""
+    from lraudit.semantics.optimizers import optimizer_spec_from_config
 
-    other = load_run(path)
-    return other.optimizer, other.optimizer_initial
+    if override.spec is not None:
+        notes.append(f"optimizer from --optimizer: {override.text.strip()}")
+        return dataclasses.replace(override.spec, source=override.spec.source or "--optimizer"), "option"
+    path = override.path or override.text
+    if override.initial is not None:
+        notes.append(f"optimizer from --optimizer {path} (config taken before training)")
+        return optimizer_spec_from_config(override.initial, keras=keras_hint, source=path), "initial"
+    if override.config is None:
+        raise UsageError(f"optimizer={path!r}: no optimizer config found in that file", argument="optimizer")
+    notes.append(f"optimizer from --optimizer {path}")
+    spec = optimizer_spec_from_config(override.config, keras=keras_hint, source=path)
+    return dataclasses.replace(spec, lr_is_final=True), "final"
 
 
 def keras_generation(run: Run, options: RunOptions, spec: OptimizerSpec) -> str:
