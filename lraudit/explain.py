@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lraudit.errors import UsageError
+from lraudit.numfmt import lr_text
 from lraudit.semantics.specs import CallbackSpec, OptimizerSpec, ScheduleSpec
 
 if TYPE_CHECKING:
@@ -751,11 +752,7 @@ def _num(value: Any) -> str:
 
 def _lr(value: float | None) -> str:
     """An lr value: the shortest text that reads back as the same float32."""
-    if value is None:
-        return "-"
-    if not math.isfinite(value):
-        return str(value)
-    return str(np.float32(value))
+    return lr_text(value, missing="-")
 
 
 def _is_missing(value: Any) -> bool:

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lraudit.errors import UsageError
+from lraudit.numfmt import f32
 from lraudit.reconstruction.contracts import PLATEAU, SCHEDULER, LrChange
 from lraudit.reconstruction.scalars import (
     EPOCH_LR_KEYS,
     SOURCE_RANK,
     epoch_column,
     events_by_epoch,
-    f32,
     is_missing,
     row_location,
 )

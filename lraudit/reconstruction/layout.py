@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lraudit.errors import InputError
+from lraudit.numfmt import f32
 from lraudit.reconstruction.scalars import epoch_column
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ def resets_from_logged_lr(
     boundaries, from the exact per-epoch lr (History/CSVLogger ``lr``/``learning_rate``).
     """
     from lraudit.reconstruction.contracts import SCHEDULER
-    from lraudit.reconstruction.scalars import events_by_epoch, exact_epoch_lr, f32
+    from lraudit.reconstruction.scalars import events_by_epoch, exact_epoch_lr
 
     if events_by_epoch(run, "scheduler_set") or any(cb.class_name == SCHEDULER for cb in callbacks):
         return set()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lraudit.numfmt import f32, print_precision
 from lraudit.reconstruction.contracts import (
     LOGGED_COLUMNS,
     RELATIONS,
@@ -19,7 +20,7 @@ from lraudit.reconstruction.contracts import (
     SCHEDULER,
     LrChange,
 )
-from lraudit.reconstruction.scalars import SOURCE_RANK, epoch_column, f32, is_missing, row_location
+from lraudit.reconstruction.scalars import SOURCE_RANK, epoch_column, is_missing, row_location
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,7 +66,7 @@ def join_logged(
                 continue
             leaf = str(row.name).rsplit("/", 1)[-1]
             source = str(row.source)
-            approx = _print_precision(row.text) if source == "console" else None
+            approx = print_precision(row.text) if source == "console" else None
             if leaf.startswith("batch_"):
                 target = _batch_row(layout, row)
                 record = _classify_at_row(target, row.value, approx, layout, base, effective)
@@ -109,17 +110,6 @@ def _exact_ulps(record: dict[str, Any]) -> dict[str, Any]:
     if record.get("ulps") is None and record["relation"] in _EQUAL_RELATIONS:
         record["ulps"] = 0
     return record
-
-
-def _print_precision(text) -> float | None:
-    """Half a unit of the last printed digit of a progress-bar value (``0.0010``, ``7.5000e-04``)."""
-    if is_missing(text):
-        return 0.5e-4
-    match = re.match(r"^\s*[-+]?\d*\.(\d+)(?:[eE]([-+]?\d+))?\s*$", str(text))
-    if not match:
-        return 0.5e-4
-    exponent = int(match.group(2) or 0)
-    return 0.5 * 10.0 ** (exponent - len(match.group(1)))
 
 
 def _same(value: float, reference, approx: float | None) -> bool:

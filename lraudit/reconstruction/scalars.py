@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lraudit.numfmt import f32
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -22,11 +24,6 @@ def epoch_column(scalars: pd.DataFrame) -> str:
     """The column of ``scalars`` that numbers epochs across fits: ``global_epoch`` when the run
     builder added it (a resumed fit restarts ``epoch`` at its ``initial_epoch``), else ``epoch``."""
     return "global_epoch" if "global_epoch" in scalars.columns else "epoch"
-
-
-def f32(value: float) -> np.float32:
-    """``value`` as the float32 Keras stores (the unit every comparison of lr values uses)."""
-    return np.float32(value)
 
 
 def is_missing(value) -> bool:

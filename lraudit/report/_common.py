@@ -1,10 +1,9 @@
 """Small text helpers the report formats share."""
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
-import numpy as np
+from lraudit.numfmt import lr_text
 
 if TYPE_CHECKING:
     from lraudit.auditing import RunAudit
@@ -12,11 +11,7 @@ if TYPE_CHECKING:
 
 def number(value: float | None) -> str:
     """A logged/effective lr for a table cell: shortest float32 text, empty when unknown."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and math.isnan(value):
-        return "NaN"
-    return str(np.float32(value))
+    return lr_text(value, missing="")
 
 
 def notes_of(run: RunAudit) -> list[str]:

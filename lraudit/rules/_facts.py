@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from lraudit.semantics.specs import CallbackSpec, ScheduleSpec
@@ -15,20 +14,6 @@ if TYPE_CHECKING:
 
 #: when several sources logged the same per-epoch metric, the most precise one wins
 _METRIC_SOURCE_ORDER = ("history", "csvlogger", "tfevents", "console")
-
-
-def f32(value: float) -> float:
-    """``value`` rounded to float32 and widened back (what a Keras variable holds)."""
-    return float(np.float32(value))
-
-
-def fmt_lr(value: float | None) -> str:
-    """A learning rate as its shortest float32 text (``0.00075``), ``NaN``/``inf`` as such."""
-    if value is None:
-        return "n/a"
-    if not np.isfinite(value):
-        return str(float(value)).replace("nan", "NaN")
-    return str(np.float32(value))
 
 
 def frame(timeline: Timeline) -> pd.DataFrame:

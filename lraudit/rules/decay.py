@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lraudit.numfmt import lr_text
 from lraudit.rules._facts import (
     callback_specs,
     decay_steps_mask,
     events,
-    fmt_lr,
     frame,
     logged,
     optimizer_location,
@@ -110,7 +110,7 @@ class HiddenDecay(Rule):
             step = int(worst["step"])
             value, applied = float(worst["value"]), float(worst["lr_effective"])
             where = str(worst["location"])
-            subject = f"the logged {fmt_lr(value)} ({where}) is {before_decay}"
+            subject = f"the logged {lr_text(value)} ({where}) is {before_decay}"
         else:
             last = table[decayed].iloc[-1]
             step, applied = int(last["step"]), float(last["lr_effective"])
@@ -121,18 +121,18 @@ class HiddenDecay(Rule):
             if schedule_driven:
                 where = str(reads["location"].iloc[0]) if names else optimizer_location(timeline)
                 subject = (
-                    f"no log shows the applied lr{shown}; {before_decay} at step {step} is {fmt_lr(value)}"
+                    f"no log shows the applied lr{shown}; {before_decay} at step {step} is {lr_text(value)}"
                 )
             else:
                 where = optimizer_location(timeline)
                 subject = (
-                    f"no log shows the applied lr{shown}; the configured {fmt_lr(value)}"
+                    f"no log shows the applied lr{shown}; the configured {lr_text(value)}"
                     f"{f' ({where})' if where else ''} is the base variable"
                 )
         epoch = _epoch_of(table, step)
         yield cls.finding(
             run,
-            f"{subject}; the applied lr at step {step} (epoch {epoch}) was {fmt_lr(applied)} because "
+            f"{subject}; the applied lr at step {step} (epoch {epoch}) was {lr_text(applied)} because "
             f"decay={decay:g} divides it by 1+decay*iterations on every batch "
             f"(by {1 + decay * (step or 0):.4g} at step {step}); {advice}",
             epoch=epoch,
@@ -248,7 +248,7 @@ class WeightDecayIsNotLrDecay(Rule):
             run,
             f"weight_decay={spec.weight_decay:g} is decoupled weight decay (each update first does "
             f"w -= lr*{spec.weight_decay:g}*w); it does not decay the learning rate, which stays at "
-            f"{fmt_lr(start)}{changed_by}",
+            f"{lr_text(start)}{changed_by}",
             effective=start,
             source=optimizer_location(timeline),
         )
@@ -291,7 +291,7 @@ class DecayUnsupported(Rule):
                 yield cls.finding(
                     run,
                     f"{said} was {verb} by this Keras ({event.location}: {(event.text or '').strip()}); "
-                    f"the lr does not decay: the last update applied {fmt_lr(applied)}",
+                    f"the lr does not decay: the last update applied {lr_text(applied)}",
                     effective=applied,
                     source=event.location,
                 )
@@ -301,7 +301,7 @@ class DecayUnsupported(Rule):
             yield cls.finding(
                 run,
                 f"{said} is set but the {spec.generation} optimizer generation {what} it; "
-                f"the applied lr does not decay (last update {fmt_lr(applied)})",
+                f"the applied lr does not decay (last update {lr_text(applied)})",
                 effective=applied,
                 source=optimizer_location(timeline),
             )

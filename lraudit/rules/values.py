@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lraudit.rules._facts import fmt_lr, frame, logged, optimizer_location, schedule
+from lraudit.numfmt import lr_text
+from lraudit.rules._facts import frame, logged, optimizer_location, schedule
 from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
@@ -70,8 +71,9 @@ class LrCollapse(Rule):
         row = table.iloc[peak_at + int(after[0])]
         yield cls.finding(
             run,
-            f"the applied lr falls to {fmt_lr(float(row['lr_effective']))} at step {int(row['step'])} (epoch "
-            f"{int(row['epoch'])}), below 1% of its peak {fmt_lr(peak)}, before half of the "
+            f"the applied lr falls to {lr_text(float(row['lr_effective']))} at step {int(row['step'])} "
+            f"(epoch "
+            f"{int(row['epoch'])}), below 1% of its peak {lr_text(peak)}, before half of the "
             f"{len(lr)} updates",
             epoch=int(row["epoch"]),
             step=int(row["step"]),
@@ -225,18 +227,18 @@ class InvalidLr(Rule):
         if len(shown):
             row = shown.iloc[0]
             logged_value, source = float(row["value"]), str(row["location"])
-            seen = f", while the logs show {fmt_lr(logged_value)} ({source})"
+            seen = f", while the logs show {lr_text(logged_value)} ({source})"
         spec = schedule(timeline)
         why = ""
         backend = timeline.optimizer.backend if timeline.optimizer else None
         if spec is not None and spec.class_name == "PolynomialDecay" and backend == "jax":
             why = (
-                " (XLA's fused multiply-add makes 1 - step*f32(1/decay_steps) slightly negative at "
+                " (XLA's fused multiply-add makes 1 - step*f32_float(1/decay_steps) slightly negative at "
                 f"step >= decay_steps, and power={spec.config.get('power')} of a negative number is NaN)"
             )
         yield cls.finding(
             run,
-            f"{len(bad)} update(s) applied an invalid lr ({fmt_lr(float(first['lr_effective']))} from step "
+            f"{len(bad)} update(s) applied an invalid lr ({lr_text(float(first['lr_effective']))} from step "
             f"{int(first['step'])}, epoch {int(first['epoch'])}; steps "
             f"{_ranges([int(s) for s in bad['step']])})"
             f"{why}{seen}",
