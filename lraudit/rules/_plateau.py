@@ -187,7 +187,17 @@ def auto_minimizes(monitor: str) -> bool:
 
 
 def meaning_minimizes(monitor: str) -> bool | None:
-    """What the metric means: True lower-is-better, False higher-is-better, None unknown."""
+    """What the metric means: True lower-is-better, False higher-is-better, None unknown.
+
+    A Keras metric's declared direction first (the table Keras 3.11+ uses), then the name:
+    losses and errors are minimised, accuracies and the :data:`HIGHER_IS_BETTER` families
+    (custom metrics named after them) maximised.
+    """
+    from lraudit.semantics.callbacks import declared_direction
+
+    direction = declared_direction(monitor)
+    if direction is not None:
+        return direction == "down"
     name = monitor.removeprefix("val_")
     if "loss" in name or "error" in name or name in ("mse", "mae", "mape", "msle", "logcosh", "hinge"):
         return True
