@@ -120,7 +120,8 @@ def test_an_error_keeps_its_argument_across_processes():
     from lraudit.errors import InputError
 
     copy = pickle.loads(pickle.dumps(InputError("optimizer='x': no such file", argument="optimizer")))
-    assert isinstance(copy, InputError) and copy.argument == "optimizer" and str(copy).startswith("optimizer=")
+    assert isinstance(copy, InputError) and copy.argument == "optimizer"
+    assert str(copy).startswith("optimizer=")
 
 
 def test_optimizer_file_is_resolved_before_the_timeline_stage():

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_lraudit
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "fixtures" / "runs"
@@ -96,7 +96,7 @@ FORBIDDEN = {
 
 
 def lraudit(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lraudit", *args], capture_output=True, text=True, cwd=cwd)
+    return run_lraudit(*args, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +113,7 @@ def test_expectations_cover_every_shared_run():
     assert set(REQUIRED) == set(RUN_NAMES)
 
 
+@pytest.mark.slow  # one audit of the whole corpus (~25 s)
 @pytest.mark.parametrize("name", RUN_NAMES)
 def test_shared_run_reaches_its_conclusion(corpus_report, name):
     run = corpus_report[name]
@@ -128,6 +129,7 @@ def test_shared_run_reaches_its_conclusion(corpus_report, name):
         assert finding["message"] and finding["fix"] and finding["run"] == run["path"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", RUN_NAMES)
 def test_findings_name_only_steps_and_epochs_the_run_has(corpus_report, name):
     """A finding's step/epoch is one the run really trained (truth.csv), never one past its end."""
@@ -141,6 +143,7 @@ def test_findings_name_only_steps_and_epochs_the_run_has(corpus_report, name):
         assert "epoch None" not in finding["message"] and "step None" not in finding["message"], finding
 
 
+@pytest.mark.slow
 def test_hidden_decay_under_a_schedule_is_worded_for_the_schedule(corpus_report):
     """n2: a legacy decay on top of ExponentialDecay; TensorBoard reads the schedule, not a variable."""
     hidden = next(
@@ -155,6 +158,7 @@ def test_hidden_decay_under_a_schedule_is_worded_for_the_schedule(corpus_report)
     assert hidden["effective"] == pytest.approx(hidden["logged"] / (1 + 0.005 * step), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_seed_case_reads_like_the_answer(corpus_report):
     """k2_adam_decay_plateau: logged base vs applied lr, why, and the decay giving x0.75 per epoch."""
     run = corpus_report["k2_adam_decay_plateau"]

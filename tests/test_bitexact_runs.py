@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import corpus_params
 
 from lraudit.api import load_run
 from lraudit.options import RunOptions
@@ -69,7 +70,7 @@ def exact_steps(timeline, name: str) -> int:
     return int((ulp_distance(ours, expected) == 0).sum()) if len(ours) == len(expected) else -1
 
 
-@pytest.mark.parametrize("name", RUNS)
+@pytest.mark.parametrize("name", corpus_params(RUNS))
 def test_timeline_matches_truth_bit_for_bit(name, record_property):
     timeline = build_as_a_user_would(name)
     frame = timeline.frame

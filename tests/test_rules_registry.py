@@ -4,10 +4,10 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_lraudit
 
 from lraudit.errors import UsageError
 from lraudit.rules import DOC_SECTIONS, REGISTRY, Rule, RuleDefinitionError, RuleRegistry, Severity
@@ -46,7 +46,7 @@ FULL_DOC = "Summary.\n\n" + "\n".join(f"{s}:\n    text" for s in DOC_SECTIONS)
 
 
 def lraudit(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lraudit", *args], capture_output=True, text=True)
+    return run_lraudit(*args)
 
 
 def _define(code: str, name: str, doc: str | None = None):
