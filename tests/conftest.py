@@ -60,6 +60,21 @@ def run_lraudit_subprocess(*args: str | Path, cwd: Path | None = None) -> subpro
     )
 
 
+def run_cli(args, monkeypatch, capsys):
+    """The real entry point in-process with pytest's fixtures: (exit code, stdout, stderr).
+
+    ``FORCE_COLOR`` is cleared so rich writes plain text whatever the environment of the test run.
+    """
+    from lraudit.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["lraudit", *args])
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    out = capsys.readouterr()
+    return exit_info.value.code, out.out, out.err
+
+
 @pytest.fixture
 def lraudit_cli():
     """The in-process ``lraudit`` runner (see :func:`run_lraudit`)."""

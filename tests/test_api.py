@@ -100,7 +100,7 @@ def test_errors_are_typed_and_name_arguments_not_flags(tmp_path):
 
 
 def test_the_cli_translates_arguments_into_flags(monkeypatch, capsys):
-    from _cli import run_cli
+    from conftest import run_cli
 
     from lraudit.cli import cli_message
     from lraudit.errors import UsageError

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _cli import run_cli
 from _workflow_timelines import decay_plateau_timeline
+from conftest import run_cli
 
 from lraudit.errors import UsageError
 from lraudit.report import plot as plot_module
