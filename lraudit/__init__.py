@@ -3,7 +3,8 @@
 The library API is four plain functions (:mod:`lraudit.api`): ``lraudit.parse(path)`` (a
 DataFrame of every logged scalar and event), ``lraudit.load_run(path)`` (a :class:`Run`),
 ``lraudit.timeline(path, optimizer=..., ...)`` (a DataFrame with one row per optimizer update)
-and ``lraudit.audit(paths, ...)`` (an ``AuditResult``). Errors are :class:`LrauditError`
+and ``lraudit.audit(paths, ...)`` (an ``AuditResult``); ``lraudit.load_timeline`` gives the
+whole :class:`Timeline` (frame, joined logged values, notes). Errors are :class:`LrauditError`
 subclasses. :mod:`lraudit.api` imports its heavy dependencies inside the functions, so
 ``import lraudit`` (and ``lraudit --help``) stays fast; the dataclasses load on first access.
 """
@@ -16,6 +17,7 @@ from lraudit.api import (
     build_run,
     load_run,
     load_runs,
+    load_timeline,
     parse,
     parse_to_file,
     run_options,
@@ -45,6 +47,7 @@ __all__ = [
     "build_run",
     "load_run",
     "load_runs",
+    "load_timeline",
     "parse",
     "parse_to_file",
     "run_options",

@@ -488,17 +488,17 @@ def _as_options(options: RunOptions | None, given: dict[str, Any]) -> RunOptions
     )
 
 
-def build_timeline(path: PathsLike, options: RunOptions | None = None) -> Timeline:
+def load_timeline(path: PathsLike, options: RunOptions | None = None) -> Timeline:
     """Load the run at ``path`` (a run folder, or the files of one run) and rebuild it.
 
     The full :class:`~lraudit.reconstruction.Timeline` (frame, logged values joined, notes,
     callback changes); :func:`timeline` returns only its per-step frame.
     """
-    from lraudit.reconstruction import build_timeline as rebuild
+    from lraudit.reconstruction import build_timeline
 
     resolved = _as_options(options, {})
     paths = _as_paths(path)
-    return rebuild(load_run(paths[0] if len(paths) == 1 else paths), resolved)
+    return build_timeline(load_run(paths[0] if len(paths) == 1 else paths), resolved)
 
 
 def timeline(
@@ -527,7 +527,7 @@ def timeline(
         steps_per_epoch=steps_per_epoch,
         backend=backend,
     )
-    return build_timeline(path, options).frame
+    return load_timeline(path, options).frame
 
 
 def audit(

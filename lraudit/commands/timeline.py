@@ -27,13 +27,13 @@ def timeline(
     backend: BackendOpt = "auto",
 ) -> None:
     """The learning rate Keras applied at every optimizer step, joined with what was logged."""
-    from lraudit.api import build_timeline
+    from lraudit.api import load_timeline
     from lraudit.reconstruction import write_timeline
     from lraudit.report.tables import table_format
 
     chosen = table_format(output, fmt)  # a bad format fails before any input is read
     options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
-    result = build_timeline(paths, options)
+    result = load_timeline(paths, options)
     write_timeline(result.frame, output, chosen)
     typer.echo(
         f"{output}: {len(result.frame)} steps, {result.frame['epoch'].nunique()} epochs",

@@ -38,7 +38,7 @@ How a timeline is built (:func:`build_timeline`), reference §1, §4, §5, §7:
 Each stage is a module of :mod:`lraudit.reconstruction` (spec, layout, changes, applied,
 logged); this module only runs them in order and assembles the result, so it stays the one
 place that reads as the whole algorithm. Nothing here reads the disk: ``optimizer=`` given as a
-file was read before (:func:`lraudit.api.resolve_options`).
+file was read before (:func:`lraudit.api.run_options`).
 """
 from __future__ import annotations
 
