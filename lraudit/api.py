@@ -31,11 +31,13 @@ detail         JSON object with the event's details (events only)
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lraudit.errors import InputError, UsageError
+from lraudit.errors import InputError, LrauditError, UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -431,9 +433,11 @@ def run_options(
         raise UsageError(
             f"backend must be one of {', '.join(BACKEND_CHOICES)}, not {backend!r}", argument="backend"
         )
+    callback_texts = [callbacks] if isinstance(callbacks, str) else [str(text) for text in callbacks]
+    _check_callbacks(callback_texts)
     return RunOptions(
         optimizer=resolve_optimizer(optimizer),
-        callbacks=[callbacks] if isinstance(callbacks, str) else list(callbacks),
+        callbacks=callback_texts,
         keras=keras,
         steps_per_epoch=None if steps_per_epoch is None else int(steps_per_epoch),
         backend=backend,
@@ -468,7 +472,32 @@ def resolve_optimizer(optimizer: str | Path | OptimizerSpec | None) -> Optimizer
         raise InputError(f"optimizer={text!r}: no such file", argument="optimizer")
     from lraudit.semantics.expressions import parse_optimizer_expr
 
-    return OptimizerOverride(text=text, spec=parse_optimizer_expr(text))
+    with _errors_about("optimizer"):
+        return OptimizerOverride(text=text, spec=parse_optimizer_expr(text))
+
+
+def _check_callbacks(texts: list[str]) -> None:
+    """Parse every callback expression now, so a bad one fails before any run is read."""
+    from lraudit.semantics.expressions import parse_callback_expr
+
+    with _errors_about("callbacks"):
+        for text in texts:
+            parse_callback_expr(text)
+
+
+#: the command-line option the expression parser names, per library argument
+_PARSER_FLAGS = {"optimizer": "--optimizer", "callbacks": "--callback"}
+
+
+@contextmanager
+def _errors_about(argument: str) -> Iterator[None]:
+    """Errors of the expression parser (which speaks as the CLI: ``--optimizer: ...``) re-raised
+    as the same type naming the library argument (``optimizer: ...``)."""
+    try:
+        yield
+    except LrauditError as exc:
+        message = re.sub(rf"{_PARSER_FLAGS[argument]}\b", argument, str(exc))
+        raise type(exc)(message, argument=argument) from exc
 
 
 def _as_options(options: RunOptions | None, given: dict[str, Any]) -> RunOptions:

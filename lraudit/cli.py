@@ -63,6 +63,10 @@ app.command("plot")(plot_cmd.plot)
 app.command("rules")(rules_cmd.rules)
 
 
+#: options whose name is not the library argument's with ``-`` for ``_``
+_FLAGS = {"callbacks": "--callback"}
+
+
 def cli_message(exc: LrauditError) -> str:
     """The library's message with the argument it names spelt as the command-line option.
 
@@ -73,7 +77,7 @@ def cli_message(exc: LrauditError) -> str:
     argument = getattr(exc, "argument", None)
     if not argument:
         return text
-    flag = "--" + argument.replace("_", "-")
+    flag = _FLAGS.get(argument, "--" + argument.replace("_", "-"))
     name = re.escape(argument)
     text = re.sub(rf"(?<![\w-]){name}=", flag + " ", text)
     return re.sub(rf"(?<![\w-]){name}\b(?![=\w])", flag, text, count=1)

@@ -135,3 +135,19 @@ def test_optimizer_file_is_resolved_before_the_timeline_stage():
     by_spec = lraudit.timeline(RUNS / "k2_sgd_decay_probe", optimizer=spec)
     by_text = lraudit.timeline(RUNS / "k2_sgd_decay_probe", optimizer="SGD(learning_rate=0.01, decay=0.01)")
     assert (by_spec["lr_effective"].to_numpy() == by_text["lr_effective"].to_numpy()).all()
+
+
+def test_expression_errors_name_the_argument_and_the_cli_names_the_option():
+    import pytest
+
+    from lraudit.cli import cli_message
+    from lraudit.errors import UsageError
+
+    with pytest.raises(UsageError) as bad_optimizer:
+        lraudit.timeline(RUNS / "k2_sgd_decay_probe", optimizer="Adam(lr=")
+    assert str(bad_optimizer.value).startswith("optimizer: not a valid expression")
+    assert cli_message(bad_optimizer.value).startswith("--optimizer: not a valid expression")
+    with pytest.raises(UsageError) as bad_callback:  # before any log is read
+        lraudit.audit(RUNS / "no-such-run", callbacks=["Foo()"])
+    assert "--" not in str(bad_callback.value) and bad_callback.value.argument == "callbacks"
+    assert "--callback" in cli_message(bad_callback.value)
