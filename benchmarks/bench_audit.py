@@ -210,13 +210,12 @@ def time_cli(args: list[str]) -> tuple[float, float, int, str]:
 
 def profile_audit(root: Path, top: int = 20) -> str:
     """cProfile of the audit (library call + JSON rendering) in this process; top entries."""
-    from lraudit.audit import audit_runs
-    from lraudit.options import RunOptions
+    from lraudit.api import audit
     from lraudit.report.formats import Format, render
 
     profiler = cProfile.Profile()
     profiler.enable()
-    result = audit_runs([root], RunOptions())
+    result = audit([root])
     render(result, Format.parse("json"), color=False)
     profiler.disable()
     out = io.StringIO()

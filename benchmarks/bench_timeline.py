@@ -11,9 +11,9 @@ import time
 
 import numpy as np
 
+from lraudit.reconstruction import build_timeline
 from lraudit.run import Fit, Run
 from lraudit.sources.base import CallbackEvent, scalars_frame
-from lraudit.timeline import build_timeline
 
 
 def synthetic_run(epochs: int, spe: int, schedule: bool) -> Run:

@@ -1,4 +1,9 @@
-"""The library API for reading runs: :func:`load_run`, :func:`load_runs`, :func:`parse`.
+"""The library API: :func:`parse`, :func:`load_run`, :func:`timeline`, :func:`audit` (and helpers).
+
+These are plain functions, re-exported as ``lraudit.parse`` etc.; the command line is a thin
+layer over them. Errors are typed (:class:`~lraudit.errors.UsageError` for a bad argument,
+:class:`~lraudit.errors.InputError` for unreadable input) and their messages name the
+arguments of these functions (``optimizer=``, ``steps_per_epoch=``).
 
 ``lraudit parse`` writes the long table of :func:`parse_table` (columns :data:`PARSE_COLUMNS`):
 
@@ -26,17 +31,23 @@ detail         JSON object with the event's details (events only)
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lraudit.errors import UsageError
+from lraudit.errors import InputError, LrauditError, UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from lraudit.auditing import AuditResult
+    from lraudit.options import OptimizerOverride, RunOptions
+    from lraudit.reconstruction import Timeline
     from lraudit.run import Run
-    from lraudit.sources.base import SourceData
+    from lraudit.semantics.specs import OptimizerSpec
+    from lraudit.sources.base import InputFile, SourceData
     from lraudit.sources.discovery import Found, RunPlan
 
 PARSE_COLUMNS = (
@@ -105,7 +116,6 @@ def _streams(found: Found) -> bool:
 
 def _runs_of_plan(plan: RunPlan, root: str, stream_events: bool = False) -> list[Run]:
     """The runs of one plan: one per training its files hold (:mod:`lraudit.trainings`)."""
-    from lraudit.run import build_run
     from lraudit.trainings import group_trainings
 
     datas = _read_plan(plan, stream_events)
@@ -131,6 +141,17 @@ def _holds_several_trainings(kind: str) -> bool:
 
     facts = facts_for(kind)
     return facts is not None and facts.several_trainings
+
+
+def build_run(path: str | Path, datas: list[SourceData], inputs: list[InputFile] | None = None) -> Run:
+    """Merge what every source read into one :class:`~lraudit.run.Run` (see :mod:`lraudit.run_builder`).
+
+    ``inputs`` are the files given or discovered that were not read (skipped); the files in
+    ``datas`` are added to :attr:`Run.inputs` as ``read`` (or ``partial`` with warnings).
+    """
+    from lraudit.run_builder import assemble
+
+    return assemble(str(path), datas, list(inputs or []))
 
 
 def _run_of_plan(plan: RunPlan, root: str, stream_events: bool = False) -> Run:
@@ -437,3 +458,208 @@ def parse_to_file(
     tables = _iter_parse_tables(paths, verify_crc=verify_crc, warnings=warnings)
     write_table(tables, Path(output), chosen, list(PARSE_COLUMNS), schema=_parse_schema())
     return warnings
+
+
+#: ``keras=`` values: a generation, or decided from the logs
+KERAS_CHOICES = ("2", "3", "auto")
+#: ``backend=`` values: the Keras 3 executor of the train step, or decided from the logs
+BACKEND_CHOICES = ("auto", "tensorflow", "jax", "torch")
+
+
+def run_options(
+    *,
+    optimizer: str | Path | OptimizerSpec | None = None,
+    callbacks: Sequence[str] = (),
+    keras: str = "auto",
+    steps_per_epoch: int | None = None,
+    backend: str = "auto",
+) -> RunOptions:
+    """Validate the reconstruction options and resolve ``optimizer`` before any run is rebuilt.
+
+    ``optimizer`` is an expression (``"Adam(lr=1e-3, decay=1e-2)"``), a JSON config or saved model
+    file (read here, so the timeline stage never reads the disk), or an
+    :class:`~lraudit.semantics.specs.OptimizerSpec`. A bad value raises
+    :class:`~lraudit.errors.UsageError` (a missing file :class:`~lraudit.errors.InputError`).
+    """
+    from lraudit.options import RunOptions
+
+    if keras not in KERAS_CHOICES:
+        raise UsageError(f"keras must be '2', '3' or 'auto', not {keras!r}", argument="keras")
+    if steps_per_epoch is not None and (isinstance(steps_per_epoch, bool) or int(steps_per_epoch) <= 0):
+        raise UsageError(
+            f"steps_per_epoch must be a positive integer, not {steps_per_epoch}", argument="steps_per_epoch"
+        )
+    if backend not in BACKEND_CHOICES:
+        raise UsageError(
+            f"backend must be one of {', '.join(BACKEND_CHOICES)}, not {backend!r}", argument="backend"
+        )
+    callback_texts = [callbacks] if isinstance(callbacks, str) else [str(text) for text in callbacks]
+    _check_callbacks(callback_texts)
+    return RunOptions(
+        optimizer=resolve_optimizer(optimizer),
+        callbacks=callback_texts,
+        keras=keras,
+        steps_per_epoch=None if steps_per_epoch is None else int(steps_per_epoch),
+        backend=backend,
+    )
+
+
+def resolve_optimizer(optimizer: str | Path | OptimizerSpec | None) -> OptimizerOverride | None:
+    """``optimizer=`` as the timeline stage takes it: an expression parsed, a file's configs read.
+
+    A text that names an existing file is read as a config/model; one that looks like a path
+    (``.json``/``.h5``/``.keras`` suffix, or a separator and no parenthesis) but does not exist
+    is an :class:`~lraudit.errors.InputError`; anything else must parse as an expression.
+    """
+    from lraudit.options import OptimizerOverride
+    from lraudit.semantics.specs import OptimizerSpec
+
+    if optimizer is None:
+        return None
+    if isinstance(optimizer, OptimizerSpec):
+        return OptimizerOverride(text=optimizer.class_name, spec=optimizer)
+    text = str(optimizer).strip()
+    if not text:
+        return None
+    candidate = Path(text).expanduser()
+    if candidate.is_file():
+        other = load_run(candidate)
+        return OptimizerOverride(
+            text=text, path=str(candidate), config=other.optimizer, initial=other.optimizer_initial
+        )
+    suffix = text.lower().endswith((".json", ".h5", ".hdf5", ".keras"))
+    if isinstance(optimizer, Path) or suffix or ("(" not in text and ("/" in text or "\\" in text)):
+        raise InputError(f"optimizer={text!r}: no such file", argument="optimizer")
+    from lraudit.semantics.expressions import parse_optimizer_expr
+
+    with _errors_about("optimizer"):
+        return OptimizerOverride(text=text, spec=parse_optimizer_expr(text))
+
+
+def _check_callbacks(texts: list[str]) -> None:
+    """Parse every callback expression now, so a bad one fails before any run is read."""
+    from lraudit.semantics.expressions import parse_callback_expr
+
+    with _errors_about("callbacks"):
+        for text in texts:
+            parse_callback_expr(text)
+
+
+#: the command-line option the expression parser names, per library argument
+_PARSER_FLAGS = {"optimizer": "--optimizer", "callbacks": "--callback"}
+
+
+@contextmanager
+def _errors_about(argument: str) -> Iterator[None]:
+    """Errors of the expression parser (which speaks as the CLI: ``--optimizer: ...``) re-raised
+    as the same type naming the library argument (``optimizer: ...``)."""
+    try:
+        yield
+    except LrauditError as exc:
+        message = re.sub(rf"{_PARSER_FLAGS[argument]}\b", argument, str(exc))
+        raise type(exc)(message, argument=argument) from exc
+
+
+def _as_options(options: RunOptions | None, given: dict[str, Any]) -> RunOptions:
+    """``options`` when the caller built them, else the keyword arguments validated."""
+    if options is None:
+        return run_options(**given)
+    from lraudit.options import OptimizerOverride
+
+    if isinstance(options.optimizer, OptimizerOverride):
+        return options
+    return run_options(
+        optimizer=options.optimizer,
+        callbacks=options.callbacks,
+        keras=options.keras,
+        steps_per_epoch=options.steps_per_epoch,
+        backend=options.backend,
+    )
+
+
+def load_timeline(path: PathsLike, options: RunOptions | None = None) -> Timeline:
+    """Load the run at ``path`` (a run folder, or the files of one run) and rebuild it.
+
+    The full :class:`~lraudit.reconstruction.Timeline` (frame, logged values joined, notes,
+    callback changes); :func:`timeline` returns only its per-step frame.
+    """
+    from lraudit.reconstruction import build_timeline
+
+    resolved = _as_options(options, {})
+    paths = _as_paths(path)
+    return build_timeline(load_run(paths[0] if len(paths) == 1 else paths), resolved)
+
+
+def timeline(
+    path: PathsLike,
+    *,
+    optimizer: str | Path | OptimizerSpec | None = None,
+    callbacks: Sequence[str] = (),
+    keras: str = "auto",
+    steps_per_epoch: int | None = None,
+    backend: str = "auto",
+) -> pd.DataFrame:
+    """The lr Keras applied at every optimizer update of the run at ``path``, with what was logged.
+
+    One row per update, columns ``step, epoch, batch, lr_base, lr_effective, logged_lr,
+    logged_source`` then ``fit, lr_variable, decay_factor`` (DESIGN.md §2; lr columns float32).
+    ``optimizer`` is needed when the logs hold no optimizer config (an expression such as
+    ``"Adam(lr=1e-3, decay=1e-2)"``, or a config/model file); ``callbacks`` are callback
+    expressions replayed when the logs show no lr writes; ``keras`` (``"2"``/``"3"``/``"auto"``),
+    ``steps_per_epoch`` and ``backend`` (``"tensorflow"``/``"jax"``/``"torch"``/``"auto"``) say
+    what the logs do not. Raises :class:`~lraudit.errors.LrauditError` subclasses.
+    """
+    options = run_options(
+        optimizer=optimizer,
+        callbacks=callbacks,
+        keras=keras,
+        steps_per_epoch=steps_per_epoch,
+        backend=backend,
+    )
+    return load_timeline(path, options).frame
+
+
+def audit(
+    paths: PathsLike,
+    *,
+    optimizer: str | Path | OptimizerSpec | None = None,
+    callbacks: Sequence[str] = (),
+    keras: str = "auto",
+    steps_per_epoch: int | None = None,
+    backend: str = "auto",
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    jobs: int = 1,
+    options: RunOptions | None = None,
+) -> AuditResult:
+    """Audit every run under ``paths``: rebuild each one and apply the rules.
+
+    ``select``/``ignore`` are rule codes, names or prefixes (``"LRA01"``); ``jobs > 1`` audits
+    runs in that many processes. The reconstruction arguments mean what they mean for
+    :func:`timeline` (or pass ready ``options`` from :func:`run_options`). Returns an
+    :class:`~lraudit.auditing.AuditResult` (``result.runs[i].findings``, ``result.fails("error")``).
+    """
+    from lraudit.auditing import AuditResult, iter_audits
+    from lraudit.rules import REGISTRY
+
+    if isinstance(jobs, bool) or int(jobs) < 1:
+        raise UsageError(f"jobs must be at least 1, not {jobs}", argument="jobs")
+    resolved = _as_options(
+        options,
+        {
+            "optimizer": optimizer,
+            "callbacks": callbacks,
+            "keras": keras,
+            "steps_per_epoch": steps_per_epoch,
+            "backend": backend,
+        },
+    )
+    rules = REGISTRY.select(_codes(select), _codes(ignore))
+    runs = load_runs(paths)
+    return AuditResult(runs=list(iter_audits(runs, resolved, rules, int(jobs))), rules=rules)
+
+
+def _codes(selectors: str | Sequence[str]) -> list[str]:
+    from lraudit.rules import parse_codes
+
+    return parse_codes(selectors)

@@ -7,6 +7,7 @@ Heavy modules (pandas, matplotlib) are imported inside the commands, so ``--help
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Annotated
 
@@ -20,10 +21,9 @@ from lraudit.commands import rules as rules_cmd
 from lraudit.commands import solve_decay as solve_decay_cmd
 from lraudit.commands import timeline as timeline_cmd
 from lraudit.errors import LrauditError
+from lraudit.exit_codes import EXIT_ERROR, EXIT_FINDINGS, EXIT_SUCCESS
 
-EXIT_SUCCESS = 0
-EXIT_FINDINGS = 1
-EXIT_ERROR = 2
+__all__ = ["EXIT_ERROR", "EXIT_FINDINGS", "EXIT_SUCCESS", "app", "cli_message", "main"]
 
 app = typer.Typer(
     name="lraudit",
@@ -63,6 +63,26 @@ app.command("plot")(plot_cmd.plot)
 app.command("rules")(rules_cmd.rules)
 
 
+#: options whose name is not the library argument's with ``-`` for ``_``
+_FLAGS = {"callbacks": "--callback"}
+
+
+def cli_message(exc: LrauditError) -> str:
+    """The library's message with the argument it names spelt as the command-line option.
+
+    The library says ``optimizer='x.json': no such file`` or ``steps_per_epoch must be ...``;
+    the command line says ``--optimizer 'x.json': ...`` and ``--steps-per-epoch must be ...``.
+    """
+    text = str(exc)
+    argument = getattr(exc, "argument", None)
+    if not argument:
+        return text
+    flag = _FLAGS.get(argument, "--" + argument.replace("_", "-"))
+    name = re.escape(argument)
+    text = re.sub(rf"(?<![\w-]){name}=", flag + " ", text)
+    return re.sub(rf"(?<![\w-]){name}\b(?![=\w])", flag, text, count=1)
+
+
 def main() -> None:
     """Entry point of the ``lraudit`` console script."""
     try:
@@ -70,7 +90,7 @@ def main() -> None:
     except SystemExit:
         raise
     except LrauditError as exc:
-        typer.echo(f"lraudit: error: {exc}", err=True)
+        typer.echo(f"lraudit: error: {cli_message(exc)}", err=True)
         sys.exit(EXIT_ERROR)
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("lraudit: aborted", err=True)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lraudit.errors import InputError, UsageError
+from lraudit.numfmt import lr_text
 from lraudit.semantics.schedules import Schedule, schedule_from_spec
 from lraudit.semantics.schedules.base import fmt_number
 from lraudit.semantics.specs import CallbackSpec, OptimizerSpec, ScheduleSpec
@@ -27,8 +28,8 @@ from lraudit.semantics.specs import CallbackSpec, OptimizerSpec, ScheduleSpec
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from lraudit.reconstruction import LrChange, Timeline
     from lraudit.report.workflow_text import Block
-    from lraudit.timeline import LrChange, Timeline
 
 #: epochs shown by explain without a run, when --epochs is not given
 DEFAULT_EPOCHS = 10
@@ -701,11 +702,7 @@ _num = fmt_number
 
 def _lr(value: float | None) -> str:
     """An lr value: the shortest text that reads back as the same float32."""
-    if value is None:
-        return "-"
-    if not math.isfinite(value):
-        return str(value)
-    return str(np.float32(value))
+    return lr_text(value, missing="-")
 
 
 def _is_missing(value: Any) -> bool:

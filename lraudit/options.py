@@ -2,20 +2,40 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lraudit.semantics.specs import OptimizerSpec
+
+
+@dataclass
+class OptimizerOverride:
+    """``optimizer=`` resolved before any run is rebuilt, so the timeline stage never reads a file.
+
+    An expression is parsed into ``spec``; a JSON config or saved model is read into ``config``
+    (the latest optimizer config in it) and ``initial`` (one taken before training, if any). The
+    spec of a file is finished by the timeline stage, which knows the run's Keras generation.
+    """
+
+    text: str
+    spec: OptimizerSpec | None = None
+    path: str | None = None
+    config: dict[str, Any] | None = None
+    initial: dict[str, Any] | None = None
 
 
 @dataclass
 class RunOptions:
     """Overrides and hints for reconstructing a run.
 
-    ``optimizer`` is an expression as the user wrote it (``"Adam(lr=1e-3, decay=1e-2)"``) or a
-    path to a JSON config / saved model; ``callbacks`` are expressions such as
-    ``"ReduceLROnPlateau(monitor='val_loss', factor=0.75, patience=3)"``; ``keras`` is
-    ``"2"``, ``"3"`` or ``"auto"``; ``backend`` decides the bit-level arithmetic of schedules
-    (``"tensorflow"``, ``"jax"``, ``"torch"`` or ``"auto"``).
+    ``optimizer`` is an :class:`OptimizerOverride` (see :func:`lraudit.api.run_options`), or an
+    expression as the user wrote it (``"Adam(lr=1e-3, decay=1e-2)"``); ``callbacks`` are
+    expressions such as ``"ReduceLROnPlateau(monitor='val_loss', factor=0.75, patience=3)"``;
+    ``keras`` is ``"2"``, ``"3"`` or ``"auto"``; ``backend`` decides the bit-level arithmetic of
+    schedules (``"tensorflow"``, ``"jax"``, ``"torch"`` or ``"auto"``).
     """
 
-    optimizer: str | None = None
+    optimizer: OptimizerOverride | str | None = None
     callbacks: list[str] = field(default_factory=list)
     keras: str = "auto"
     steps_per_epoch: int | None = None

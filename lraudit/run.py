@@ -3,8 +3,8 @@
 A :class:`Run` holds facts only (what was logged, printed or saved), never a reconstruction.
 Where two sources disagree (e.g. the console and CSVLogger), both values are kept in
 :attr:`Run.scalars` and the disagreement is listed in :attr:`Run.disagreements`.
-:func:`build_run` makes a Run from what the sources read (the merging itself lives in
-:mod:`lraudit.run_builder`, so this module stays a light contract).
+:func:`lraudit.api.build_run` makes a Run from what the sources read (the merging itself lives
+in :mod:`lraudit.run_builder`, which imports this module: this one stays a light contract).
 """
 from __future__ import annotations
 
@@ -14,11 +14,7 @@ from typing import TYPE_CHECKING, Any
 from lraudit.sources.base import CallbackEvent, InputFile
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import pandas as pd
-
-    from lraudit.sources.base import SourceData
 
 
 @dataclass
@@ -75,14 +71,3 @@ class Run:
     disagreements: list[str] = field(default_factory=list)
     #: every optimizer config found, in serialize() form, with the file it came from
     optimizer_configs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-
-def build_run(path: str | Path, datas: list[SourceData], inputs: list[InputFile] | None = None) -> Run:
-    """Merge what every source read into one :class:`Run` (see :mod:`lraudit.run_builder`).
-
-    ``inputs`` are the files given or discovered that were not read (skipped); the files in
-    ``datas`` are added to :attr:`Run.inputs` as ``read`` (or ``partial`` with warnings).
-    """
-    from lraudit.run_builder import assemble
-
-    return assemble(str(path), datas, list(inputs or []))

@@ -130,15 +130,17 @@ def solve_decay(
 
 def _validate(factor: float, steps_per_epoch: int, epochs: int, lr: float | None, keras: str) -> None:
     if not (math.isfinite(factor) and 0.0 < factor < 1.0):
-        raise UsageError(f"--factor must be between 0 and 1 (exclusive), not {factor!r}")
+        raise UsageError(f"factor must be between 0 and 1 (exclusive), not {factor!r}", argument="factor")
     if steps_per_epoch < 1:
-        raise UsageError(f"--steps-per-epoch must be a positive integer, not {steps_per_epoch}")
+        raise UsageError(
+            f"steps_per_epoch must be a positive integer, not {steps_per_epoch}", argument="steps_per_epoch"
+        )
     if epochs < 1:
-        raise UsageError(f"--epochs must be a positive integer, not {epochs}")
+        raise UsageError(f"epochs must be a positive integer, not {epochs}", argument="epochs")
     if lr is not None and not (math.isfinite(lr) and lr > 0.0):
-        raise UsageError(f"--lr must be a positive number, not {lr!r}")
+        raise UsageError(f"lr must be a positive number, not {lr!r}", argument="lr")
     if keras not in ("2", "3"):
-        raise UsageError(f"--keras must be 2 or 3, not {keras!r}")
+        raise UsageError(f"keras must be '2' or '3', not {keras!r}", argument="keras")
 
 
 def _as_fraction(value: float) -> str | None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lraudit.reconstruction import LrChange, Timeline
 from lraudit.run import Fit, Run
 from lraudit.semantics.specs import OptimizerSpec
-from lraudit.timeline import LrChange, Timeline
 
 
 def decay_plateau_timeline(

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_lraudit
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "fixtures" / "runs"
@@ -116,7 +116,7 @@ NO_WARNINGS = {
 
 
 def lraudit(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lraudit", *args], capture_output=True, text=True, cwd=cwd)
+    return run_lraudit(*args, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +133,7 @@ def test_expectations_cover_every_shared_run():
     assert set(REQUIRED) == set(RUN_NAMES)
 
 
+@pytest.mark.slow  # one audit of the whole corpus (~25 s)
 @pytest.mark.parametrize("name", RUN_NAMES)
 def test_shared_run_reaches_its_conclusion(corpus_report, name):
     run = corpus_report[name]
@@ -180,6 +181,7 @@ def test_odd_accumulation_epoch_reads_between_updates_are_named(corpus_report):
     assert "at the end of epoch(s) 1, 3 lies inside an accumulation window" in shifted["message"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", RUN_NAMES)
 def test_findings_name_only_steps_and_epochs_the_run_has(corpus_report, name):
     """A finding's step/epoch is one the run really trained (truth.csv), never one past its end."""
@@ -193,6 +195,7 @@ def test_findings_name_only_steps_and_epochs_the_run_has(corpus_report, name):
         assert "epoch None" not in finding["message"] and "step None" not in finding["message"], finding
 
 
+@pytest.mark.slow
 def test_hidden_decay_under_a_schedule_is_worded_for_the_schedule(corpus_report):
     """n2: a legacy decay on top of ExponentialDecay; TensorBoard reads the schedule, not a variable."""
     hidden = next(
@@ -207,6 +210,7 @@ def test_hidden_decay_under_a_schedule_is_worded_for_the_schedule(corpus_report)
     assert hidden["effective"] == pytest.approx(hidden["logged"] / (1 + 0.005 * step), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_seed_case_reads_like_the_answer(corpus_report):
     """k2_adam_decay_plateau: logged base vs applied lr, why, and the decay giving x0.75 per epoch."""
     run = corpus_report["k2_adam_decay_plateau"]

@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lraudit.api import build_run
 from lraudit.options import RunOptions
-from lraudit.run import Fit, Run, build_run
+from lraudit.reconstruction import SCHEDULE_READ_ULPS, build_timeline
+from lraudit.run import Fit, Run
 from lraudit.sources.base import SourceData, scalars_frame
-from lraudit.timeline import SCHEDULE_READ_ULPS, build_timeline
 
 f32 = np.float32
 

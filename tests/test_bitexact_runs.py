@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import corpus_params
 
 from lraudit.api import load_run
 from lraudit.options import RunOptions
-from lraudit.timeline import build_timeline
+from lraudit.reconstruction import build_timeline
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 RUNS = sorted(path.name for path in (FIXTURES / "runs").iterdir() if path.is_dir())
@@ -69,7 +70,7 @@ def exact_steps(timeline, name: str) -> int:
     return int((ulp_distance(ours, expected) == 0).sum()) if len(ours) == len(expected) else -1
 
 
-@pytest.mark.parametrize("name", RUNS)
+@pytest.mark.parametrize("name", corpus_params(RUNS))
 def test_timeline_matches_truth_bit_for_bit(name, record_property):
     timeline = build_as_a_user_would(name)
     frame = timeline.frame

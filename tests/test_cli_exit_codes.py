@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_lraudit
 
 from lraudit.cli import EXIT_ERROR, EXIT_FINDINGS, EXIT_SUCCESS
 
@@ -19,21 +20,29 @@ ENTRY_POINTS = [["lraudit"], [sys.executable, "-m", "lraudit"]]
 DECAY_RUN = str(ROOT / "fixtures" / "runs" / "k2_sgd_decay_probe")
 
 
-def run(entry: list[str], *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+def run(entry: list[str] | None, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """``entry`` None: the real entry point in-process; else that command in a subprocess."""
+    if entry is None:
+        return run_lraudit(*args, cwd=cwd)
     return subprocess.run([*entry, *args], capture_output=True, text=True, cwd=cwd)
 
 
 SCRIPT, MODULE = ENTRY_POINTS
 
 
+SLOW = pytest.mark.slow  # a new process per case (~3 s of imports each)
+
+
 @pytest.mark.parametrize(
     ("entry", "fail_on", "code"),
     [
-        (SCRIPT, "error", EXIT_SUCCESS), (SCRIPT, "warning", EXIT_FINDINGS),
-        (MODULE, "error", EXIT_SUCCESS), (MODULE, "warning", EXIT_FINDINGS),
-        (MODULE, "info", EXIT_FINDINGS), (MODULE, "never", EXIT_SUCCESS),
+        pytest.param(SCRIPT, "error", EXIT_SUCCESS, marks=SLOW),
+        pytest.param(SCRIPT, "warning", EXIT_FINDINGS, marks=SLOW),
+        pytest.param(MODULE, "warning", EXIT_FINDINGS, marks=SLOW),
+        (None, "error", EXIT_SUCCESS), (None, "warning", EXIT_FINDINGS),
+        (None, "info", EXIT_FINDINGS), (None, "never", EXIT_SUCCESS),
     ],
-    ids=["script-error", "script-warning", "module-error", "module-warning", "module-info", "module-never"],
+    ids=["script-error", "script-warning", "module-warning", "error", "warning", "info", "never"],
 )
 def test_fail_on_decides_the_exit_code(entry, fail_on, code, tmp_path):
     out = tmp_path / "report.json"
@@ -43,6 +52,7 @@ def test_fail_on_decides_the_exit_code(entry, fail_on, code, tmp_path):
     assert proc.stdout == "" and "lraudit:" in proc.stderr  # report to the file, summary to stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry", ENTRY_POINTS, ids=["script", "module"])
 def test_missing_path_is_exit_2_for_both_entry_points(entry):
     proc = run(entry, "audit", "no/such/run")
@@ -66,7 +76,7 @@ def test_missing_path_is_exit_2_for_both_entry_points(entry):
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, says, tmp_path):
-    entry = MODULE
+    entry = None  # in-process: the same main(), error translation and exit code
     out = tmp_path / "report.txt"
     proc = run(entry, *args, "--output", str(out)) if args[0] == "audit" else run(entry, *args)
     assert proc.returncode == EXIT_ERROR

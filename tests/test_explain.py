@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _cli import run_cli
 from _workflow_timelines import decay_plateau_timeline
+from conftest import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -11,13 +11,13 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from _expected import run_meta
+from conftest import LazyRuns, corpus_params, run_lraudit
 from typer.testing import CliRunner
 
 from lraudit.cli import app
@@ -52,15 +52,17 @@ def _tensorboard_lr(path: Path) -> list[float]:
 
 @pytest.fixture(scope="module")
 def parsed(tmp_path_factory):
-    """Every run parsed once through the CLI (``parse runs/ -o out.csv``: a folder of runs)."""
-    rows = _parse_csv(tmp_path_factory.mktemp("parse"), FIXTURES / "runs")
-    by_run: dict[str, list[dict[str, str]]] = {}
-    for row in rows:
-        by_run.setdefault(Path(row["run"]).name, []).append(row)
-    return by_run
+    """Each run parsed once through the CLI (``parse RUN -o out.csv``), when a test first needs it."""
+
+    def parse(name: str) -> list[dict[str, str]]:
+        rows = _parse_csv(tmp_path_factory.mktemp("parse"), FIXTURES / "runs" / name)
+        assert {Path(row["run"]).name for row in rows} == {name}
+        return rows
+
+    return LazyRuns(parse)
 
 
-@pytest.mark.parametrize("run", RUNS)
+@pytest.mark.parametrize("run", corpus_params(RUNS))
 def test_parse_recovers_csv_and_history_values(parsed, run):
     rows = parsed[run]
     folder = FIXTURES / "runs" / run
@@ -80,7 +82,7 @@ def test_parse_recovers_csv_and_history_values(parsed, run):
                 assert float(scalars[(path.name, name, str(index))]["value"]) == float(value)
 
 
-@pytest.mark.parametrize("run", RUNS)
+@pytest.mark.parametrize("run", corpus_params(RUNS))
 def test_parse_recovers_tensorboard_lr_and_console_messages(parsed, run):
     rows = parsed[run]
     folder = FIXTURES / "runs" / run
@@ -100,7 +102,7 @@ def test_parse_recovers_tensorboard_lr_and_console_messages(parsed, run):
     assert sorted(set_values) == sorted(float(v) for v in scheduled)
 
 
-@pytest.mark.parametrize("run", RUNS)
+@pytest.mark.parametrize("run", corpus_params(RUNS))
 def test_parse_epochs_and_fits_match_the_run(parsed, run):
     meta = run_meta(run)
     rows = [r for r in parsed[run] if r["global_epoch"]]
@@ -114,8 +116,7 @@ def test_formats_round_trip_exactly(tmp_path):
     frames = {}
     for fmt in ("csv", "json", "parquet"):
         output = tmp_path / f"out.{fmt}"
-        proc = subprocess.run([sys.executable, "-m", "lraudit", "parse", str(run), "-o", str(output)],
-                              capture_output=True, text=True)
+        proc = run_lraudit("parse", str(run), "-o", str(output))
         assert proc.returncode == 0, proc.stderr
         if fmt == "csv":
             frames[fmt] = pd.read_csv(output, dtype={"text": str})
@@ -146,7 +147,7 @@ def test_explicit_format_overrides_suffix(tmp_path):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lraudit", *args], capture_output=True, text=True)
+    return run_lraudit(*args)
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "unrecognised", "format", "suffix"])

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 
 import numpy as np
+from conftest import run_lraudit
 from tfevents_helpers import event, record_offsets, tensor_value, write_events
 
 
@@ -16,11 +15,7 @@ def _write(tmp_path):
 
 
 def _parse(run, out, *flags):
-    return subprocess.run(
-        [sys.executable, "-m", "lraudit", "parse", str(run), "-o", str(out), *flags],
-        capture_output=True,
-        text=True,
-    )
+    return run_lraudit("parse", str(run), "-o", str(out), *flags)
 
 
 def _rows(out):

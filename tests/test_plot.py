@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _cli import run_cli
 from _workflow_timelines import decay_plateau_timeline
+from conftest import run_cli
 
 from lraudit.errors import UsageError
 from lraudit.report import plot as plot_module
@@ -76,6 +76,7 @@ def test_effective_line_follows_the_closed_form(tmp_path):
     np.testing.assert_allclose(line.get_ydata(), 1e-3 / (1 + 1e-2 * steps), rtol=1e-6)
 
 
+@pytest.mark.slow  # a full matplotlib render (PNG or a grid of panels)
 def test_png_is_a_real_picture(tmp_path):
     out = plot_runs([decay_plateau_timeline()], None, tmp_path / "lr.png")
     pixels = png_pixels(out)
@@ -92,6 +93,7 @@ def test_nan_and_zero_lr_are_marked_not_dropped(tmp_path):
     assert "61 updates with lr 60 NaN, 1 zero (not drawable on a log axis)" in texts
 
 
+@pytest.mark.slow  # a full matplotlib render (PNG or a grid of panels)
 def test_several_runs_make_a_grid_with_fit_boundaries(tmp_path):
     runs = [
         decay_plateau_timeline(
@@ -107,6 +109,7 @@ def test_several_runs_make_a_grid_with_fit_boundaries(tmp_path):
     assert "updates in order" in texts  # the restarted counter cannot be the x axis
 
 
+@pytest.mark.slow  # a full matplotlib render (PNG or a grid of panels)
 def test_findings_are_matched_to_their_run(tmp_path):
     a = decay_plateau_timeline(path="runs/a")
     b = decay_plateau_timeline(path="runs/b")
@@ -153,6 +156,7 @@ def test_cli_plot_seed_run_svg(tmp_path, monkeypatch, capsys):
     assert any(i.startswith("finding-LRA001-0") for i in ids)
 
 
+@pytest.mark.slow  # a full matplotlib render (PNG or a grid of panels)
 def test_cli_plot_two_runs_png(tmp_path, monkeypatch, capsys):
     out = tmp_path / "two.png"
     runs = [str(FIXTURES / "runs" / name) for name in ("k3jax_adam_plateau", "k2_resume_adam_decay")]

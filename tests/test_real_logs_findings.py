@@ -5,25 +5,24 @@ import json
 from pathlib import Path
 
 import pytest
-
-from tests._cli import run_cli
+from conftest import run_lraudit
 
 REAL = Path(__file__).resolve().parent.parent / "fixtures" / "real-logs"
 GALEXY = REAL / "k3-galexy" / "training_log.csv"
 PLATEAU = "ReduceLROnPlateau(monitor='val_loss', factor={factor}, patience=3, min_lr=1e-6, verbose={verbose})"
 
 
-def _codes(monkeypatch, capsys, *args) -> tuple[int, list[dict]]:
-    code, out, _ = run_cli(["audit", *args, "--format", "json"], monkeypatch, capsys)
-    report = json.loads(out)
-    return code, [f for run in report["runs"] for f in run["findings"]]
+def _codes(*args) -> tuple[int, list[dict]]:
+    proc = run_lraudit("audit", *args, "--format", "json")
+    report = json.loads(proc.stdout)
+    return proc.returncode, [f for run in report["runs"] for f in run["findings"]]
 
 
 @pytest.mark.parametrize("verbose", [0, 1])
-def test_silent_plateau_seen_in_lr_column_is_neither_missed_nor_unexplained(monkeypatch, capsys, verbose):
+def test_silent_plateau_seen_in_lr_column_is_neither_missed_nor_unexplained(verbose):
     """Keras 3 CSVLogger: factor-0.25 reductions only in the learning_rate column (verbose=0 run)."""
     code, findings = _codes(
-        monkeypatch, capsys, str(GALEXY), "--optimizer", "Adam(learning_rate=1e-3)",
+        str(GALEXY), "--optimizer", "Adam(learning_rate=1e-3)",
         "--callback", PLATEAU.format(factor=0.25, verbose=verbose), "--steps-per-epoch", "10",
     )
     assert code == 0
@@ -31,10 +30,10 @@ def test_silent_plateau_seen_in_lr_column_is_neither_missed_nor_unexplained(monk
 
 
 @pytest.mark.parametrize("verbose", [0, 1])
-def test_configured_factor_contradicting_the_lr_column_is_reported(monkeypatch, capsys, verbose):
+def test_configured_factor_contradicting_the_lr_column_is_reported(verbose):
     """The HEAD script says factor 0.5; the column shows x0.25 steps: LRA005 names both."""
     code, findings = _codes(
-        monkeypatch, capsys, str(GALEXY), "--optimizer", "Adam(learning_rate=1e-3)",
+        str(GALEXY), "--optimizer", "Adam(learning_rate=1e-3)",
         "--callback", PLATEAU.format(factor=0.5, verbose=verbose), "--steps-per-epoch", "10",
     )
     assert code == 1

@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 from junitparser import Failure, JUnitXml
 
-from lraudit.audit import AuditResult, RunAudit
+from lraudit.auditing import AuditResult, RunAudit
 from lraudit.errors import UsageError
 from lraudit.report import github, text
 from lraudit.report.formats import Format, render

@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lraudit.reconstruction import LOGGED_COLUMNS, LrChange, Timeline
 from lraudit.rules import REGISTRY
 from lraudit.run import Fit, Run, SavedCounter
 from lraudit.semantics.specs import CallbackSpec, OptimizerSpec, ScheduleSpec
 from lraudit.sources.base import CallbackEvent, scalars_frame
-from lraudit.timeline import LOGGED_COLUMNS, LrChange, Timeline
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "rules"
 CASES = sorted(p for p in CASES_DIR.glob("LRA*/*_*") if (p / "case.json").is_file())

@@ -4,13 +4,13 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_lraudit
 
 from lraudit.errors import UsageError
-from lraudit.rules import DOC_SECTIONS, REGISTRY, Rule, RuleDefinitionError, Severity
+from lraudit.rules import DOC_SECTIONS, REGISTRY, Rule, RuleDefinitionError, RuleRegistry, Severity
 from lraudit.rules.registry import markdown_table
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -46,7 +46,7 @@ FULL_DOC = "Summary.\n\n" + "\n".join(f"{s}:\n    text" for s in DOC_SECTIONS)
 
 
 def lraudit(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lraudit", *args], capture_output=True, text=True)
+    return run_lraudit(*args)
 
 
 def _define(code: str, name: str, doc: str | None = None):
@@ -55,7 +55,7 @@ def _define(code: str, name: str, doc: str | None = None):
         "__doc__": doc if doc is not None else FULL_DOC,
         "check": classmethod(lambda cls, run, timeline: iter(())),
     }
-    return type("Throwaway", (Rule,), body)
+    return REGISTRY.register(type("Throwaway", (Rule,), body))
 
 
 @pytest.mark.parametrize(
@@ -83,6 +83,21 @@ def test_a_valid_rule_registers_and_can_be_removed():
         assert REGISTRY.get("LRA999") is rule and REGISTRY.get("throwaway-rule") is rule
     finally:
         REGISTRY.unregister("LRA999")
+
+
+def test_registration_is_explicit():
+    """Subclassing validates; only ``REGISTRY.register`` makes a rule (as sqlfluff's RuleSet)."""
+    body = {
+        "code": "LRA998", "name": "helper-class", "severity": Severity.INFO, "__doc__": FULL_DOC,
+        "check": classmethod(lambda cls, run, timeline: iter(())),
+    }
+    helper = type("Helper", (Rule,), body)
+    with pytest.raises(UsageError):
+        REGISTRY.get("LRA998")
+    registry = RuleRegistry()
+    assert registry.register(helper) is helper and registry.all() == [helper]
+    with pytest.raises(RuleDefinitionError, match="duplicate rule code"):
+        registry.register(helper)
 
 
 def test_select_and_ignore_by_code_name_and_prefix():

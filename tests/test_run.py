@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _expected import run_meta
+from conftest import LazyRuns, corpus_params
 
 import lraudit
-from lraudit.run import build_run
+from lraudit.api import build_run
 from lraudit.sources.base import CallbackEvent, FitInfo, SourceData, scalars_frame
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -30,10 +31,10 @@ def _f32(value: float) -> np.float32:
 
 @pytest.fixture(scope="module")
 def runs():
-    return {name: lraudit.load_run(FIXTURES / "runs" / name) for name in RUNS}
+    return LazyRuns(lambda name: lraudit.load_run(FIXTURES / "runs" / name))
 
 
-@pytest.mark.parametrize("name", RUNS)
+@pytest.mark.parametrize("name", corpus_params(RUNS))
 def test_epochs_and_global_epochs(runs, name):
     run, meta = runs[name], _meta(name)
     assert run.epochs == meta["epochs"]
@@ -54,7 +55,7 @@ def test_epochs_and_global_epochs(runs, name):
     assert run.disagreements == []
 
 
-@pytest.mark.parametrize("name", RUNS)
+@pytest.mark.parametrize("name", corpus_params(RUNS))
 def test_fits_and_steps_per_epoch(runs, name):
     """Fits come from the console (Epoch N/M) and steps per epoch from its bar or TensorBoard."""
     run, meta = runs[name], _meta(name)
@@ -64,7 +65,7 @@ def test_fits_and_steps_per_epoch(runs, name):
     assert run.steps_per_epoch == meta["steps_per_epoch"]
 
 
-@pytest.mark.parametrize("name", RUNS)
+@pytest.mark.parametrize("name", corpus_params(RUNS))
 def test_optimizer_final_and_initial(runs, name):
     run, meta = runs[name], _meta(name)
     folder = FIXTURES / "runs" / name
@@ -88,7 +89,7 @@ def test_optimizer_final_and_initial(runs, name):
     assert run.keras == meta["keras_generation"]
 
 
-@pytest.mark.parametrize("name", [n for n in RUNS if _meta(n)["saved_models"]])
+@pytest.mark.parametrize("name", corpus_params([n for n in RUNS if _meta(n)["saved_models"]]))
 def test_saved_counters(runs, name):
     run, meta = runs[name], _meta(name)
     assert sorted(Path(counter.path).name for counter in run.saved_counters) == sorted(meta["saved_models"])

@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from _cli import run_cli
+from conftest import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

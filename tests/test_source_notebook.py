@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from _cli import run_cli
+from conftest import run_cli
 
 from lraudit.sources import notebook, sniff_file
 

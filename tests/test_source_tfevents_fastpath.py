@@ -244,6 +244,7 @@ def test_bfloat16_scalars_fast_and_protobuf_agree(tmp_path):
     assert frame_points(fast) == slow
 
 
+@pytest.mark.slow  # 30 damaged files, each read twice (~8 s)
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(where=st.floats(0.0, 1.0, exclude_max=True), bit=st.integers(0, 7), cut=st.booleans())
 def test_any_flipped_bit_or_cut_gives_the_reference_prefix(tmp_path_factory, where, bit, cut):

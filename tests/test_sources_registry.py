@@ -179,7 +179,7 @@ def test_a_new_kind_is_treated_by_its_facts_alone(monkeypatch: pytest.MonkeyPatc
     tolerance and maps its 1-based epochs like the console's, without naming the kind."""
     import pandas as pd
 
-    from lraudit.run import build_run
+    from lraudit.api import build_run
     from lraudit.sources import registry
     from lraudit.sources.base import FitInfo, SourceData, scalars_frame
 

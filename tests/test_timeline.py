@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from lraudit.errors import InputError
 from lraudit.options import RunOptions
+from lraudit.reconstruction import LOGGED_COLUMNS, TIMELINE_COLUMNS, build_timeline
 from lraudit.run import Fit, Run, SavedCounter
 from lraudit.sources.base import CallbackEvent, scalars_frame
-from lraudit.timeline import LOGGED_COLUMNS, TIMELINE_COLUMNS, build_timeline
 
 f32 = np.float32
 

@@ -6,13 +6,13 @@ import json
 import math
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_lraudit
 
 from lraudit.cli import main
 
@@ -151,11 +151,7 @@ def test_bad_options_are_one_line_usage_errors(tmp_path, monkeypatch, capsys, ex
 
 def test_console_only_without_optimizer_states_the_assumption(tmp_path):
     log = console_only(tmp_path, SEED)
-    proc = subprocess.run(
-        [sys.executable, "-m", "lraudit", "timeline", str(log), "-o", str(tmp_path / "t.csv")],
-        capture_output=True,
-        text=True,
-    )
+    proc = run_lraudit("timeline", str(log), "-o", str(tmp_path / "t.csv"))
     assert proc.returncode == 0
     assert "optimizer unknown: the logged lr is taken as applied" in proc.stderr
     assert "--optimizer" in proc.stderr
@@ -164,7 +160,7 @@ def test_console_only_without_optimizer_states_the_assumption(tmp_path):
 
 
 def test_library_api_returns_the_frame():
-    from lraudit.timeline_io import timeline
+    from lraudit import timeline
 
     frame = timeline(FIXTURES / "runs" / "k2_sgd_decay_probe")
     expected = truth("k2_sgd_decay_probe")

@@ -10,12 +10,12 @@ import json
 import numpy as np
 import pytest
 
+from lraudit.api import build_run
 from lraudit.options import RunOptions
-from lraudit.run import build_run
+from lraudit.reconstruction import build_timeline
 from lraudit.semantics.optimizers import default_executor, effective_lr, optimizer_spec_from_config
 from lraudit.sources import console, optimizer_config
 from lraudit.sources.base import SourceData
-from lraudit.timeline import build_timeline
 
 f32 = np.float32
 

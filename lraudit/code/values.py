@@ -144,22 +144,13 @@ class ConstantFolder:
                 return PURE_CONSTANTS[canonical]
             raise NotConstant(f"{ast.unparse(node)!r} is not a constant")
         if isinstance(node, ast.UnaryOp):
-            operand = self._fold(node.operand, citations)
-            if isinstance(node.op, ast.Not):
-                return not operand
-            if isinstance(node.op, (ast.USub, ast.UAdd)) and _is_number(operand):
-                return -operand if isinstance(node.op, ast.USub) else +operand
-            raise NotConstant(f"{ast.unparse(node)!r} is not arithmetic on numbers")
+            return self._unary(node, citations)
         if isinstance(node, ast.BinOp):
             left = self._fold(node.left, citations)
             right = self._fold(node.right, citations)
             return _guarded_binary(node.op, left, right, ast.unparse(node))
         if isinstance(node, ast.BoolOp):
-            values = [self._fold(item, citations) for item in node.values]
-            result = values[0]
-            for value in values[1:]:
-                result = (result and value) if isinstance(node.op, ast.And) else (result or value)
-            return result
+            return self._bool(node, citations)
         if isinstance(node, ast.Compare):
             return self._compare(node, citations)
         if isinstance(node, ast.IfExp):
@@ -171,6 +162,21 @@ class ConstantFolder:
         if isinstance(node, ast.Call):
             return self._call(node, citations)
         raise NotConstant(f"{ast.unparse(node)!r} is not a literal")
+
+    def _unary(self, node: ast.UnaryOp, citations: list[str]) -> Any:
+        operand = self._fold(node.operand, citations)
+        if isinstance(node.op, ast.Not):
+            return not operand
+        if isinstance(node.op, (ast.USub, ast.UAdd)) and _is_number(operand):
+            return -operand if isinstance(node.op, ast.USub) else +operand
+        raise NotConstant(f"{ast.unparse(node)!r} is not arithmetic on numbers")
+
+    def _bool(self, node: ast.BoolOp, citations: list[str]) -> Any:
+        values = [self._fold(item, citations) for item in node.values]
+        result = values[0]
+        for value in values[1:]:
+            result = (result and value) if isinstance(node.op, ast.And) else (result or value)
+        return result
 
     def _name(self, name: str, citations: list[str]) -> Any:
         bound = self.lookup(name)

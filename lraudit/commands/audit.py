@@ -17,6 +17,7 @@ from lraudit.commands.common import (
     run_options,
 )
 from lraudit.errors import InputError, UsageError
+from lraudit.exit_codes import EXIT_FINDINGS, EXIT_SUCCESS
 
 FormatOpt = Annotated[
     str | None,
@@ -58,8 +59,8 @@ def audit(
     jobs: JobsOpt = 1,
 ) -> None:
     """Audit the learning rate of one or more runs; exit 1 when findings reach --fail-on."""
-    from lraudit.audit import FAIL_ON, audit_runs
-    from lraudit.cli import EXIT_FINDINGS, EXIT_SUCCESS
+    from lraudit.api import audit as audit_paths
+    from lraudit.auditing import FAIL_ON
     from lraudit.config import load_config
     from lraudit.report._common import summary_line
     from lraudit.report.formats import Format, render
@@ -75,7 +76,7 @@ def audit(
     ignored = parse_codes(ignore) or config.ignore
     REGISTRY.select(selected, ignored)  # unknown codes are usage errors before any work
     if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, not {jobs}")
+        raise UsageError(f"jobs must be at least 1, not {jobs}", argument="jobs")
     if plot is not None:
         _plot_format(plot)
     if timeline is not None:
@@ -87,7 +88,7 @@ def audit(
         raise InputError(f"no such file or directory: {', '.join(missing)}")
     options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
 
-    result = audit_runs(paths, options, select=selected, ignore=ignored, jobs=jobs)
+    result = audit_paths(paths, select=selected, ignore=ignored, jobs=jobs, options=options)
     text = render(result, chosen, color=output is None and use_color(sys.stdout))
 
     # side outputs and the report are written only now that the audit has succeeded
@@ -123,7 +124,7 @@ def _plot_format(path: Path) -> None:
 def _write_timelines(result, path: Path) -> None:
     import pandas as pd
 
-    from lraudit.timeline_io import write_timeline
+    from lraudit.reconstruction import write_timeline
 
     frames = []
     for run in result.runs:

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lraudit.errors import UsageError
-from lraudit.options import RunOptions
+if TYPE_CHECKING:
+    from lraudit.options import RunOptions
+
 
 PathsArg = Annotated[list[Path], typer.Argument(help="Run directories or single log files.")]
 OptimizerOpt = Annotated[
@@ -25,7 +26,6 @@ CallbackOpt = Annotated[
     ),
 ]
 KerasOpt = Annotated[str, typer.Option("--keras", help="Keras semantics: 2, 3 or auto.")]
-BACKENDS = ("auto", "tensorflow", "jax", "torch")
 BackendOpt = Annotated[
     str,
     typer.Option(
@@ -55,14 +55,11 @@ def run_options(
     steps_per_epoch: int | None = None,
     backend: str = "auto",
 ) -> RunOptions:
-    """Validate the shared options (bad values are usage errors, exit 2)."""
-    if keras not in ("2", "3", "auto"):
-        raise UsageError(f"--keras must be 2, 3 or auto, not {keras!r}")
-    if steps_per_epoch is not None and steps_per_epoch <= 0:
-        raise UsageError(f"--steps-per-epoch must be a positive integer, not {steps_per_epoch}")
-    if backend not in BACKENDS:
-        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    return RunOptions(
+    """The shared options as the library takes them (validated and resolved by
+    :func:`lraudit.api.run_options`; its errors name the argument, the CLI shows the flag)."""
+    from lraudit.api import run_options as library_options
+
+    return library_options(
         optimizer=optimizer,
         callbacks=list(callback or []),
         keras=keras,

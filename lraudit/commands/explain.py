@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lraudit.commands.common import BackendOpt, CallbackOpt, KerasOpt, OptimizerOpt, StepsOpt, run_options
-from lraudit.errors import UsageError
+from lraudit.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from lraudit.options import OptimizerOverride
+    from lraudit.semantics.specs import OptimizerSpec
 
 
 def explain(
@@ -37,7 +41,7 @@ def explain(
         if epochs is not None:
             raise UsageError("--epochs applies to --optimizer alone; a run's logs say how many epochs ran")
         from lraudit.api import load_run
-        from lraudit.timeline import build_timeline
+        from lraudit.reconstruction import build_timeline
 
         explanation = explain_timeline(build_timeline(load_run(path), options))
     elif optimizer is not None:
@@ -46,7 +50,7 @@ def explain(
         from lraudit.semantics.expressions import parse_callback_expr
 
         explanation = explain_optimizer(
-            _optimizer_spec(optimizer, keras),
+            _optimizer_spec(options.optimizer, keras),
             steps_per_epoch=steps_per_epoch,
             epochs=DEFAULT_EPOCHS if epochs is None else epochs,
             keras=keras,
@@ -61,20 +65,22 @@ def explain(
         print_document(explanation_document(explanation))
 
 
-def _optimizer_spec(text: str, keras: str):
-    """``--optimizer``: an expression, or a config/model file read by the run sources."""
-    from lraudit.semantics.defaults import eras_for_keras
-    from lraudit.semantics.expressions import load_optimizer_arg
+def _optimizer_spec(override: OptimizerOverride, keras: str) -> OptimizerSpec:
+    """``--optimizer`` as resolved by the library: an expression's spec, or a file's config."""
+    if override.spec is not None:
+        if keras in ("2", "3") and override.spec.generation is None:
+            # the Keras version given picks the constructor's defaults of that era
+            from lraudit.semantics.defaults import eras_for_keras
+            from lraudit.semantics.expressions import parse_optimizer_expr
 
-    kind, value = load_optimizer_arg(text, eras_for_keras(keras))
-    if kind == "expr":
-        return value
-    from lraudit.api import load_run
-    from lraudit.errors import InputError
+            return parse_optimizer_expr(override.text, generation=eras_for_keras(keras))
+        return override.spec
     from lraudit.semantics.optimizers import optimizer_spec_from_config
 
-    run = load_run(value)
-    config = run.optimizer_initial or run.optimizer
+    config = override.initial or override.config
     if config is None:
-        raise InputError(f"--optimizer: no optimizer config found in {str(value)!r}")
-    return optimizer_spec_from_config(config, keras=None if keras == "auto" else keras, source=str(value))
+        raise InputError(
+            f"optimizer={override.path!r}: no optimizer config found in that file", argument="optimizer"
+        )
+    source = str(override.path)
+    return optimizer_spec_from_config(config, keras=None if keras == "auto" else keras, source=source)

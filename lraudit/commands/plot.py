@@ -36,7 +36,7 @@ def plot(
     plot_format(output)  # an unknown suffix fails before any log is read
     options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
     from lraudit.api import load_runs
-    from lraudit.timeline import build_timeline
+    from lraudit.reconstruction import build_timeline
 
     timelines = [build_timeline(run, options) for run in load_runs(paths)]
     found = [_findings(t) for t in timelines] if findings else None
@@ -46,7 +46,7 @@ def plot(
 
 def _findings(timeline):
     """Every rule's findings for one reconstructed run (the audit's own rule runner)."""
-    from lraudit.audit import check_run
+    from lraudit.auditing import check_run
     from lraudit.rules import REGISTRY
 
     findings, _ = check_run(timeline.run, timeline, REGISTRY.all())

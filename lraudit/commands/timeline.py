@@ -30,12 +30,13 @@ def timeline(
     backend: BackendOpt = "auto",
 ) -> None:
     """The learning rate Keras applied at every optimizer step, joined with what was logged."""
+    from lraudit.api import load_timeline
+    from lraudit.reconstruction import write_timeline
     from lraudit.report.tables import table_format
-    from lraudit.timeline_io import timeline_for_paths, write_timeline
 
     chosen = table_format(output, fmt)  # a bad format fails before any input is read
     options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
-    result = timeline_for_paths(paths, options)
+    result = load_timeline(paths, options)
     write_timeline(result.frame, output, chosen)
     for note in result.notes:
         if note.startswith(ASSUMPTION_NOTES):

@@ -1,22 +1,17 @@
 """Small text helpers the report formats share."""
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
-import numpy as np
+from lraudit.numfmt import lr_text
 
 if TYPE_CHECKING:
-    from lraudit.audit import RunAudit
+    from lraudit.auditing import RunAudit
 
 
 def number(value: float | None) -> str:
     """A logged/effective lr for a table cell: shortest float32 text, empty when unknown."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and math.isnan(value):
-        return "NaN"
-    return str(np.float32(value))
+    return lr_text(value, missing="")
 
 
 def notes_of(run: RunAudit) -> list[str]:

@@ -13,7 +13,7 @@ except ImportError:  # Python 3.10
     from typing_extensions import assert_never
 
 if TYPE_CHECKING:
-    from lraudit.audit import AuditResult
+    from lraudit.auditing import AuditResult
 
 
 class Format(str, enum.Enum):
@@ -36,7 +36,7 @@ class Format(str, enum.Enum):
             raise UsageError(f"unknown format {value!r}: use one of {known}") from None
 
     def renderer(self) -> Callable[..., str]:
-        """The function that renders an :class:`~lraudit.audit.AuditResult` in this format."""
+        """The function that renders an :class:`~lraudit.auditing.AuditResult` in this format."""
         if self is Format.TEXT:
             from lraudit.report.text import render
         elif self is Format.JSON:

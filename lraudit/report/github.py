@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from lraudit.report._common import notes_of, summary_line
 
 if TYPE_CHECKING:
-    from lraudit.audit import AuditResult
+    from lraudit.auditing import AuditResult
 
 _COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
 

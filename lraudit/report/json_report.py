@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from lraudit import __version__
 
 if TYPE_CHECKING:
-    from lraudit.audit import AuditResult, RunAudit
+    from lraudit.auditing import AuditResult, RunAudit
 
 #: bumped when a field changes meaning or disappears (adding fields keeps it)
 SCHEMA_VERSION = "1"

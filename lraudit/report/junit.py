@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from lraudit.report._common import notes_of
 
 if TYPE_CHECKING:
-    from lraudit.audit import AuditResult
+    from lraudit.auditing import AuditResult
 
 
 def render(result: AuditResult) -> str:

@@ -33,7 +33,7 @@ from lraudit.errors import UsageError
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from lraudit.timeline import Timeline
+    from lraudit.reconstruction import Timeline
 
 #: output formats by file suffix
 PLOT_FORMATS = {".png": "png", ".svg": "svg"}

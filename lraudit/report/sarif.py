@@ -11,7 +11,7 @@ from lraudit import __version__
 from lraudit.report._common import notes_of
 
 if TYPE_CHECKING:
-    from lraudit.audit import AuditResult
+    from lraudit.auditing import AuditResult
     from lraudit.rules import Rule
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"

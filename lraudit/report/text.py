@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TextIO
 from lraudit.report._common import notes_of, number, summary_line
 
 if TYPE_CHECKING:
-    from lraudit.audit import AuditResult
+    from lraudit.auditing import AuditResult
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 

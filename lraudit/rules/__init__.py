@@ -2,8 +2,16 @@
 from __future__ import annotations
 
 from lraudit.rules import decay, logged, plateau, resume, values, writers  # noqa: F401  (registration)
-from lraudit.rules.base import DOC_SECTIONS, Finding, Rule, RuleDefinitionError, Severity
-from lraudit.rules.registry import REGISTRY, parse_codes
+from lraudit.rules.base import (
+    DOC_SECTIONS,
+    REGISTRY,
+    Finding,
+    Rule,
+    RuleDefinitionError,
+    RuleRegistry,
+    Severity,
+)
+from lraudit.rules.registry import markdown_table, parse_codes
 
 __all__ = [
     "DOC_SECTIONS",
@@ -11,6 +19,8 @@ __all__ = [
     "Finding",
     "Rule",
     "RuleDefinitionError",
+    "RuleRegistry",
     "Severity",
+    "markdown_table",
     "parse_codes",
 ]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from lraudit.errors import InputError
@@ -12,24 +11,10 @@ from lraudit.semantics.specs import CallbackSpec, ScheduleSpec
 from lraudit.sources.registry import kinds_ranked
 
 if TYPE_CHECKING:
+    from lraudit.reconstruction import Timeline
     from lraudit.run import Run
     from lraudit.sources.base import CallbackEvent
-    from lraudit.timeline import Timeline
 
-
-
-def f32(value: float) -> float:
-    """``value`` rounded to float32 and widened back (what a Keras variable holds)."""
-    return float(np.float32(value))
-
-
-def fmt_lr(value: float | None) -> str:
-    """A learning rate as its shortest float32 text (``0.00075``), ``NaN``/``inf`` as such."""
-    if value is None:
-        return "n/a"
-    if not np.isfinite(value):
-        return str(float(value)).replace("nan", "NaN")
-    return str(np.float32(value))
 
 
 def frame(timeline: Timeline) -> pd.DataFrame:

@@ -1,9 +1,9 @@
 """What the rules need to judge ReduceLROnPlateau: its logged reductions, and a replay of its rule.
 
-The replay mirrors ``ReduceLROnPlateau.on_epoch_end`` of Keras 2.1.6 – 3.10
-(reference §4.1: wait/cooldown/best, ``auto`` mode = max only when ``'acc'`` is in the monitor's
-name). The rules use it as an independent check of what the logs show, so it is kept here, next
-to them, and is deliberately small.
+The replay runs the callback's state machine (:mod:`lraudit.semantics.callbacks`) in the run's
+Keras era, the one the timeline replays with (:func:`replay_era`), so the rules and the timeline
+never disagree on what the callback does (``min_delta``/``epsilon``, ``mode='auto'`` differ
+between eras). The rules use it to check the logs; the helpers here are deliberately small.
 """
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lraudit.rules._facts import callback_specs, events, f32, logged
+from lraudit.numfmt import f32_float
+from lraudit.rules._facts import callback_specs, events, logged
 
 if TYPE_CHECKING:
+    from lraudit.reconstruction import Timeline
     from lraudit.run import Run
-    from lraudit.timeline import Timeline
 
 #: metrics where a larger value is better although the name lacks "acc" (Keras' auto-mode test)
 HIGHER_IS_BETTER = (
@@ -52,7 +53,7 @@ def logged_reductions(run: Run, timeline: Timeline) -> list[Reduction]:
         old = variable_at_epoch_end(timeline, int(event.epoch))
         old = old if old is not None else previous
         found.append(Reduction(int(event.epoch), old, event.value, event.location))
-        previous = f32(event.value) if event.value is not None else None
+        previous = f32_float(event.value) if event.value is not None else None
     return found
 
 
@@ -107,7 +108,7 @@ def initial_variable(timeline: Timeline) -> float | None:
             return float(values.iloc[0])
     spec = timeline.optimizer
     if spec is not None and isinstance(spec.learning_rate, float) and not spec.lr_is_final:
-        return f32(spec.learning_rate)
+        return f32_float(spec.learning_rate)
     return None
 
 
@@ -120,7 +121,7 @@ def infer_factor(old: float, printed: float) -> float | None:
         return None
     for digits in range(1, 7):
         candidate = float(f"{ratio:.{digits}g}")
-        if f32(old * candidate) == f32(printed):
+        if f32_float(old * candidate) == f32_float(printed):
             return candidate
     return None
 
@@ -145,27 +146,43 @@ def plateau_rule(run: Run, timeline: Timeline) -> PlateauRule | None:
     if not factors:
         return None
     factor = max(set(factors), key=factors.count)
-    floors = [r.printed for r in reductions if f32(r.printed) > f32(r.old * factor) and r.printed < r.old]
+    floors = [
+        r.printed
+        for r in reductions
+        if f32_float(r.printed) > f32_float(r.old * factor) and r.printed < r.old
+    ]
     return PlateauRule(factor, floors[0] if floors else None, "inferred")
+
+
+def replay_era(timeline: Timeline) -> str:
+    """The ReduceLROnPlateau era the run's Keras generation runs (the timeline's own choice)."""
+    from lraudit.semantics.callbacks import plateau_era
+
+    return plateau_era(timeline.keras)
 
 
 def replay(
     monitor: pd.Series,
     *,
-    minimize: bool,
+    minimize: bool | None,
     patience: int,
     factor: float,
     lr0: float,
-    min_delta: float = 1e-4,
+    min_delta: float | None = None,
     cooldown: int = 0,
     min_lr: float = 0.0,
     restarts: tuple[int, ...] = (),
+    era: str = "2.8",
+    epsilon: float | None = None,
+    monitor_name: str = "monitor",
 ) -> list[tuple[int, float]]:
     """Epochs (global, 0-based) at whose end the callback reduces, and the new float32 lr.
 
     The callback's own state machine (:func:`lraudit.semantics.callbacks.replay_plateau`) runs
-    over the monitor history; ``restarts`` are the first epochs of later ``fit()`` calls, where
-    ``on_train_begin`` resets ``best``, ``wait`` and the cooldown (the lr itself carries over).
+    over the monitor history in Keras era ``era``; ``minimize=None`` leaves ``mode='auto'`` to
+    the era's rule for ``monitor_name``; ``min_delta``/``epsilon`` are passed as given (which
+    one counts depends on the era). ``restarts`` are the first epochs of later ``fit()`` calls,
+    where ``on_train_begin`` resets ``best``, ``wait`` and the cooldown (the lr carries over).
     """
     from lraudit.semantics.callbacks import replay_plateau
 
@@ -178,17 +195,20 @@ def replay(
             history[int(epoch)] = float(value)
     starts = sorted({0, *(int(e) for e in restarts if 0 < int(e) < n_epochs)})
     fits = list(zip(starts, [*starts[1:], n_epochs], strict=True))
-    kwargs = {
-        "monitor": "monitor",
-        "mode": "min" if minimize else "max",
+    kwargs: dict[str, object] = {
+        "monitor": monitor_name,
+        "mode": "auto" if minimize is None else ("min" if minimize else "max"),
         "patience": patience,
         "factor": factor,
-        "min_delta": min_delta,
         "cooldown": cooldown,
         "min_lr": min_lr,
     }
-    decisions = replay_plateau(kwargs, history, f32(lr0), fits=fits)
-    return [(int(d.epoch), f32(d.new_lr)) for d in decisions if d.reduced]
+    if min_delta is not None:
+        kwargs["min_delta"] = min_delta
+    if epsilon is not None:
+        kwargs["epsilon"] = epsilon
+    decisions = replay_plateau(kwargs, history, f32_float(lr0), fits=fits, era=era)
+    return [(int(d.epoch), f32_float(d.new_lr)) for d in decisions if d.reduced]
 
 
 def auto_minimizes(monitor: str) -> bool:
@@ -199,7 +219,17 @@ def auto_minimizes(monitor: str) -> bool:
 
 
 def meaning_minimizes(monitor: str) -> bool | None:
-    """What the metric means: True lower-is-better, False higher-is-better, None unknown."""
+    """What the metric means: True lower-is-better, False higher-is-better, None unknown.
+
+    A Keras metric's declared direction first (the table Keras 3.11+ uses), then the name:
+    losses and errors are minimised, accuracies and the :data:`HIGHER_IS_BETTER` families
+    (custom metrics named after them) maximised.
+    """
+    from lraudit.semantics.callbacks import declared_direction
+
+    direction = declared_direction(monitor)
+    if direction is not None:
+        return direction == "down"
     name = monitor.removeprefix("val_")
     if "loss" in name or "error" in name or name in ("mse", "mae", "mape", "msle", "logcosh", "hinge"):
         return True

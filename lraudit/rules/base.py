@@ -1,8 +1,10 @@
 """What a rule is: an identity (code, name, severity), one docstring, and a pure check.
 
-A rule is a small class. Subclassing :class:`Rule` validates its identity and registers it
-(:mod:`lraudit.rules.registry`), so a misspelt code, a name that is not kebab-case, a missing
-docstring section or a duplicate fails at import, not in a report. The docstring is the only
+A rule is a small class. Subclassing :class:`Rule` validates its identity; decorating it with
+``@REGISTRY.register`` adds it to the one :class:`RuleRegistry` (defined here, beside the base
+class, so data flows one way: the rule modules import this module, never the reverse). A
+misspelt code, a name that is not kebab-case, a missing docstring section or a duplicate fails
+at import, not in a report. The docstring is the only
 description of a rule: ``lraudit rules``, the README table, SARIF help texts and the ``fix`` of
 each finding are all read from it.
 """
@@ -15,9 +17,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from lraudit.errors import UsageError
+
 if TYPE_CHECKING:
+    from lraudit.reconstruction import Timeline
     from lraudit.run import Run
-    from lraudit.timeline import Timeline
 
 CODE_PATTERN = re.compile(r"^LRA\d{3}$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
@@ -129,7 +133,7 @@ def parse_doc(doc: str | None) -> RuleDoc:
 class Rule:
     """Base class of every rule: set ``code``, ``name``, ``severity`` and implement :meth:`check`.
 
-    Subclasses are registered when their module is imported. ``check`` is pure: it reads the
+    Register a subclass with ``@REGISTRY.register``. ``check`` is pure: it reads the
     run and its timeline and yields findings (build them with :meth:`finding`).
     """
 
@@ -145,9 +149,6 @@ class Rule:
         super().__init_subclass__(**kwargs)
         validate_rule_class(cls)
         cls.doc = parse_doc(cls.__doc__)
-        from lraudit.rules.registry import REGISTRY
-
-        REGISTRY.register(cls)
 
     @classmethod
     def check(cls, run: Run, timeline: Timeline) -> Iterable[Finding]:
@@ -189,3 +190,73 @@ def validate_rule_class(cls: type) -> None:
     missing = [s for s in DOC_SECTIONS if not doc.sections.get(s)]
     if missing:
         raise RuleDefinitionError(f"{where}: docstring lacks section(s) {', '.join(missing)}")
+
+
+class RuleRegistry:
+    """Rules by code; :meth:`register` rejects a second rule with the same code or name."""
+
+    def __init__(self) -> None:
+        self._by_code: dict[str, type[Rule]] = {}
+
+    def register(self, rule: type[Rule]) -> type[Rule]:
+        """Add a rule class; used as the decorator ``@REGISTRY.register`` on every rule.
+
+        Registration is explicit (as sqlfluff's ``RuleSet.register``): defining a subclass only
+        validates it, so a helper or test class is not a rule until it is registered.
+        """
+        validate_rule_class(rule)
+        if rule.code in self._by_code:
+            other = self._by_code[rule.code]
+            raise RuleDefinitionError(
+                f"duplicate rule code {rule.code}: {other.__qualname__}, {rule.__qualname__}"
+            )
+        for other in self._by_code.values():
+            if other.name == rule.name:
+                raise RuleDefinitionError(f"duplicate rule name {rule.name}: {other.code}, {rule.code}")
+        self._by_code[rule.code] = rule
+        return rule
+
+    def unregister(self, code: str) -> None:
+        """Remove a rule (for tests that define throw-away rules)."""
+        self._by_code.pop(code, None)
+
+    def all(self) -> list[type[Rule]]:
+        """Every registered rule, ordered by code."""
+        return [self._by_code[c] for c in sorted(self._by_code)]
+
+    def get(self, code: str) -> type[Rule]:
+        """The rule with this code or name; unknown -> :class:`UsageError`."""
+        key = code.strip()
+        rule = self._by_code.get(key.upper())
+        if rule is None:
+            rule = next((r for r in self._by_code.values() if r.name == key.lower()), None)
+        if rule is None:
+            raise UsageError(f"unknown rule {code!r} (see 'lraudit rules')")
+        return rule
+
+    def select(self, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> list[type[Rule]]:
+        """Rules chosen by ``--select``/``--ignore`` codes, names or prefixes (``LRA01``)."""
+        chosen = self._expand(select) if list(select) else set(self._by_code)
+        chosen -= self._expand(ignore)
+        return [self._by_code[c] for c in sorted(chosen)]
+
+    def _expand(self, selectors: Iterable[str]) -> set[str]:
+        codes: set[str] = set()
+        for raw in selectors:
+            key = raw.strip()
+            if not key:
+                continue
+            if key.upper() == "ALL":
+                codes.update(self._by_code)
+                continue
+            if re.fullmatch(r"LRA\d{0,2}", key.upper()) and key.upper() not in self._by_code:
+                matched = {c for c in self._by_code if c.startswith(key.upper())}
+                if matched:
+                    codes.update(matched)
+                    continue
+            codes.add(self.get(key).code)
+        return codes
+
+
+#: the one registry every rule module registers into
+REGISTRY = RuleRegistry()

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lraudit.numfmt import lr_text
 from lraudit.rules._facts import (
     built_schedule,
     callback_specs,
     decay_steps_mask,
     events,
-    fmt_lr,
     frame,
     logged,
     optimizer_location,
@@ -19,13 +19,13 @@ from lraudit.rules._facts import (
     steps_per_epoch,
 )
 from lraudit.rules._plateau import plateau_rule
-from lraudit.rules.base import Finding, Rule, Severity
+from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from lraudit.reconstruction import Timeline
     from lraudit.run import Run
-    from lraudit.timeline import Timeline
 
 
 def decay_value(timeline: Timeline, table: pd.DataFrame) -> float | None:
@@ -53,6 +53,7 @@ def decay_for_factor(factor: float, steps: int) -> float:
     return (1.0 / factor - 1.0) / steps
 
 
+@REGISTRY.register
 class HiddenDecay(Rule):
     """Logged lr is the base variable while legacy `decay` makes the applied lr smaller.
 
@@ -110,7 +111,7 @@ class HiddenDecay(Rule):
             step = int(worst["step"])
             value, applied = float(worst["value"]), float(worst["lr_effective"])
             where = str(worst["location"])
-            subject = f"the logged {fmt_lr(value)} ({where}) is {before_decay}"
+            subject = f"the logged {lr_text(value)} ({where}) is {before_decay}"
         else:
             last = table[decayed].iloc[-1]
             step, applied = int(last["step"]), float(last["lr_effective"])
@@ -121,18 +122,18 @@ class HiddenDecay(Rule):
             if schedule_driven:
                 where = str(reads["location"].iloc[0]) if names else optimizer_location(timeline)
                 subject = (
-                    f"no log shows the applied lr{shown}; {before_decay} at step {step} is {fmt_lr(value)}"
+                    f"no log shows the applied lr{shown}; {before_decay} at step {step} is {lr_text(value)}"
                 )
             else:
                 where = optimizer_location(timeline)
                 subject = (
-                    f"no log shows the applied lr{shown}; the configured {fmt_lr(value)}"
+                    f"no log shows the applied lr{shown}; the configured {lr_text(value)}"
                     f"{f' ({where})' if where else ''} is the base variable"
                 )
         epoch = _epoch_of(table, step)
         yield cls.finding(
             run,
-            f"{subject}; the applied lr at step {step} (epoch {epoch}) was {fmt_lr(applied)} because "
+            f"{subject}; the applied lr at step {step} (epoch {epoch}) was {lr_text(applied)} because "
             f"decay={decay:g} divides it by 1+decay*iterations on every batch "
             f"(by {1 + decay * (step or 0):.4g} at step {step}); {advice}",
             epoch=epoch,
@@ -150,6 +151,7 @@ def _epoch_of(table: pd.DataFrame, step: int | None) -> int | None:
     return int(rows.iloc[0]) if len(rows) else None
 
 
+@REGISTRY.register
 class DecayPerBatch(Rule):
     """Legacy `decay` is per batch: the per-epoch factor it gives, and the `decay` giving the intended one.
 
@@ -201,6 +203,7 @@ class DecayPerBatch(Rule):
         )
 
 
+@REGISTRY.register
 class WeightDecayIsNotLrDecay(Rule):
     """`weight_decay` set, learning rate constant: the user may expect lr decay.
 
@@ -246,12 +249,13 @@ class WeightDecayIsNotLrDecay(Rule):
             run,
             f"weight_decay={spec.weight_decay:g} is decoupled weight decay (each update first does "
             f"w -= lr*{spec.weight_decay:g}*w); it does not decay the learning rate, which stays at "
-            f"{fmt_lr(start)}{changed_by}",
+            f"{lr_text(start)}{changed_by}",
             effective=start,
             source=optimizer_location(timeline),
         )
 
 
+@REGISTRY.register
 class DecayUnsupported(Rule):
     """`decay` given to an optimizer generation that rejects or ignores it.
 
@@ -288,7 +292,7 @@ class DecayUnsupported(Rule):
                 yield cls.finding(
                     run,
                     f"{said} was {verb} by this Keras ({event.location}: {(event.text or '').strip()}); "
-                    f"the lr does not decay: the last update applied {fmt_lr(applied)}",
+                    f"the lr does not decay: the last update applied {lr_text(applied)}",
                     effective=applied,
                     source=event.location,
                 )
@@ -298,12 +302,13 @@ class DecayUnsupported(Rule):
             yield cls.finding(
                 run,
                 f"{said} is set but the {spec.generation} optimizer generation {what} it; "
-                f"the applied lr does not decay (last update {fmt_lr(applied)})",
+                f"the applied lr does not decay (last update {lr_text(applied)})",
                 effective=applied,
                 source=optimizer_location(timeline),
             )
 
 
+@REGISTRY.register
 class DecayStepsLookLikeEpochs(Rule):
     """`decay_steps`/`first_decay_steps` ≤ number of epochs while steps per epoch ≫ 1.
 

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lraudit.rules._facts import fmt_lr, frame, logged, schedule
-from lraudit.rules.base import Finding, Rule, Severity
+from lraudit.numfmt import lr_text
+from lraudit.rules._facts import frame, logged, schedule
+from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
+    from lraudit.reconstruction import Timeline
     from lraudit.run import Run
-    from lraudit.timeline import Timeline
 
 _SHIFTED = {
     "next_step": "is the schedule's value at the next step (the counter after the epoch)",
@@ -74,6 +75,7 @@ def _between_updates(timeline: Timeline, shifted: pd.DataFrame) -> str:
     )
 
 
+@REGISTRY.register
 class LoggedEffectiveMismatch(Rule):
     """A logged lr differs from the reconstructed effective lr and no known cause explains it.
 
@@ -109,9 +111,9 @@ class LoggedEffectiveMismatch(Rule):
             worst = bad.loc[gap.fillna(np.inf).idxmax()]
             yield cls.finding(
                 run,
-                f"{source} {name} logged {fmt_lr(float(worst['value']))} at epoch {_int(worst['epoch'])} "
+                f"{source} {name} logged {lr_text(float(worst['value']))} at epoch {_int(worst['epoch'])} "
                 f"({worst['location']}) but the applied lr at step {_int(worst['step'])} was "
-                f"{fmt_lr(float(worst['lr_effective']))}; {len(bad)} of {len(rows)} values differ "
+                f"{lr_text(float(worst['lr_effective']))}; {len(bad)} of {len(rows)} values differ "
                 "and no known "
                 "cause (base variable, next step, callback timing) explains them: the configuration does "
                 "not describe this run",
@@ -123,6 +125,7 @@ class LoggedEffectiveMismatch(Rule):
             )
 
 
+@REGISTRY.register
 class ScheduleNotLogged(Rule):
     """A schedule drives the lr but the logs record a constant value, or miss its changes inside epochs.
 
@@ -163,8 +166,8 @@ class ScheduleNotLogged(Rule):
         if not series:
             yield cls.finding(
                 run,
-                f"{spec.class_name} changes the applied lr from {fmt_lr(lr[finite][0])} to "
-                f"{fmt_lr(lr[finite][-1])}, but no log of this run records the lr",
+                f"{spec.class_name} changes the applied lr from {lr_text(lr[finite][0])} to "
+                f"{lr_text(lr[finite][-1])}, but no log of this run records the lr",
                 effective=float(lr[finite][-1]),
             )
             return
@@ -173,10 +176,10 @@ class ScheduleNotLogged(Rule):
             if len(rows) > 1 and values.nunique() == 1:
                 yield cls.finding(
                     run,
-                    f"{source} {name} records a constant {fmt_lr(values.iloc[0])} "
+                    f"{source} {name} records a constant {lr_text(values.iloc[0])} "
                     f"({rows['location'].iloc[0]}) "
-                    f"while {spec.class_name} moves the applied lr between {fmt_lr(np.nanmin(lr))} and "
-                    f"{fmt_lr(np.nanmax(lr))}",
+                    f"while {spec.class_name} moves the applied lr between {lr_text(np.nanmin(lr))} and "
+                    f"{lr_text(np.nanmax(lr))}",
                     logged=float(values.iloc[0]),
                     source=str(rows["location"].iloc[0]),
                 )
@@ -191,7 +194,7 @@ class ScheduleNotLogged(Rule):
             shown = inside[:4]
             where = ", ".join(
                 f"step {int(table['step'].iloc[i])} (epoch {int(table['epoch'].iloc[i])}, batch "
-                f"{int(table['batch'].iloc[i])}: {fmt_lr(lr[i - 1])} -> {fmt_lr(lr[i])})"
+                f"{int(table['batch'].iloc[i])}: {lr_text(lr[i - 1])} -> {lr_text(lr[i])})"
                 for i in shown
             )
             first = inside[0]
@@ -206,6 +209,7 @@ class ScheduleNotLogged(Rule):
             )
 
 
+@REGISTRY.register
 class LoggedLrShifted(Rule):
     """A logged series equals the effective one shifted by whole steps or epochs; explains instead of LRA002.
 
@@ -255,9 +259,9 @@ class LoggedLrShifted(Rule):
             epoch = _int(first["epoch"])
             began, ended = first_of_epoch.get(epoch), last_of_epoch.get(epoch)
             ran = (
-                f"epoch {epoch} ran from {fmt_lr(began)} to {fmt_lr(ended)}"
+                f"epoch {epoch} ran from {lr_text(began)} to {lr_text(ended)}"
                 if began != ended
-                else f"epoch {epoch} ran at {fmt_lr(began)}"
+                else f"epoch {epoch} ran at {lr_text(began)}"
             )
             step = _int(first["step"])
             if step is None and relation == "after_callback":
@@ -271,7 +275,7 @@ class LoggedLrShifted(Rule):
             yield cls.finding(
                 run,
                 f"{source} {name} ({first['location']}) {what}: for epoch {epoch} it shows "
-                f"{fmt_lr(float(first['value']))}, {which}, while {ran}; "
+                f"{lr_text(float(first['value']))}, {which}, while {ran}; "
                 f"{len(shifted)} of {len(rows)} values are shifted{_rounding(shifted)}"
                 f"{_between_updates(timeline, shifted)}",
                 epoch=epoch,
@@ -282,6 +286,7 @@ class LoggedLrShifted(Rule):
             )
 
 
+@REGISTRY.register
 class LogDownsampled(Rule):
     """A logged lr series has irregular gaps: some epochs/steps are not covered.
 

@@ -6,12 +6,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from lraudit.numfmt import f32_float, lr_text
 from lraudit.rules._facts import (
     callback_specs,
     epoch_metric,
     events,
-    f32,
-    fmt_lr,
     frame,
     logged,
     optimizer_location,
@@ -26,14 +25,15 @@ from lraudit.rules._plateau import (
     meaning_minimizes,
     plateau_rule,
     replay,
+    replay_era,
 )
-from lraudit.rules.base import Finding, Rule, Severity
+from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 from lraudit.sources.registry import kinds_where
 
 if TYPE_CHECKING:
+    from lraudit.reconstruction import Timeline
     from lraudit.run import Run
     from lraudit.semantics.specs import CallbackSpec
-    from lraudit.timeline import Timeline
 
 _LR_NAMES = ("lr", "learning_rate")
 
@@ -42,13 +42,14 @@ def _restarts(run: Run) -> tuple[int, ...]:
     return tuple(f.first_epoch for f in run.fits[1:])
 
 
-def _minimizes(spec: CallbackSpec) -> bool:
+def _minimizes(spec: CallbackSpec) -> bool | None:
+    """True/False for an explicit ``mode``; None for ``auto`` (the replay's era decides)."""
     mode = str(spec.kwargs.get("mode", "auto"))
     if mode == "min":
         return True
     if mode == "max":
         return False
-    return auto_minimizes(str(spec.kwargs.get("monitor", "val_loss")))
+    return None
 
 
 def _described_replay(run: Run, timeline: Timeline) -> tuple[CallbackSpec, list[tuple[int, float]]] | None:
@@ -71,23 +72,26 @@ def _spec_replay(run: Run, timeline: Timeline, spec: CallbackSpec) -> list[tuple
     lr0 = initial_variable(timeline)
     if monitor.empty or lr0 is None:
         return None
+    # the era the timeline replays with: Keras 3 ignores `epsilon` and decides mode='auto' by
+    # the metric's declared direction, Keras 2 by 'acc' in the name (reference §4.1)
     return replay(
         monitor,
         minimize=_minimizes(spec),
         patience=int(kwargs.get("patience", 10)),
         factor=float(kwargs.get("factor", 0.1)),
         lr0=lr0,
-        min_delta=float(kwargs.get("min_delta", kwargs.get("epsilon", 1e-4))),
+        min_delta=_optional_float(kwargs.get("min_delta")),
+        epsilon=_optional_float(kwargs.get("epsilon")),
         cooldown=int(kwargs.get("cooldown", 0)),
         min_lr=float(kwargs.get("min_lr", 0.0)),
         restarts=_restarts(run),
+        era=replay_era(timeline),
+        monitor_name=str(kwargs.get("monitor", "val_loss")),
     )
 
 
 def _has_console(run: Run) -> bool:
     """True when text a verbose callback prints into (console, notebook) is among the inputs."""
-    from lraudit.sources.registry import kinds_where
-
     printers = kinds_where(lambda facts: "callback_events" in facts.tells)
     if any(entry.status != "skipped" and entry.kind in printers for entry in run.inputs):
         return True
@@ -95,10 +99,15 @@ def _has_console(run: Run) -> bool:
     return scalars is not None and not scalars.empty and bool(scalars["source"].isin(printers).any())
 
 
+def _optional_float(value: object) -> float | None:
+    return None if value is None else float(value)
+
+
 def _epochs_text(epochs: list[int]) -> str:
     return ", ".join(str(e) for e in epochs) if epochs else "none"
 
 
+@REGISTRY.register
 class PlateauUnexpectedReduction(Rule):
     """A ReduceLROnPlateau reduction in the logs that its own rule does not produce.
 
@@ -137,7 +146,7 @@ class PlateauUnexpectedReduction(Rule):
                 yield cls.finding(
                     run,
                     "the logs show a ReduceLROnPlateau reduction to "
-                    f"{fmt_lr(reduction.printed)} at the end "
+                    f"{lr_text(reduction.printed)} at the end "
                     f"of epoch {reduction.epoch} ({reduction.location}), but replaying "
                     f"monitor={spec.kwargs.get('monitor', 'val_loss')!r} with the given "
                     "arguments reduces "
@@ -148,6 +157,7 @@ class PlateauUnexpectedReduction(Rule):
                 )
 
 
+@REGISTRY.register
 class PlateauMissedReduction(Rule):
     """A reduction the callback's rule produces that the logs do not show.
 
@@ -195,13 +205,14 @@ class PlateauMissedReduction(Rule):
             yield cls.finding(
                 run,
                 f"replaying monitor={spec.kwargs.get('monitor', 'val_loss')!r} with the given arguments "
-                f"reduces the lr to {fmt_lr(new_lr)} at the end of epoch {epoch}, but the logs show no "
+                f"reduces the lr to {lr_text(new_lr)} at the end of epoch {epoch}, but the logs show no "
                 "reduction there",
                 epoch=epoch,
                 effective=new_lr,
             )
 
 
+@REGISTRY.register
 class PlateauValueMismatch(Rule):
     """A printed new lr that is not `max(old * factor, min_lr)` in float32.
 
@@ -236,27 +247,28 @@ class PlateauValueMismatch(Rule):
             if reduction.old is None or reduction.printed is None:
                 continue
             expected = max(reduction.old * rule.factor, rule.min_lr or 0.0)
-            printed = f32(reduction.printed)
-            if printed == f32(expected):
+            printed = f32_float(reduction.printed)
+            if printed == f32_float(expected):
                 continue
-            if rule.origin == "inferred" and rule.min_lr is not None and printed == f32(rule.min_lr):
+            if rule.origin == "inferred" and rule.min_lr is not None and printed == f32_float(rule.min_lr):
                 continue
             observed = infer_factor(reduction.old, reduction.printed)
             yield cls.finding(
                 run,
                 f"ReduceLROnPlateau set the lr to {reduction.printed!r} at the end of epoch "
                 f"{reduction.epoch} "
-                f"({reduction.location}), but max(old*factor, min_lr) = max({fmt_lr(reduction.old)}*"
-                f"{rule.factor:g}, {rule.min_lr or 0:g}) = {fmt_lr(f32(expected))} in float32 "
+                f"({reduction.location}), but max(old*factor, min_lr) = max({lr_text(reduction.old)}*"
+                f"{rule.factor:g}, {rule.min_lr or 0:g}) = {lr_text(f32_float(expected))} in float32 "
                 f"(factor {'given' if rule.origin != 'inferred' else 'inferred from the other reductions'})"
                 + (f"; the logged value is old*{observed:g}" if observed is not None else ""),
                 epoch=reduction.epoch,
                 logged=reduction.printed,
-                effective=f32(expected),
+                effective=f32_float(expected),
                 source=reduction.location,
             )
 
 
+@REGISTRY.register
 class MonitorNotFound(Rule):
     """ReduceLROnPlateau/EarlyStopping monitors a metric the run never logged, so it never acts.
 
@@ -330,6 +342,7 @@ def _epoch_metric_names(run: Run) -> set[str]:
     return {str(n) for n in rows["name"].dropna().unique()}
 
 
+@REGISTRY.register
 class MinLrFloor(Rule):
     """The lr sits at `min_lr` from some epoch on.
 
@@ -359,10 +372,10 @@ class MinLrFloor(Rule):
         rule = plateau_rule(run, timeline)
         if rule is None or not rule.min_lr:
             return
-        floor = f32(rule.min_lr)
+        floor = f32_float(rule.min_lr)
         table = frame(timeline)
         reductions = logged_reductions(run, timeline)
-        at_floor = [r for r in reductions if r.printed is not None and f32(r.printed) == floor]
+        at_floor = [r for r in reductions if r.printed is not None and f32_float(r.printed) == floor]
         from_epoch: int | None = None
         location = at_floor[0].location if at_floor else None
         if at_floor:
@@ -382,7 +395,7 @@ class MinLrFloor(Rule):
         )
         yield cls.finding(
             run,
-            f"ReduceLROnPlateau reached min_lr={fmt_lr(floor)} ({source}): the lr sits at the floor from "
+            f"ReduceLROnPlateau reached min_lr={lr_text(floor)} ({source}): the lr sits at the floor from "
             f"epoch {from_epoch} on ({max(epochs - from_epoch, 0)} of {epochs} epochs); "
             f"x{rule.factor:g} would "
             "have gone lower",
@@ -392,6 +405,7 @@ class MinLrFloor(Rule):
         )
 
 
+@REGISTRY.register
 class PlateauOnSchedule(Rule):
     """ReduceLROnPlateau together with an optimizer driven by a `LearningRateSchedule`.
 
@@ -446,6 +460,7 @@ class PlateauOnSchedule(Rule):
         )
 
 
+@REGISTRY.register
 class PlateauModeInferred(Rule):
     """`mode="auto"` chose a direction that disagrees with the metric's meaning.
 

@@ -6,14 +6,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lraudit.rules._facts import decay_steps_mask, fmt_lr, frame, is_schedule
-from lraudit.rules.base import Finding, Rule, Severity
+from lraudit.numfmt import lr_text
+from lraudit.rules._facts import decay_steps_mask, frame, is_schedule
+from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from lraudit.reconstruction import Timeline
     from lraudit.run import Run
-    from lraudit.timeline import Timeline
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ def _counter_note(run: Run) -> str:
     return f" (saved counters: {counters})" if counters else ""
 
 
+@REGISTRY.register
 class IterationsCarriedOver(Rule):
     """A resumed `fit` continues the iteration counter, so decay/schedules continue rather than restart.
 
@@ -96,7 +98,7 @@ class IterationsCarriedOver(Rule):
                 run,
                 f"fit {start.fit + 1} starts at epoch {start.epoch} with the optimizer's counter at "
                 f"{start.first_step} (carried over from the previous fit), so the lr continues: its first "
-                f"update applied {fmt_lr(start.first_lr)}, not the {fmt_lr(restart_lr)} of a restart"
+                f"update applied {lr_text(start.first_lr)}, not the {lr_text(restart_lr)} of a restart"
                 f"{_counter_note(run)}",
                 epoch=start.epoch,
                 step=start.first_step,
@@ -104,6 +106,7 @@ class IterationsCarriedOver(Rule):
             )
 
 
+@REGISTRY.register
 class IterationsResetOnResume(Rule):
     """Epochs continue (`initial_epoch`) but the optimizer's counter restarted at 0, so decay restarted.
 
@@ -141,7 +144,7 @@ class IterationsResetOnResume(Rule):
                 f"fit {start.fit + 1} continues at epoch {start.epoch} but the optimizer's counter "
                 "restarted at "
                 f"{start.first_step} (it was {start.previous_last_step} at the end of the previous fit): the "
-                f"applied lr jumps back from {fmt_lr(start.previous_last_lr)} to {fmt_lr(start.first_lr)}"
+                f"applied lr jumps back from {lr_text(start.previous_last_lr)} to {lr_text(start.first_lr)}"
                 f"{_counter_note(run)}",
                 epoch=start.epoch,
                 step=start.first_step,

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lraudit.rules._facts import built_schedule, fmt_lr, frame, logged, optimizer_location
-from lraudit.rules.base import Finding, Rule, Severity
+from lraudit.numfmt import lr_text
+from lraudit.rules._facts import built_schedule, frame, logged, optimizer_location
+from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
+    from lraudit.reconstruction import Timeline
     from lraudit.run import Run
-    from lraudit.timeline import Timeline
 
 
 def _ranges(steps: list[int]) -> str:
@@ -27,6 +28,7 @@ def _ranges(steps: list[int]) -> str:
     return ", ".join(text) + (", ..." if len(spans) > 5 else "")
 
 
+@REGISTRY.register
 class LrCollapse(Rule):
     """The effective lr falls below 1% of its initial value before half of training.
 
@@ -69,8 +71,9 @@ class LrCollapse(Rule):
         row = table.iloc[peak_at + int(after[0])]
         yield cls.finding(
             run,
-            f"the applied lr falls to {fmt_lr(float(row['lr_effective']))} at step {int(row['step'])} (epoch "
-            f"{int(row['epoch'])}), below 1% of its peak {fmt_lr(peak)}, before half of the "
+            f"the applied lr falls to {lr_text(float(row['lr_effective']))} at step {int(row['step'])} "
+            f"(epoch "
+            f"{int(row['epoch'])}), below 1% of its peak {lr_text(peak)}, before half of the "
             f"{len(lr)} updates",
             epoch=int(row["epoch"]),
             step=int(row["step"]),
@@ -78,6 +81,7 @@ class LrCollapse(Rule):
         )
 
 
+@REGISTRY.register
 class WarmupDecreases(Rule):
     """`CosineDecay(warmup_target < initial_learning_rate)`: the "warm-up" lowers the lr.
 
@@ -123,6 +127,7 @@ class WarmupDecreases(Rule):
         )
 
 
+@REGISTRY.register
 class ZeroLrUpdate(Rule):
     """One or more updates applied lr = 0: those batches trained nothing.
 
@@ -169,6 +174,7 @@ class ZeroLrUpdate(Rule):
         )
 
 
+@REGISTRY.register
 class InvalidLr(Rule):
     """An update applied a NaN, infinite or negative lr while the logs show a normal value.
 
@@ -214,14 +220,14 @@ class InvalidLr(Rule):
         if len(shown):
             row = shown.iloc[0]
             logged_value, source = float(row["value"]), str(row["location"])
-            seen = f", while the logs show {fmt_lr(logged_value)} ({source})"
+            seen = f", while the logs show {lr_text(logged_value)} ({source})"
         scheduled = built_schedule(timeline)
         backend = timeline.optimizer.backend if timeline.optimizer else None
         cause = scheduled.invalid_lr_cause(backend) if scheduled is not None else None
         why = f" ({cause})" if cause else ""
         yield cls.finding(
             run,
-            f"{len(bad)} update(s) applied an invalid lr ({fmt_lr(float(first['lr_effective']))} from step "
+            f"{len(bad)} update(s) applied an invalid lr ({lr_text(float(first['lr_effective']))} from step "
             f"{int(first['step'])}, epoch {int(first['epoch'])}; steps "
             f"{_ranges([int(s) for s in bad['step']])})"
             f"{why}{seen}",

@@ -4,15 +4,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from lraudit.rules._facts import callback_specs, events, f32, fmt_lr, frame
+from lraudit.numfmt import f32_float, lr_text
+from lraudit.rules._facts import callback_specs, events, frame
 from lraudit.rules._plateau import logged_reductions
-from lraudit.rules.base import Finding, Rule, Severity
+from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
+    from lraudit.reconstruction import Timeline
     from lraudit.run import Run
-    from lraudit.timeline import Timeline
 
 
+@REGISTRY.register
 class LrWriterConflict(Rule):
     """Two callbacks set the lr in the same run; says which one wins, per epoch.
 
@@ -71,21 +73,21 @@ class LrWriterConflict(Rule):
             event = scheduler_sets.get(nxt)
             set_to = event.value if event is not None else ran
             printed = reduction.printed
-            differs = set_to is not None and printed is not None and f32(set_to) != f32(printed)
+            differs = set_to is not None and printed is not None and f32_float(set_to) != f32_float(printed)
             if differs:
                 overwritten.append(reduction.epoch)
                 parts.append(
-                    f"epoch {nxt} runs at LearningRateScheduler's {fmt_lr(set_to)}, not ReduceLROnPlateau's "
-                    f"{fmt_lr(reduction.printed)} (end of epoch {reduction.epoch})"
+                    f"epoch {nxt} runs at LearningRateScheduler's {lr_text(set_to)}, not ReduceLROnPlateau's "
+                    f"{lr_text(reduction.printed)} (end of epoch {reduction.epoch})"
                 )
             elif replaced.get(reduction.epoch) and set_to is not None:
                 overwritten.append(reduction.epoch)
                 parts.append(
-                    f"epoch {nxt} runs at LearningRateScheduler's {fmt_lr(set_to)}, the value "
+                    f"epoch {nxt} runs at LearningRateScheduler's {lr_text(set_to)}, the value "
                     f"ReduceLROnPlateau set at the end of epoch {reduction.epoch} (rewritten, not reduced)"
                 )
             else:
-                parts.append(f"epoch {nxt} runs at ReduceLROnPlateau's {fmt_lr(reduction.printed)}")
+                parts.append(f"epoch {nxt} runs at ReduceLROnPlateau's {lr_text(reduction.printed)}")
         if not overwritten and not any("no step" in p for p in parts):
             return
         first = reductions[0]
@@ -101,6 +103,7 @@ class LrWriterConflict(Rule):
         )
 
 
+@REGISTRY.register
 class UnusedLrChange(Rule):
     """A callback changed the lr after the last update that could use it.
 
@@ -144,7 +147,7 @@ class UnusedLrChange(Rule):
             when = "at the end of" if change.callback == "ReduceLROnPlateau" else "at the start of"
             last = " (the last epoch)" if change.epoch == last_epoch else ""
             parts.append(
-                f"{change.callback} set the lr from {fmt_lr(change.old_lr)} to {fmt_lr(change.new_lr)} "
+                f"{change.callback} set the lr from {lr_text(change.old_lr)} to {lr_text(change.new_lr)} "
                 f"{when} epoch {change.epoch}{last}"
             )
         first = unused[0]
@@ -152,7 +155,7 @@ class UnusedLrChange(Rule):
         if unused[-1].epoch == last_epoch:
             ending = (
                 " (training ended first), so an optimizer config or model saved after training holds "
-                f"{fmt_lr(unused[-1].new_lr)}, an lr the run never trained with"
+                f"{lr_text(unused[-1].new_lr)}, an lr the run never trained with"
             )
         yield cls.finding(
             run,

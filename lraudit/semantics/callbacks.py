@@ -153,6 +153,20 @@ KERAS3_METRIC_DIRECTIONS: dict[str, str] = {
 }
 
 
+def declared_direction(monitor: str) -> str | None:
+    """``"up"``/``"down"``: the direction the Keras metric behind ``monitor`` declares, or None.
+
+    Looked up in :data:`KERAS3_METRIC_DIRECTIONS` without the ``val_`` prefix and, failing
+    that, without a trailing ``_<n>`` uniquifier (``auc_1``). The one table every direction
+    question (Keras 3.11's ``mode='auto'``, the rules' "higher is better") reads.
+    """
+    name = monitor.removeprefix("val_")
+    direction = KERAS3_METRIC_DIRECTIONS.get(name)
+    if direction is None:
+        direction = KERAS3_METRIC_DIRECTIONS.get(re.sub(r"_\d+$", "", name))
+    return direction
+
+
 def plateau_mode(monitor: str, mode: str = "auto", era: str = "2.8") -> tuple[str | None, str]:
     """The direction ReduceLROnPlateau compares ``monitor`` in: ``("min"|"max", reason)``.
 
@@ -177,9 +191,7 @@ def plateau_mode(monitor: str, mode: str = "auto", era: str = "2.8") -> tuple[st
     name = monitor.removeprefix("val_")
     if name == "loss":
         return "min", f"{fallback}mode 'auto' chose min for the loss {monitor!r}"
-    direction = KERAS3_METRIC_DIRECTIONS.get(name)
-    if direction is None:
-        direction = KERAS3_METRIC_DIRECTIONS.get(re.sub(r"_\d+$", "", name))
+    direction = declared_direction(monitor)
     if direction is None:
         return None, (
             f"{fallback}mode 'auto' cannot tell the direction of {monitor!r}: Keras 3.11+ raises "

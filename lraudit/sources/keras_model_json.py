@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from lraudit.sources import optimizer_config
+import lraudit.sources.optimizer_config as optimizer_config
 
 #: backends a Keras 2 model JSON may name that lraudit models
 _KNOWN_BACKENDS = ("tensorflow", "jax", "torch")

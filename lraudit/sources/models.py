@@ -23,7 +23,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from lraudit.sources import optimizer_config
+import lraudit.sources.optimizer_config as optimizer_config
 from lraudit.sources.base import Source, SourceData, SourceFacts
 
 KIND = "models"

@@ -56,8 +56,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from lraudit.sources import _event_scalars as es
-from lraudit.sources import _tfrecord as tfr
+import lraudit.sources._event_scalars as es
+import lraudit.sources._tfrecord as tfr
 from lraudit.sources.base import SCALAR_COLUMNS, Source, SourceData, SourceFacts, empty_scalars
 from lraudit.sources.keras_model_json import ModelJson, read_model_json
 

@@ -1,9 +1,9 @@
-"""Contract types shared by :mod:`lraudit.timeline` and its stages (re-exported from there).
+"""Contract types shared by :mod:`lraudit.reconstruction` and its stages (re-exported from there).
 
-They live here, not in :mod:`lraudit.timeline`, because the stages build them (the lr walk
+They live here, not in :mod:`lraudit.reconstruction`, because the stages build them (the lr walk
 records :class:`LrChange`, the join fills :data:`LOGGED_COLUMNS`) and a stage importing the
 orchestrator would make the data flow circular. The meaning of every column and relation is
-documented in :mod:`lraudit.timeline`.
+documented in :mod:`lraudit.reconstruction`.
 """
 from __future__ import annotations
 

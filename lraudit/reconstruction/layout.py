@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lraudit._timeline.scalars import epoch_column
 from lraudit.errors import InputError
+from lraudit.numfmt import f32
+from lraudit.reconstruction.scalars import epoch_column
 from lraudit.sources.registry import kinds_where
 
 if TYPE_CHECKING:
@@ -65,7 +66,8 @@ def fit_plan(
         if spe is None:
             raise InputError(
                 f"{run.path}: the logs do not show the steps per epoch (no progress bar, no batch "
-                f"scalars) and {per_step}; give it with --steps-per-epoch"
+                f"scalars) and {per_step}; give it as steps_per_epoch=N",
+                argument="steps_per_epoch",
             )
         if fit.end_epoch > fit.first_epoch:
             plans.append(FitPlan(fit.index, fit.first_epoch, fit.end_epoch, int(spe)))
@@ -164,9 +166,8 @@ def resets_from_logged_lr(
     optimizer starts its iteration counter at 0 too (reference §8.3). Judged only at fit
     boundaries, from the exact per-epoch lr (History/CSVLogger ``lr``/``learning_rate``).
     """
-    from lraudit._timeline.changes import exact_epoch_lr
-    from lraudit._timeline.contracts import SCHEDULER
-    from lraudit._timeline.scalars import events_by_epoch, f32
+    from lraudit.reconstruction.contracts import SCHEDULER
+    from lraudit.reconstruction.scalars import events_by_epoch, exact_epoch_lr
 
     if events_by_epoch(run, "scheduler_set") or any(cb.class_name == SCHEDULER for cb in callbacks):
         return set()

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from lraudit._timeline.changes import VariableWalk
-    from lraudit._timeline.layout import Layout
+    from lraudit.reconstruction.changes import VariableWalk
+    from lraudit.reconstruction.layout import Layout
     from lraudit.semantics.specs import OptimizerSpec
 
 

@@ -35,22 +35,22 @@ How a timeline is built (:func:`build_timeline`), reference §1, §4, §5, §7:
    executor's own arithmetic);
 5. every logged lr value joined to the step it describes, and classified.
 
-Each stage is a module of the package-private :mod:`lraudit._timeline` (spec, layout, changes,
-applied, logged); this module only runs them in order and assembles the result, so it stays the
-one place that reads as the whole algorithm.
+Each stage is a module of :mod:`lraudit.reconstruction` (spec, layout, changes, applied,
+logged); this module only runs them in order and assembles the result, so it stays the one
+place that reads as the whole algorithm. Nothing here reads the disk: ``optimizer=`` given as a
+file was read before (:func:`lraudit.api.run_options`).
 """
 from __future__ import annotations
 
-import sys
-import types
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lraudit._timeline.applied import after_epoch_values, applied_lr
-from lraudit._timeline.changes import VariableWalk, exact_epoch_lr, initial_variable
-from lraudit._timeline.contracts import (
+from lraudit.errors import InputError
+from lraudit.reconstruction.applied import after_epoch_values, applied_lr
+from lraudit.reconstruction.changes import VariableWalk, initial_variable
+from lraudit.reconstruction.contracts import (
     LOGGED_COLUMNS,
     PLATEAU,
     RELATIONS,
@@ -58,15 +58,16 @@ from lraudit._timeline.contracts import (
     SCHEDULER,
     LrChange,
 )
-from lraudit._timeline.layout import (
+from lraudit.reconstruction.layout import (
     Layout,
     accumulation_note,
     choose_counter_resets,
     fit_plan,
     lay_out_steps,
 )
-from lraudit._timeline.logged import fill_frame_logged, join_logged
-from lraudit._timeline.spec import (
+from lraudit.reconstruction.logged import fill_frame_logged, join_logged
+from lraudit.reconstruction.scalars import exact_epoch_lr
+from lraudit.reconstruction.spec import (
     choose_optimizer,
     complete_spec,
     keras_generation,
@@ -74,7 +75,6 @@ from lraudit._timeline.spec import (
     parse_callbacks,
     per_step_dependency,
 )
-from lraudit.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -226,19 +226,3 @@ def _frame(layout: Layout, lr_base, lr_effective, variable: VariableWalk | None)
         },
         columns=list(TIMELINE_COLUMNS),
     )
-
-
-class _CallableModule(types.ModuleType):
-    """Makes ``lraudit.timeline(path, ...)`` the public function while staying this module.
-
-    The package attribute ``lraudit.timeline`` is this module as soon as it is imported, so the
-    documented API ``lraudit.timeline(path) -> DataFrame`` is served by calling the module.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        from lraudit.timeline_io import timeline
-
-        return timeline(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

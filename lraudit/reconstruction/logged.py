@@ -2,7 +2,7 @@
 
 A value is classified against the applied lr of its step (``effective``/``base``), of the
 update after its epoch (``next_step``/``after_callback``), of a nearby step (``shifted``), or
-found wrong (``mismatch``/``invalid``); see :mod:`lraudit.timeline` for the contract. The best
+found wrong (``mismatch``/``invalid``); see :mod:`lraudit.reconstruction` for the contract. The best
 value per step is then copied into the frame's ``logged_lr``/``logged_source``.
 """
 from __future__ import annotations
@@ -12,12 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lraudit._timeline.contracts import LOGGED_COLUMNS, RELATIONS, SCHEDULE_READ_ULPS, SCHEDULER, LrChange
-from lraudit._timeline.scalars import (
+from lraudit.numfmt import f32, print_precision
+from lraudit.reconstruction.contracts import (
+    LOGGED_COLUMNS,
+    RELATIONS,
+    SCHEDULE_READ_ULPS,
+    SCHEDULER,
+    LrChange,
+)
+from lraudit.reconstruction.scalars import (
     CALLBACK_SOURCE,
     SOURCE_RANK,
     epoch_column,
-    f32,
     is_missing,
     row_location,
 )
@@ -26,8 +32,8 @@ from lraudit.sources.registry import kinds_where
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lraudit._timeline.applied import AfterEpoch
-    from lraudit._timeline.layout import Layout
+    from lraudit.reconstruction.applied import AfterEpoch
+    from lraudit.reconstruction.layout import Layout
     from lraudit.run import Run
 
 _RELATION_RANK = {name: rank for rank, name in enumerate(RELATIONS)}
@@ -69,7 +75,7 @@ def join_logged(
                 continue
             leaf = str(row.name).rsplit("/", 1)[-1]
             source = str(row.source)
-            approx = _print_precision(row.text) if source in rounded else None
+            approx = print_precision(row.text) if source in rounded else None
             if leaf.startswith("batch_"):
                 target = _batch_row(layout, row)
                 record = _classify_at_row(target, row.value, approx, layout, base, effective)
@@ -113,17 +119,6 @@ def _exact_ulps(record: dict[str, Any]) -> dict[str, Any]:
     if record.get("ulps") is None and record["relation"] in _EQUAL_RELATIONS:
         record["ulps"] = 0
     return record
-
-
-def _print_precision(text) -> float | None:
-    """Half a unit of the last printed digit of a progress-bar value (``0.0010``, ``7.5000e-04``)."""
-    if is_missing(text):
-        return 0.5e-4
-    match = re.match(r"^\s*[-+]?\d*\.(\d+)(?:[eE]([-+]?\d+))?\s*$", str(text))
-    if not match:
-        return 0.5e-4
-    exponent = int(match.group(2) or 0)
-    return 0.5 * 10.0 ** (exponent - len(match.group(1)))
 
 
 def _same(value: float, reference, approx: float | None) -> bool:

@@ -1,8 +1,8 @@
 """Which optimizer the run used, under which Keras generation and backend (reference §1.8, §7.1).
 
-The spec decides every later number: ``--optimizer`` overrides, else the config found in the
+The spec decides every later number: ``optimizer=`` overrides, else the config found in the
 run; a config saved after training holds the *final* lr variable (``lr_is_final``, recovered in
-:mod:`lraudit._timeline.changes`). The Keras 3 backend picks the executor whose arithmetic the
+:mod:`lraudit.reconstruction.changes`). The Keras 3 backend picks the executor whose arithmetic the
 applied lr follows, so the evidence that chose it is written to the notes.
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from lraudit.errors import UsageError
+from lraudit.options import OptimizerOverride
 
 if TYPE_CHECKING:
     from lraudit.options import RunOptions
@@ -32,24 +33,14 @@ def choose_optimizer(run: Run, options: RunOptions, notes: list[str]) -> tuple[O
     from lraudit.semantics.optimizers import optimizer_spec_from_config
 
     keras_hint = options.keras if options.keras in ("2", "3") else run.keras
-    if options.optimizer:
-        from lraudit.semantics.defaults import eras_for_keras
-        from lraudit.semantics.expressions import load_optimizer_arg
+    override = options.optimizer
+    if isinstance(override, str):  # an expression (a file is read first by lraudit.api.run_options)
+        from lraudit.semantics.expressions import parse_optimizer_expr
 
-        # the Keras version known from --keras or the logs picks the constructor's defaults
-        kind, value = load_optimizer_arg(options.optimizer, eras_for_keras(keras_hint))
-        if kind == "expr":
-            notes.append(f"optimizer from --optimizer: {options.optimizer.strip()}")
-            return dataclasses.replace(value, source=value.source or "--optimizer"), "option"
-        config, initial = _optimizer_from_file(value)
-        if initial is not None:
-            notes.append(f"optimizer from --optimizer {value} (config taken before training)")
-            return optimizer_spec_from_config(initial, keras=keras_hint, source=str(value)), "initial"
-        if config is None:
-            raise UsageError(f"--optimizer {value}: no optimizer config found in that file")
-        notes.append(f"optimizer from --optimizer {value}")
-        spec = optimizer_spec_from_config(config, keras=keras_hint, source=str(value))
-        return dataclasses.replace(spec, lr_is_final=True), "final"
+        text = override.strip()
+        override = OptimizerOverride(text=text, spec=parse_optimizer_expr(text)) if text else None
+    if override is not None:
+        return _override_spec(override, keras_hint, notes)
     if run.optimizer_initial is not None:
         source = run.optimizer_source or run.path
         notes.append("optimizer from the config taken before training")
@@ -71,7 +62,7 @@ def unknown_optimizer(notes: list[str]) -> OptimizerSpec:
 
     The run is still audited (callback replay, writer conflicts, floors, shifted or downsampled
     logs); what cannot be checked without the optimizer is said in the note. The lr variable's
-    start value is then read from the logs (:func:`lraudit._timeline.changes.initial_variable`).
+    start value is then read from the logs (:func:`lraudit.reconstruction.changes.initial_variable`).
     """
     from lraudit.semantics.specs import OptimizerSpec
 
@@ -97,12 +88,34 @@ def per_step_dependency(spec: OptimizerSpec) -> str | None:
     return None
 
 
-def _optimizer_from_file(path) -> tuple[dict | None, dict | None]:
-    """(latest config, initial config) of a JSON config or saved model given as ``--optimizer``."""
-    from lraudit.api import load_run
+def _override_spec(
+    override: OptimizerOverride, keras_hint: str | None, notes: list[str]
+) -> tuple[OptimizerSpec, str]:
+    """The spec of ``optimizer=``: an expression as parsed, a file's config as of the run's era."""
+    from lraudit.semantics.optimizers import optimizer_spec_from_config
 
-    other = load_run(path)
-    return other.optimizer, other.optimizer_initial
+    if override.spec is not None:
+        spec = override.spec
+        if keras_hint in ("2", "3") and spec.generation is None:
+            # the Keras version known from --keras or the logs picks the constructor's defaults
+            from lraudit.semantics.defaults import eras_for_keras
+            from lraudit.semantics.expressions import parse_optimizer_expr
+
+            try:
+                spec = parse_optimizer_expr(override.text, generation=eras_for_keras(keras_hint))
+            except UsageError:  # an override built in code, not from an expression
+                spec = override.spec
+        notes.append(f"optimizer from --optimizer: {override.text.strip()}")
+        return dataclasses.replace(spec, source=spec.source or "--optimizer"), "option"
+    path = override.path or override.text
+    if override.initial is not None:
+        notes.append(f"optimizer from --optimizer {path} (config taken before training)")
+        return optimizer_spec_from_config(override.initial, keras=keras_hint, source=path), "initial"
+    if override.config is None:
+        raise UsageError(f"optimizer={path!r}: no optimizer config found in that file", argument="optimizer")
+    notes.append(f"optimizer from --optimizer {path}")
+    spec = optimizer_spec_from_config(override.config, keras=keras_hint, source=path)
+    return dataclasses.replace(spec, lr_is_final=True), "final"
 
 
 def keras_generation(run: Run, options: RunOptions, spec: OptimizerSpec) -> str:

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lraudit.numfmt import f32
 from lraudit.sources.base import format_location
-from lraudit.sources.registry import rank_of
+from lraudit.sources.registry import kinds_where, rank_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,11 +29,6 @@ def epoch_column(scalars: pd.DataFrame) -> str:
     """The column of ``scalars`` that numbers epochs across fits: ``global_epoch`` when the run
     builder added it (a resumed fit restarts ``epoch`` at its ``initial_epoch``), else ``epoch``."""
     return "global_epoch" if "global_epoch" in scalars.columns else "epoch"
-
-
-def f32(value: float) -> np.float32:
-    """``value`` as the float32 Keras stores (the unit every comparison of lr values uses)."""
-    return np.float32(value)
 
 
 def is_missing(value) -> bool:
@@ -64,3 +60,25 @@ def events_by_epoch(run: Run, kind: str) -> dict[int, Any]:
             found[int(event.epoch)] = event
     return found
 
+
+#: per-epoch lr keys Keras puts in ``logs`` (2.x: ``lr``; Keras 3: ``learning_rate``)
+EPOCH_LR_KEYS = ("lr", "learning_rate")
+
+
+def exact_epoch_lr(run: Run) -> dict[int, tuple[np.float32, str]]:
+    """Per global epoch: the lr logged at its end by History/CSVLogger (exact float32)."""
+    frame = run.scalars
+    if frame is None or len(frame) == 0:
+        return {}
+    # sources whose per-epoch lr under Keras' own key is exact (float32 shortest repr or widened double)
+    exact = kinds_where(lambda facts: facts.keras_keys and facts.exact)
+    mask = frame["source"].isin(exact) & frame["name"].isin(EPOCH_LR_KEYS)
+    column = epoch_column(frame)
+    values: dict[int, tuple[np.float32, str]] = {}
+    for row in frame[mask].itertuples(index=False):
+        epoch = getattr(row, column)
+        value = row.value
+        if is_missing(epoch) or is_missing(value):
+            continue
+        values.setdefault(int(epoch), (f32(value), row_location(row)))
+    return values

@@ -1,17 +1,15 @@
 """The audit: Run -> Timeline -> rules -> findings. Yields results; prints nothing.
 
-:func:`audit_runs` is the library entry point; ``lraudit audit`` renders its result with one of
-the formats in :mod:`lraudit.report`.
+The library entry point is :func:`lraudit.api.audit` (``lraudit.audit``), which loads the runs
+and calls :func:`iter_audits`; ``lraudit audit`` renders its result with one of the formats in
+:mod:`lraudit.report`.
 """
 from __future__ import annotations
 
 import os
-import sys
-import types
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lraudit.errors import LrauditError
@@ -19,9 +17,9 @@ from lraudit.rules import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
     from lraudit.options import RunOptions
+    from lraudit.reconstruction import Timeline
     from lraudit.run import Run
     from lraudit.sources.base import InputFile
-    from lraudit.timeline import Timeline
 
 #: ``--fail-on`` values and the lowest severity rank each one fails on (None: never fails)
 FAIL_ON = {"error": 2, "warning": 1, "info": 0, "never": None}
@@ -117,7 +115,7 @@ def check_run(run: Run, timeline: Timeline, rules: Sequence[type[Rule]]) -> tupl
 
 def audit_run(run: Run, options: RunOptions | None, codes: Sequence[str]) -> RunAudit:
     """Reconstruct one run and apply the rules with these codes."""
-    from lraudit.timeline import build_timeline
+    from lraudit.reconstruction import build_timeline
 
     rules = [REGISTRY.get(code) for code in codes]
     timeline = build_timeline(run, options)
@@ -156,51 +154,3 @@ def iter_audits(
         futures = [pool.submit(_audit_worker, run, options, codes) for run in runs]
         for future in futures:
             yield future.result()
-
-
-def audit_runs(
-    paths: Iterable[str | Path],
-    options: RunOptions | None = None,
-    *,
-    select: Iterable[str] = (),
-    ignore: Iterable[str] = (),
-    jobs: int = 1,
-) -> AuditResult:
-    """Load every run under ``paths``, reconstruct it and apply the selected rules."""
-    from lraudit.api import load_runs
-
-    rules = REGISTRY.select(list(select), list(ignore))
-    runs = load_runs([Path(p) for p in paths])
-    return AuditResult(runs=list(iter_audits(runs, options, rules, jobs)), rules=rules)
-
-
-class _CallableModule(types.ModuleType):
-    """Makes ``lraudit.audit(paths, ...)`` the public function while staying this module."""
-
-    def __call__(
-        self,
-        paths: str | Path | Iterable[str | Path],
-        *,
-        optimizer: str | None = None,
-        callbacks: Sequence[str] = (),
-        keras: str = "auto",
-        steps_per_epoch: int | None = None,
-        backend: str = "auto",
-        select: Iterable[str] = (),
-        ignore: Iterable[str] = (),
-        jobs: int = 1,
-    ) -> AuditResult:
-        from lraudit.options import RunOptions
-
-        items = [paths] if isinstance(paths, (str, Path)) else list(paths)
-        options = RunOptions(
-            optimizer=optimizer,
-            callbacks=list(callbacks),
-            keras=keras,
-            steps_per_epoch=steps_per_epoch,
-            backend=backend,
-        )
-        return audit_runs(items, options, select=select, ignore=ignore, jobs=jobs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -12,44 +12,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lraudit._timeline.contracts import PLATEAU, SCHEDULER, LrChange
-from lraudit._timeline.scalars import (
+from lraudit.errors import UsageError
+from lraudit.numfmt import f32
+from lraudit.reconstruction.contracts import PLATEAU, SCHEDULER, LrChange
+from lraudit.reconstruction.scalars import (
+    EPOCH_LR_KEYS,
     epoch_column,
     events_by_epoch,
-    f32,
     is_missing,
     row_location,
 )
-from lraudit.errors import UsageError
 from lraudit.sources.registry import kinds_ranked, kinds_where
 
 if TYPE_CHECKING:
-    from lraudit._timeline.layout import Layout
+    from lraudit.reconstruction.layout import Layout
     from lraudit.run import Run
     from lraudit.semantics.specs import CallbackSpec, OptimizerSpec
-
-#: per-epoch lr keys Keras puts in ``logs`` (2.x: ``lr``; Keras 3: ``learning_rate``)
-_EPOCH_LR_KEYS = ("lr", "learning_rate")
-
-
-def exact_epoch_lr(run: Run) -> dict[int, tuple[np.float32, str]]:
-    """Per global epoch: the lr logged at its end by History/CSVLogger (exact float32)."""
-    frame = run.scalars
-    if frame is None or len(frame) == 0:
-        return {}
-    # sources whose per-epoch lr under Keras' own key is exact (float32 shortest repr or widened double)
-    exact = kinds_where(lambda facts: facts.keras_keys and facts.exact)
-    mask = frame["source"].isin(exact) & frame["name"].isin(_EPOCH_LR_KEYS)
-    column = epoch_column(frame)
-    values: dict[int, tuple[np.float32, str]] = {}
-    for row in frame[mask].itertuples(index=False):
-        epoch = getattr(row, column)
-        value = row.value
-        if is_missing(epoch) or is_missing(value):
-            continue
-        values.setdefault(int(epoch), (f32(value), row_location(row)))
-    return values
-
 
 def initial_variable(
     run: Run,
@@ -167,7 +145,7 @@ def _console_epoch_lr(run: Run, epoch: int) -> tuple[np.float32, str] | None:
         return None
     column = epoch_column(frame)
     rounded = kinds_where(lambda facts: facts.rounded and facts.keras_keys)  # the progress bar
-    mask = frame["source"].isin(rounded) & frame["name"].isin(_EPOCH_LR_KEYS) & (frame[column] == epoch)
+    mask = frame["source"].isin(rounded) & frame["name"].isin(EPOCH_LR_KEYS) & (frame[column] == epoch)
     for row in frame[mask].itertuples(index=False):
         if not is_missing(row.value):
             return f32(row.value), row_location(row)
