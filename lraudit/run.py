@@ -16,6 +16,8 @@ from lraudit.sources.base import CallbackEvent, InputFile
 if TYPE_CHECKING:
     import pandas as pd
 
+    from lraudit.code.model import CodeFacts, CodeFit
+
 
 @dataclass
 class Fit:
@@ -68,6 +70,10 @@ class Run:
     warnings: list[str] = field(default_factory=list)
     #: how the run was told apart from others read with it (context, not problems)
     notes: list[str] = field(default_factory=list)
+    #: the training code read statically with the logs (a notebook's cells, a script), if any
+    code_facts: CodeFacts | None = None
+    #: per fit (as :attr:`fits`): the code's ``fit`` call that produced it, None when unlinked
+    code_fits: list[CodeFit | None] = field(default_factory=list)
     disagreements: list[str] = field(default_factory=list)
     #: every optimizer config found, in serialize() form, with the file it came from
     optimizer_configs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)

@@ -562,7 +562,8 @@ def assemble(path: str, datas: list[SourceData], inputs: list[InputFile]) -> Run
         for warning in data.warnings:
             run.warnings.append(warning if data.path in warning else f"{data.path}: {warning}")
 
-    fits = _global_fits(_fit_authority(datas))
+    authority = _fit_authority(datas)
+    fits = _global_fits(authority)
     offsets_by_file = _numbered_offsets_by_file(datas, fits)
     scalars = _concat_scalars(datas)
     scalars["global_epoch"] = _global_epochs(scalars, datas, fits, offsets_by_file)
@@ -586,4 +587,28 @@ def assemble(path: str, datas: list[SourceData], inputs: list[InputFile]) -> Run
     run.keras = _hint(datas, "keras", run, "Keras generation") or _keras_from_logged_keys(run.scalars)
     run.backend = _hint(datas, "backend", run, "backend")
     run.disagreements = _disagreements(run.scalars)
+    run.code_facts, run.code_fits, code_notes = _link_code(datas, authority)
+    run.notes.extend(code_notes)
     return run
+
+
+def _link_code(datas: list[SourceData], authority: list[FitInfo]):
+    """The training code read with the logs, and its ``fit`` call for each of the run's fits.
+
+    A notebook's code produced its own outputs: fits are matched by cell. A script beside the
+    logs is matched in execution order. Returns ``(facts, per-fit CodeFit or None, notes)``.
+    """
+    from lraudit.code.link import link_fits
+
+    with_code = [data for data in datas if data.code_facts is not None and data.code_facts.trainings]
+    if not with_code:
+        return None, [None] * len(authority), []
+    owner = next((data for data in with_code if data.fits is authority), None)
+    chosen = owner or with_code[0]
+    locations = [fit.location for fit in authority]
+    linked, notes = link_fits(locations, chosen.code_facts, by_cell=owner is not None)
+    if len(with_code) > 1:
+        notes.append(
+            f"training code was found in {len(with_code)} files; {chosen.path} was read for this run"
+        )
+    return chosen.code_facts, linked, notes

@@ -440,7 +440,7 @@ def test_script_source_sniffs_and_reads_training_scripts(tmp_path):
     path = FIXTURES / "train_script.py"
     assert script.sniff(path.read_bytes(), path)
     data = script.read(path)
-    assert data.kind == "code"
+    assert data.kind == "script"
     fit = data.code_facts.trainings[0]
     assert (fit.optimizer.class_name, fit.optimizer.generation) == ("Adam", "k2-legacy")
     assert (fit.optimizer.learning_rate, fit.optimizer.decay) == (1e-3, 1e-2)

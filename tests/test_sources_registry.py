@@ -38,6 +38,7 @@ SAMPLES = {
     "csvlogger": RUN / "history.csv",
     "console": RUN / "console.log",
     "notebook": RUN.parent.parent / "notebooks" / "two_compiles.ipynb",
+    "script": RUN.parent.parent / "code" / "train_script.py",
 }
 
 

@@ -141,8 +141,8 @@ def build_timeline(run: Run, options: RunOptions | None = None) -> Timeline:
 
     options = options or RunOptions()
     notes: list[str] = []
-    callbacks = parse_callbacks(options)
     spec, spec_origin = choose_optimizer(run, options, notes)
+    callbacks = parse_callbacks(options, run, notes)
     keras = keras_generation(run, options, spec)
     spec = complete_spec(spec, keras, run, options, notes)
     schedule_driven = not isinstance(spec.learning_rate, (int, float))

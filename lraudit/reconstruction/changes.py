@@ -45,10 +45,13 @@ def initial_variable(
     value itself.
     """
     configured = f32(float(spec.learning_rate))
-    if origin in ("option", "initial"):
+    if origin in ("option", "initial", "code"):
         return configured
     if origin == "assumed":
         return _logged_start(run, exact_epoch_lr, notes)
+    if origin == "code-lr-unknown":  # the code's optimizer, but its lr at this fit's start is not in the code
+        logged = _logged_start(run, exact_epoch_lr, notes)
+        return logged if np.isfinite(logged) else configured
     first_epoch = min((f.first_epoch for f in run.fits), default=0)
     if first_epoch in exact_epoch_lr and not events_by_epoch(run, "scheduler_set").get(first_epoch):
         value, where = exact_epoch_lr[first_epoch]
@@ -228,7 +231,7 @@ class VariableWalk:
             event = scheduler.get(epoch)
             if event is not None:
                 value = self._write(SCHEDULER, epoch, value, f32(event.value), event.value, event.location)
-            elif scheduler_fn is not None:
+            elif scheduler_fn is not None and scheduler_specs[0].active(epoch):
                 new = f32(call_schedule(scheduler_fn, epoch, float(value)))
                 value = self._write(SCHEDULER, epoch, value, new, None, None, origin="replayed")
             silent_scheduler_possible = bool(scheduler) or scheduler_fn is not None
@@ -243,7 +246,7 @@ class VariableWalk:
             event = plateau.get(epoch)
             if event is not None:
                 value = self._write(PLATEAU, epoch, value, f32(event.value), event.value, event.location)
-            elif replay_plateau is not None:
+            elif replay_plateau is not None and plateau_specs[0].active(epoch):
                 new = replay_plateau.on_epoch_end(epoch, value)
                 if new is not None:
                     value = self._write(PLATEAU, epoch, value, new, None, None, origin="replayed")
@@ -404,6 +407,18 @@ def _scheduler_function(spec: CallbackSpec):
         return schedule
     if isinstance(schedule, str):
         return load_schedule_function(schedule)
+    from lraudit.code import ScheduleFunction
+
+    if isinstance(schedule, ScheduleFunction):
+        if not schedule.evaluable:
+            raise UsageError(
+                f"LearningRateScheduler({schedule.name}) at {schedule.location} cannot be evaluated from the "
+                f"code ({schedule.reason}); give it as --callback \"LearningRateScheduler('file.py:fn')\"",
+                argument="callback",
+            )
+        from lraudit.code.evaluate import schedule_callable
+
+        return schedule_callable(schedule)
     raise UsageError(
         f"{spec.class_name}: give the schedule function as module:function or file.py:function"
     )

@@ -19,10 +19,15 @@ if TYPE_CHECKING:
     from lraudit.semantics.specs import CallbackSpec, OptimizerSpec
 
 
-def parse_callbacks(options: RunOptions) -> list[CallbackSpec]:
-    """The ``--callback`` expressions the user gave (replayed when the logs show no writes)."""
+def parse_callbacks(
+    options: RunOptions, run: Run | None = None, notes: list[str] | None = None
+) -> list[CallbackSpec]:
+    """The ``--callback`` expressions the user gave (replayed when the logs show no writes).
+
+    Without any, the callbacks the training code passed to ``fit`` (read statically) are used.
+    """
     if not options.callbacks:
-        return []
+        return code_callbacks(run, notes if notes is not None else []) if run is not None else []
     from lraudit.semantics.expressions import parse_callback_expr
 
     return [parse_callback_expr(text) for text in options.callbacks]
@@ -45,12 +50,94 @@ def choose_optimizer(run: Run, options: RunOptions, notes: list[str]) -> tuple[O
         source = run.optimizer_source or run.path
         notes.append("optimizer from the config taken before training")
         return optimizer_spec_from_config(run.optimizer_initial, keras=keras_hint, source=source), "initial"
+    from_code = _code_optimizer(run, keras_hint, notes)
+    if from_code is not None:
+        return from_code
     if run.optimizer is not None:
         source = run.optimizer_source or run.path
         spec = optimizer_spec_from_config(run.optimizer, keras=keras_hint, source=source)
         # a config found beside the logs was (almost always) saved after training
         return dataclasses.replace(spec, lr_is_final=True), "final"
     return unknown_optimizer(notes), "assumed"
+
+
+def code_fit(run: Run, position: int = 0):
+    """The code's ``fit`` call that produced the run's fit at ``position`` (None when unlinked)."""
+    if run.code_facts is None or position >= len(run.code_fits):
+        return None
+    return run.code_fits[position]
+
+
+def _code_optimizer(run: Run, keras_hint: str | None, notes: list[str]) -> tuple[OptimizerSpec, str] | None:
+    """The optimizer the code compiled the run's first fit with, cited; None when the code does not say.
+
+    Origin ``code``: the lr as constructed (or as set between fits) is the start value;
+    ``code-lr-unknown``: the class and arguments come from the code but the lr at the start of
+    this fit does not (a continued optimizer whose callbacks changed it): it is read from the logs.
+    """
+    from lraudit.code import lr_at_fit_start, optimizer_for_fit
+
+    linked = code_fit(run)
+    if linked is None:
+        return None
+    spec, citations = optimizer_for_fit(run.code_facts, linked.index)
+    if spec is None:
+        if citations:
+            notes.append(f"the code does not give the optimizer: {'; '.join(citations[:2])}")
+        return None
+    start, _ = lr_at_fit_start(run.code_facts, linked.index)
+    notes.append(f"optimizer from the code: {'; '.join(citations[:3])}")
+    return dataclasses.replace(spec, source=citations[0] if citations else "code"), (
+        "code" if start is not None else "code-lr-unknown"
+    )
+
+
+def code_callbacks(run: Run, notes: list[str]) -> list[CallbackSpec]:
+    """The lr-relevant callbacks the code passed to the run's fits (as if given as options).
+
+    Each keeps the epochs of the fits it was passed to (:attr:`CallbackSpec.epochs`): a
+    ReduceLROnPlateau given to the third ``fit`` only is replayed over that fit's epochs.
+    """
+    from lraudit.code import callbacks_for_fit
+
+    if run.code_facts is None:
+        return []
+    merged: dict[tuple[str, str], CallbackSpec] = {}
+    cited: list[str] = []
+    for position, fit in enumerate(run.fits):
+        linked = code_fit(run, position)
+        if linked is None:
+            continue
+        specs, citations = callbacks_for_fit(run.code_facts, linked.index)
+        for spec in specs:
+            if spec.class_name not in _REPLAYED_CALLBACKS:
+                continue
+            key = (spec.class_name, _kwargs_text(spec.kwargs))
+            ranges = (*(merged[key].epochs or ()), (fit.first_epoch, fit.end_epoch)) if key in merged else (
+                (fit.first_epoch, fit.end_epoch),
+            )
+            merged[key] = dataclasses.replace(spec, epochs=ranges)
+            cited.extend(c for c in citations if spec.class_name in c and c not in cited)
+    wanted = list(merged.values())
+    if wanted:
+        named = ", ".join(f"{spec.class_name}({_kwargs_text(spec.kwargs)})" for spec in wanted)
+        notes.append(f"callbacks from the code: {named} ({'; '.join(cited)[:300]})")
+    return wanted
+
+
+#: callbacks whose rule lraudit replays or checks
+_REPLAYED_CALLBACKS = ("ReduceLROnPlateau", "LearningRateScheduler", "EarlyStopping")
+
+
+def _kwargs_text(kwargs: dict) -> str:
+    shown = []
+    for key, value in kwargs.items():
+        if key == "schedule":
+            value = getattr(value, "name", value)
+            shown.append(f"schedule={value}")
+        else:
+            shown.append(f"{key}={value!r}")
+    return ", ".join(shown)
 
 
 #: ``OptimizerSpec.class_name`` of the stand-in used when nothing tells the optimizer

@@ -69,6 +69,8 @@ def _spec_replay(run: Run, timeline: Timeline, spec: CallbackSpec) -> list[tuple
     """The reductions the user's ReduceLROnPlateau produces on this run's monitor history."""
     kwargs = spec.kwargs
     monitor = epoch_metric(run, str(kwargs.get("monitor", "val_loss")))
+    # a callback passed to some fits only sees those fits' epochs
+    monitor = monitor[[spec.active(int(epoch)) for epoch in monitor.index]] if len(monitor) else monitor
     lr0 = initial_variable(timeline)
     if monitor.empty or lr0 is None:
         return None

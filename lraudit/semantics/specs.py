@@ -58,3 +58,10 @@ class CallbackSpec:
     class_name: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     source: str = "--callback"
+    #: global ``(first, end)`` epoch ranges of the fits it was passed to (read from code); None:
+    #: every epoch of the run (a ``--callback`` given by the user)
+    epochs: tuple[tuple[int, int], ...] | None = None
+
+    def active(self, epoch: int) -> bool:
+        """True when the callback ran at this global epoch."""
+        return self.epochs is None or any(first <= epoch < end for first, end in self.epochs)

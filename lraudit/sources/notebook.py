@@ -268,7 +268,28 @@ def read(path: Path) -> SourceData:
         {"index": cell["index"], "source": cell["source"], "execution_count": cell["execution_count"]}
         for cell in cells
     ]
+    data.code_facts = _read_code(name, cells, data.warnings)
     return data
+
+
+def _read_code(name: str, cells: list[dict[str, Any]], warnings: list[str]):
+    """The notebook's code read statically (labels as in output locations: ``nb.ipynb:cell N``)."""
+    from lraudit.code import CodeCell, read_code
+
+    code = [
+        CodeCell(cell["source"], f"{name}:cell {cell['index']}", cell["execution_count"])
+        for cell in cells
+        if cell["source"].strip()
+    ]
+    if not code:
+        return None
+    try:
+        facts = read_code(code)
+    except Exception as exc:  # the code reader must not take the notebook's outputs down
+        warnings.append(f"{name}: its code could not be read statically ({type(exc).__name__}: {exc})")
+        return None
+    warnings.extend(facts.warnings)
+    return facts
 
 
 class NotebookSource(Source):

@@ -18,6 +18,7 @@ from lraudit.sources.history import HistorySource
 from lraudit.sources.models import ModelsSource
 from lraudit.sources.notebook import NotebookSource
 from lraudit.sources.optimizer_config import OptimizerConfigSource
+from lraudit.sources.script import ScriptSource
 from lraudit.sources.tfevents import TfeventsSource
 
 #: every source class, in the order files are tried
@@ -28,6 +29,7 @@ SOURCES: tuple[type[Source], ...] = (
     OptimizerConfigSource,
     HistorySource,
     CsvLoggerSource,
+    ScriptSource,  # before the console: Python text that trains is code, not a log
     ConsoleSource,
 )
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lraudit.sources.base import SourceData
+from lraudit.sources.base import Source, SourceData, SourceFacts
 from lraudit.sources.text import decode, looks_like_text, read_text
 
-KIND = "code"
+KIND = "script"
 
 _KERAS_IMPORT = re.compile(r"^[ \t]*(?:import|from)[ \t]+(?:keras|tensorflow|tf_keras)\b", re.MULTILINE)
 _TRAINING_CALL = re.compile(r"\.(?:fit|fit_generator|compile)[ \t]*\(")
@@ -41,3 +41,22 @@ def read(path: Path) -> SourceData:
     data.code_facts = facts
     data.warnings.extend(facts.warnings)
     return data
+
+
+class ScriptSource(Source):
+    """The registered face of this module (see :mod:`lraudit.sources.registry`)."""
+
+    facts = SourceFacts(
+        kind=KIND,
+        label="training script",
+        tells=frozenset({"optimizer"}),  # and the callbacks and fit arguments, read statically
+        epoch_values=None,
+        epoch_numbering=None,
+        names=None,
+        located_by=None,
+        value_rank=None,
+        fit_rank=None,
+        hint_rank=6,  # the code says which module it imports, not which Keras ran it
+    )
+    sniff = staticmethod(sniff)
+    read = staticmethod(read)
