@@ -124,7 +124,7 @@ def _runs_of_plan(plan: RunPlan, root: str, stream_events: bool = False) -> list
         return [build_run(root, datas, plan.skipped)]
     runs = []
     for index, training in enumerate(trainings):
-        name = f"{root} [{training.start or f'training {index + 1}'}]"
+        name = training.start or f"{root} [training {index + 1}]"
         run = build_run(name, training.datas, plan.skipped if index == 0 else [])
         others = "the other one is" if len(trainings) == 2 else f"the {len(trainings) - 1} others are"
         why = f" ({training.reason})" if training.reason else ""
@@ -590,6 +590,29 @@ def load_timeline(path: PathsLike, options: RunOptions | None = None) -> Timelin
     return build_timeline(load_run(paths[0] if len(paths) == 1 else paths), resolved)
 
 
+def load_timelines(path: PathsLike, options: RunOptions | None = None) -> list[Timeline]:
+    """Every training at ``path`` rebuilt (a notebook or a sweep log may hold several), in log order."""
+    from lraudit.reconstruction import build_timeline
+    from lraudit.sources.discovery import RunPlan, discover_sources
+
+    resolved = _as_options(options, {})
+    paths = _as_paths(path)
+    found, skipped = discover_sources(paths)
+    root = str(paths[0]) if len(paths) == 1 else " ".join(str(item) for item in paths)
+    runs = _runs_of_plan(RunPlan(root=paths[0], found=found, skipped=skipped), root)
+    return [build_timeline(run, resolved) for run in runs]
+
+
+def timelines_frame(timelines: Sequence[Timeline]) -> pd.DataFrame:
+    """The per-step frames of several trainings as one table, with a ``run`` column when there are several."""
+    import pandas as pd
+
+    if len(timelines) == 1:
+        return timelines[0].frame
+    frames = [t.frame.assign(run=t.run.path) for t in timelines]
+    return pd.concat(frames, ignore_index=True)
+
+
 def timeline(
     path: PathsLike,
     *,
@@ -602,7 +625,8 @@ def timeline(
     """The lr Keras applied at every optimizer update of the run at ``path``, with what was logged.
 
     One row per update, columns ``step, epoch, batch, lr_base, lr_effective, logged_lr,
-    logged_source`` then ``fit, lr_variable, decay_factor`` (DESIGN.md §2; lr columns float32).
+    logged_source`` then ``fit, lr_variable, decay_factor`` (DESIGN.md §2; lr columns float32),
+    and ``run`` (where each training starts) when ``path`` holds several trainings.
     ``optimizer`` is needed when the logs hold no optimizer config (an expression such as
     ``"Adam(lr=1e-3, decay=1e-2)"``, or a config/model file); ``callbacks`` are callback
     expressions replayed when the logs show no lr writes; ``keras`` (``"2"``/``"3"``/``"auto"``),
@@ -616,7 +640,7 @@ def timeline(
         steps_per_epoch=steps_per_epoch,
         backend=backend,
     )
-    return load_timeline(path, options).frame
+    return timelines_frame(load_timelines(path, options))
 
 
 def audit(

@@ -151,7 +151,9 @@ def group_trainings(datas: list[SourceData], splittable) -> list[Training]:
     trainings: list[Training] = []
     loose: list[SourceData] = []
     for data in datas:
-        if splittable(data.kind):
+        if splittable(data.kind) and not data.fits and not _fingerprint(data):
+            loose.append(data)  # text that trained nothing (a README quoting a log line): no run of its own
+        elif splittable(data.kind):
             for index, part in enumerate(split_source(data)):
                 first = part.fits[0] if part.fits else None
                 trainings.append(

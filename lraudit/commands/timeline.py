@@ -30,18 +30,18 @@ def timeline(
     backend: BackendOpt = "auto",
 ) -> None:
     """The learning rate Keras applied at every optimizer step, joined with what was logged."""
-    from lraudit.api import load_timeline
+    from lraudit.api import load_timelines, timelines_frame
     from lraudit.reconstruction import write_timeline
     from lraudit.report.tables import table_format
 
     chosen = table_format(output, fmt)  # a bad format fails before any input is read
     options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
-    result = load_timeline(paths, options)
-    write_timeline(result.frame, output, chosen)
-    for note in result.notes:
-        if note.startswith(ASSUMPTION_NOTES):
-            typer.echo(f"note: {note}", err=True)
-    typer.echo(
-        f"{output}: {len(result.frame)} steps, {result.frame['epoch'].nunique()} epochs",
-        err=True,
-    )
+    results = load_timelines(paths, options)
+    frame = timelines_frame(results)
+    write_timeline(frame, output, chosen)
+    for result in results:
+        for note in result.notes:
+            if note.startswith(ASSUMPTION_NOTES):
+                typer.echo(f"note: {note}", err=True)
+    trainings = f" in {len(results)} trainings (column run)" if len(results) > 1 else ""
+    typer.echo(f"{output}: {len(frame)} steps, {frame['epoch'].nunique()} epochs{trainings}", err=True)

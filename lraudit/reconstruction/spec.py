@@ -112,6 +112,13 @@ def code_callbacks(run: Run, notes: list[str]) -> list[CallbackSpec]:
         for spec in specs:
             if spec.class_name not in _REPLAYED_CALLBACKS:
                 continue
+            schedule = spec.kwargs.get("schedule")
+            if schedule is not None and not getattr(schedule, "evaluable", True):
+                notes.append(
+                    f"LearningRateScheduler({schedule.name}) at {schedule.location} is not replayed: "
+                    f"{schedule.reason}; its writes are taken from the logs only"
+                )
+                continue
             key = (spec.class_name, _kwargs_text(spec.kwargs))
             ranges = (*(merged[key].epochs or ()), (fit.first_epoch, fit.end_epoch)) if key in merged else (
                 (fit.first_epoch, fit.end_epoch),

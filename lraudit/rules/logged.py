@@ -1,6 +1,7 @@
 """Rules comparing logged lr series with the applied lr: LRA002, LRA010, LRA021, LRA022."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -130,8 +131,9 @@ class ScheduleNotLogged(Rule):
     """A schedule drives the lr but the logs record a constant value, or miss its changes inside epochs.
 
     What it detects:
-        A ``LearningRateSchedule`` changes the applied lr while (a) no lr is logged at all,
-        (b) a logged lr series stays constant, or (c) the lr steps to a new value in the middle
+        A ``LearningRateSchedule`` changes the applied lr while (a) no lr is logged at all
+        (reported as info: nothing logged contradicts it), (b) a logged lr series stays constant,
+        or (c) the lr steps to a new value in the middle
         of epochs (piecewise/staircase schedules) that once-per-epoch logs cannot show.
     Why it matters:
         The logs suggest the lr changes at epoch boundaries (or not at all); the steps inside an
@@ -164,11 +166,15 @@ class ScheduleNotLogged(Rule):
             return
         series = _series(timeline)
         if not series:
-            yield cls.finding(
-                run,
-                f"{spec.class_name} changes the applied lr from {lr_text(lr[finite][0])} to "
-                f"{lr_text(lr[finite][-1])}, but no log of this run records the lr",
-                effective=float(lr[finite][-1]),
+            # nothing logged contradicts the schedule: worth knowing, not a warning
+            yield dataclasses.replace(
+                cls.finding(
+                    run,
+                    f"{spec.class_name} changes the applied lr from {lr_text(lr[finite][0])} to "
+                    f"{lr_text(lr[finite][-1])}, but no log of this run records the lr",
+                    effective=float(lr[finite][-1]),
+                ),
+                severity=Severity.INFO,
             )
             return
         for (source, name), rows in series:

@@ -34,7 +34,9 @@ class LrCollapse(Rule):
 
     What it detects:
         An applied lr below 1% of its peak over the first half of the updates, reached before
-        the half-way step (decay, schedule or callbacks compounded).
+        the half-way step (decay, schedule or callbacks compounded); or an lr that spends the
+        last quarter of the updates below 0.01% of its peak (the run froze, e.g. a
+        LearningRateScheduler function that multiplies the current lr every epoch).
     Why it matters:
         The second half of training barely moves the weights; usually a decay rate or
         ``decay_steps`` meant for a different number of steps.
@@ -67,6 +69,7 @@ class LrCollapse(Rule):
         peak = float(finite[peak_at])
         after = np.nonzero(np.isfinite(first_half[peak_at:]) & (first_half[peak_at:] < 0.01 * peak))[0]
         if not len(after):
+            yield from cls._frozen(run, table, lr, peak)
             return
         row = table.iloc[peak_at + int(after[0])]
         yield cls.finding(
@@ -79,6 +82,30 @@ class LrCollapse(Rule):
             step=int(row["step"]),
             effective=float(row["lr_effective"]),
         )
+
+
+    @classmethod
+    def _frozen(cls, run: Run, table, lr: np.ndarray, peak: float) -> Iterator[Finding]:
+        """The lr spends the last quarter of the updates below 0.01 % of its peak: training froze."""
+        quarter = lr[len(lr) - max(1, len(lr) // 4) :]
+        if not (np.isfinite(quarter).all() and (quarter < FROZEN_FRACTION * peak).all()):
+            return
+        below = np.nonzero(np.isfinite(lr) & (lr < FROZEN_FRACTION * peak))[0]
+        row = table.iloc[int(below[0])]
+        yield cls.finding(
+            run,
+            f"the applied lr falls to {lr_text(float(row['lr_effective']))} at step {int(row['step'])} "
+            f"(epoch {int(row['epoch'])}), below 0.01% of its peak {lr_text(peak)}, and ends at "
+            f"{lr_text(float(lr[-1]))}: the last {len(quarter)} of the {len(lr)} updates barely move "
+            "the weights",
+            epoch=int(row["epoch"]),
+            step=int(row["step"]),
+            effective=float(row["lr_effective"]),
+        )
+
+
+#: below this fraction of its peak the lr no longer trains (4 orders of magnitude)
+FROZEN_FRACTION = 1e-4
 
 
 @REGISTRY.register

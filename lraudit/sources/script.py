@@ -9,10 +9,11 @@ not parse still yields a SourceData, with the warning.
 """
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
-from lraudit.sources.base import Source, SourceData, SourceFacts
+from lraudit.sources.base import SNIFF_BYTES, Source, SourceData, SourceFacts
 from lraudit.sources.text import decode, looks_like_text, read_text
 
 KIND = "script"
@@ -26,7 +27,25 @@ def sniff(prefix: bytes, path: Path) -> bool:
     text, _ = decode(prefix)
     if not looks_like_text(text) or text.lstrip().startswith(("{", "[")):
         return False
-    return bool(_KERAS_IMPORT.search(text)) and bool(_TRAINING_CALL.search(text))
+    if not (_KERAS_IMPORT.search(text) and _TRAINING_CALL.search(text)):
+        return False
+    return _parses_as_python(text, complete=len(prefix) < SNIFF_BYTES)
+
+
+def _parses_as_python(text: str, complete: bool) -> bool:
+    """True when the text is Python (a README quoting code in fences is not).
+
+    A prefix cut mid-file is parsed up to its last top-level statement. IPython magics would
+    not parse, but a script file holds none.
+    """
+    if not complete:
+        starts = [m.start() for m in re.finditer(r"^\S", text, re.MULTILINE)]
+        text = text[: starts[-1]] if len(starts) > 1 else text
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return True
 
 
 def read(path: Path) -> SourceData:
