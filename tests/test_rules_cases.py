@@ -133,7 +133,8 @@ def test_rule_case(case_dir: Path):
     assert len(findings) == len(expected), [f.message for f in findings]
     for finding, want in zip(findings, expected, strict=True):
         assert finding.code == rule.code and finding.name == rule.name
-        assert finding.severity == rule.severity
+        # a rule may lower the severity of a finding whose effect is below its stated threshold
+        assert finding.severity == want.get("severity", rule.severity)
         assert finding.run == run.path and finding.fix
         for key, value in want.items():
             if key == "message_contains":
