@@ -75,7 +75,8 @@ def build_case(case: dict) -> tuple[Run, Timeline]:
         events=[CallbackEvent(**e) for e in run_spec.get("events", [])],
         fits=[Fit(i, f["first_epoch"], f["end_epoch"]) for i, f in enumerate(case["frame"].get("fits", []))],
         epochs=case["frame"]["epochs"],
-        steps_per_epoch=case["frame"]["steps_per_epoch"],
+        # what the logs show (progress bars); the frame is what the reconstruction laid out
+        steps_per_epoch=run_spec.get("steps_per_epoch", case["frame"]["steps_per_epoch"]),
         saved_counters=[SavedCounter(**c) for c in run_spec.get("saved_counters", [])],
         keras=run_spec.get("keras"),
     )
