@@ -109,12 +109,20 @@ def build_case(case: dict) -> tuple[Run, Timeline]:
         frame=table,
         logged=logged,
         optimizer=optimizer,
-        callbacks=[CallbackSpec(c["class_name"], c.get("kwargs", {}), "--callback")
+        callbacks=[CallbackSpec(c["class_name"], _beside(c.get("kwargs", {}), case.get("_dir")), "--callback")
                    for c in case.get("callbacks", [])],
         changes=[LrChange(**c) for c in case.get("changes", [])],
         keras=run_spec.get("keras"),
     )
     return run, timeline
+
+
+def _beside(kwargs: dict, case_dir: str | None) -> dict:
+    """A schedule function named ``./file.py:fn`` is the case folder's file (a real run's function)."""
+    schedule = kwargs.get("schedule")
+    if case_dir and isinstance(schedule, str) and schedule.startswith("./"):
+        return {**kwargs, "schedule": str(Path(case_dir) / schedule[2:])}
+    return kwargs
 
 
 def test_every_rule_has_a_passing_and_a_failing_case():
@@ -129,7 +137,7 @@ def test_rule_case(case_dir: Path):
     case = json.loads((case_dir / "case.json").read_text())
     expected = json.loads((case_dir / "expected.json").read_text())["findings"]
     rule = REGISTRY.get(case_dir.parent.name)
-    run, timeline = build_case({**case, "name": case_dir.name})
+    run, timeline = build_case({**case, "name": case_dir.name, "_dir": str(case_dir)})
     findings = list(rule.check(run, timeline))
     assert len(findings) == len(expected), [f.message for f in findings]
     for finding, want in zip(findings, expected, strict=True):
