@@ -412,12 +412,64 @@ def _keras_from_logged_keys(scalars: pd.DataFrame | None) -> str | None:
     return None
 
 
+#: Keras' short aliases of losses and metrics (``keras.losses.get``/``keras.metrics.get``)
+_SETTING_ALIASES = {
+    "mse": "meansquarederror", "mae": "meanabsoluteerror", "mape": "meanabsolutepercentageerror",
+    "msle": "meansquaredlogarithmicerror", "acc": "accuracy", "kld": "kldivergence",
+    "kullbackleiblerdivergence": "kldivergence", "logcosh": "logcosh", "huberloss": "huber",
+}
+#: config values a setting given by name (``loss="categorical_crossentropy"``) also has
+_DEFAULT_SETTING_VALUES = (None, False, 0, -1, "auto", "sum_over_batch_size", "float32")
+
+
+def _setting_name(name: object) -> str:
+    """A loss/metric name in one spelling: ``categorical_crossentropy`` == ``CategoricalCrossentropy``."""
+    flat = str(name).lower().replace("_", "")
+    return _SETTING_ALIASES.get(flat, flat)
+
+
+def _same_setting(a: Any, b: Any) -> bool:
+    """Two serialisations of one compile setting: equal values, or a name and the config it gets.
+
+    ``loss="categorical_crossentropy"`` (a string in one file) and
+    ``{"class_name": "CategoricalCrossentropy", "config": {"name": ..., "from_logits": false}}``
+    (another file's serialisation) are the same loss; a config with a non-default argument
+    (``from_logits=True``) is not what the bare name gives, and stays a disagreement.
+    """
+    if _configs_equal(a, b):
+        return True
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_setting(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, str) and isinstance(b, str):
+        return _setting_name(a) == _setting_name(b)
+    if isinstance(a, dict) and isinstance(b, str):
+        a, b = b, a
+    if not (isinstance(a, str) and isinstance(b, dict)):
+        return False
+    config = b.get("config") if isinstance(b.get("config"), dict) else {}
+    names = {_setting_name(b.get("class_name", "")), _setting_name(config.get("name", ""))}
+    if _setting_name(a) not in names:
+        return False
+    extra = [v for k, v in config.items() if k not in ("name", "fn", "dtype", "reduction")]
+    return all(_is_default_setting(v) for v in extra)
+
+
+def _is_default_setting(value: Any) -> bool:
+    if value is None or value is False:
+        return True
+    return not isinstance(value, (bool, dict, list)) and value in _DEFAULT_SETTING_VALUES
+
+
 def _merge_compile_config(run: Run, datas: list[SourceData]) -> None:
-    """Compile settings of every source; the latest saved model's win, a conflict is a warning."""
+    """Compile settings of every source; the latest saved model's win, a conflict is a warning.
+
+    Only a real conflict is one: the same setting serialised two ways (a name and its config)
+    is not.
+    """
     told: dict[str, tuple[Any, str]] = {}
     for data in sorted(datas, key=lambda data: data.iterations or 0):
         for key, value in data.compile_config.items():
-            if key in told and not _configs_equal(told[key][0], value):
+            if key in told and not _same_setting(told[key][0], value):
                 run.warnings.append(
                     f"compile settings disagree: {key} is {told[key][0]!r} ({told[key][1]}) and "
                     f"{value!r} ({data.path}); using {value!r}"

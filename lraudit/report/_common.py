@@ -15,11 +15,22 @@ def number(value: float | None) -> str:
 
 
 def notes_of(run: RunAudit) -> list[str]:
-    """Skipped inputs, run warnings and reconstruction notes, one line each (every report shows them)."""
-    lines = [f"skipped {item.path}: {item.reason or item.status}" for item in run.skipped]
-    lines += [f"warning: {text}" for text in run.warnings]
+    """Skipped inputs, run warnings and reconstruction notes, one line each (every report shows them).
+
+    Each input is said once: an input not read at all is "skipped" with its reason; an input
+    read in part (truncated, interrupted) was used, so it is never called skipped - its reason
+    is a warning, shown once even when the run's warnings repeat it. Repeated lines are dropped.
+    """
+    warnings = list(run.warnings)
+    lines = []
+    for item in run.inputs:
+        if item.status == "skipped":
+            lines.append(f"skipped {item.path}: {item.reason or item.status}")
+        elif item.status != "read" and item.reason and not any(item.reason in w for w in warnings):
+            warnings.append(f"{item.path} read in part: {item.reason}")
+    lines += [f"warning: {text}" for text in warnings]
     lines += [f"note: {text}" for text in run.notes]
-    return lines
+    return list(dict.fromkeys(lines))
 
 
 def summary_line(counts: dict[str, int], runs: int) -> str:

@@ -24,7 +24,12 @@ def use_color(stream: TextIO) -> bool:
 
 
 def render(result: AuditResult, *, color: bool = False) -> str:
-    """The report as text; ``color`` selects the rich table with ANSI styles."""
+    """The report as text; ``color`` selects the rich table with ANSI styles.
+
+    The rich table is for a terminal, where the command's own ``lraudit: N runs: ... -> exit``
+    line on stderr lands on the same screen: it leaves the summary to that line, so a terminal
+    shows it once. The plain report (a pipe, a file) may be read alone and keeps it.
+    """
     return _rich(result) if color else _plain(result)
 
 
@@ -70,5 +75,4 @@ def _rich(result: AuditResult) -> str:
         console.print(table)
         for note in notes_of(run):
             console.print(f"  [dim]{note}[/]", markup=True, highlight=False)
-    console.print(summary_line(result.counts(), len(result.runs)), highlight=False)
     return buffer.getvalue()

@@ -1,7 +1,7 @@
-"""The rule catalogue: importing this package registers every rule (LRA001–LRA024)."""
+"""The rule catalogue: importing this package registers every rule (LRA001–LRA025)."""
 from __future__ import annotations
 
-from lraudit.rules import decay, logged, plateau, resume, values, writers  # noqa: F401  (registration)
+from lraudit.rules import contradictions, decay, logged, plateau, resume, values, writers  # noqa: F401  (registration)
 from lraudit.rules.base import (
     DOC_SECTIONS,
     REGISTRY,

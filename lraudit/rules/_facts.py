@@ -63,12 +63,14 @@ def decay_steps_mask(table: pd.DataFrame) -> pd.Series:
 
 
 def steps_per_epoch(run: Run, table: pd.DataFrame) -> int | None:
-    """Steps per epoch from the run, else the largest epoch in the frame."""
-    if run.steps_per_epoch:
-        return int(run.steps_per_epoch)
-    if table.empty or "epoch" not in table:
-        return None
-    return int(table.groupby("epoch").size().max())
+    """Steps per epoch as the reconstruction laid them out (its largest epoch), else the run's.
+
+    The frame first: every number of one report comes from one reconstruction, also when
+    ``--steps-per-epoch`` overrode the logs (LRA025 names that contradiction).
+    """
+    if not table.empty and "epoch" in table:
+        return int(table.groupby("epoch").size().max())
+    return int(run.steps_per_epoch) if run.steps_per_epoch else None
 
 
 def events(run: Run, kind: str) -> list[CallbackEvent]:

@@ -112,8 +112,45 @@ def initial_variable(timeline: Timeline) -> float | None:
     return None
 
 
+#: the fewest significant digits a printed lr is taken to carry (Keras' ``%.4e`` prints 5)
+MIN_PRINTED_DIGITS = 4
+
+
+def printed_tolerance(printed: float) -> float:
+    """Half a unit in the last digit of ``printed`` as written (its shortest ``repr``).
+
+    A value typed by hand or printed rounded (``0.000421875``, ``lr: 4.2188e-04``) carries only
+    its printed digits; a float32 widened to float64 (``0.0007500000356230885``) carries all of
+    them, and its tolerance is below one float32 ulp, so it must match exactly. Trailing zeros
+    are lost by the time a value is a float (Keras prints ``1.0000e-03``), so at least
+    ``MIN_PRINTED_DIGITS`` are assumed: ``0.001`` never stands for 0.0009.
+    """
+    if printed is None or not np.isfinite(printed) or printed == 0:
+        return 0.0
+    exponent = int(np.floor(np.log10(abs(float(printed)))))
+    written = repr(abs(float(printed))).split("e")[0]
+    significant = len(written.replace(".", "").lstrip("0").rstrip("0")) or 1
+    # a hair above half a unit: the decimal boundary itself is not representable in binary
+    return 0.5000001 * 10.0 ** (exponent - max(significant, MIN_PRINTED_DIGITS) + 1)
+
+
+def matches_printed(printed: float | None, exact: float | None) -> bool:
+    """True when ``printed`` is ``exact`` in float32, or ``exact`` rounded to the printed digits.
+
+    The digits may round the float32 value or the decimal product it stands for (``0.000421875``
+    typed for the float32 ``0.00042187498``), which differ by up to one float32 spacing.
+    """
+    if printed is None or exact is None:
+        return False
+    if f32_float(printed) == f32_float(exact):
+        return True
+    spacing = float(np.spacing(np.float32(abs(exact))))
+    return abs(float(printed) - float(exact)) <= printed_tolerance(printed) + spacing
+
+
 def infer_factor(old: float, printed: float) -> float | None:
-    """The shortest decimal factor ``f`` with ``f32(old*f) == f32(printed)``, if one has ≤6 digits."""
+    """The shortest decimal factor ``f`` with ``old*f`` matching ``printed`` (float32 or its printed
+    digits), if one has ≤6 digits."""
     if not old or printed is None or not np.isfinite(printed) or old <= 0:
         return None
     ratio = printed / old
@@ -121,7 +158,7 @@ def infer_factor(old: float, printed: float) -> float | None:
         return None
     for digits in range(1, 7):
         candidate = float(f"{ratio:.{digits}g}")
-        if f32_float(old * candidate) == f32_float(printed):
+        if matches_printed(printed, f32_float(old * candidate)):
             return candidate
     return None
 
@@ -146,12 +183,21 @@ def plateau_rule(run: Run, timeline: Timeline) -> PlateauRule | None:
     if not factors:
         return None
     factor = max(set(factors), key=factors.count)
+    # a floor is a printed value above old*factor beyond its printed digits; Keras stops reducing
+    # at min_lr, so a later reduction printed below it means it was no floor at all
     floors = [
-        r.printed
-        for r in reductions
-        if f32_float(r.printed) > f32_float(r.old * factor) and r.printed < r.old
+        (index, r.printed)
+        for index, r in enumerate(reductions)
+        if r.printed < r.old
+        and f32_float(r.printed) > f32_float(r.old * factor)
+        and not matches_printed(r.printed, f32_float(r.old * factor))
     ]
-    return PlateauRule(factor, floors[0] if floors else None, "inferred")
+    floors = [
+        (index, value) for index, value in floors
+        if not any(f32_float(later.printed) < f32_float(value) and not matches_printed(later.printed, value)
+                   for later in reductions[index + 1:])
+    ]
+    return PlateauRule(factor, floors[0][1] if floors else None, "inferred")
 
 
 def replay_era(timeline: Timeline) -> str:

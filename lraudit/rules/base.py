@@ -157,12 +157,17 @@ class Rule:
 
     @classmethod
     def finding(cls, run: Run, message: str, **facts: object) -> Finding:
-        """A :class:`Finding` of this rule; ``fix`` defaults to the docstring's *Fix* section."""
+        """A :class:`Finding` of this rule; ``fix`` defaults to the docstring's *Fix* section.
+
+        ``severity`` defaults to the rule's; a rule whose docstring states a size threshold may
+        lower it for a finding whose effect is below that threshold.
+        """
         fix = facts.pop("fix", None) or cls.doc.section("Fix")
+        severity = facts.pop("severity", None) or cls.severity
         return Finding(
             code=cls.code,
             name=cls.name,
-            severity=cls.severity,
+            severity=Severity(severity),
             message=message,
             fix=str(fix),
             run=run.path,

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from lraudit.numfmt import lr_text
 from lraudit.rules._facts import (
@@ -22,8 +23,6 @@ from lraudit.rules._plateau import plateau_rule
 from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from lraudit.reconstruction import Timeline
     from lraudit.run import Run
 
@@ -40,12 +39,52 @@ def decay_value(timeline: Timeline, table: pd.DataFrame) -> float | None:
     return float((1.0 / float(row["decay_factor"]) - 1.0) / float(row["step"]))
 
 
-def intended_factor(run: Run, timeline: Timeline, decay: float) -> tuple[float, str]:
-    """The per-epoch factor the user most likely wanted, and why we think so."""
+#: A legacy ``decay`` whose applied lr ends less than this fraction below the base variable over
+#: the whole run (``1 - 1/(1 + decay*last_step)``) has a negligible effect: its findings are info.
+NEGLIGIBLE_DECAY_DRIFT = 0.05
+
+
+def decay_drift(decay: float, last_step: int) -> float:
+    """How far below the base variable legacy ``decay`` brings the lr by ``last_step`` (0.03 = -3 %)."""
+    return 1.0 - 1.0 / (1.0 + decay * max(last_step, 0))
+
+
+def per_epoch_intent(run: Run, timeline: Timeline) -> tuple[float, str] | None:
+    """The per-epoch factor the run shows the user wanted, and where it shows; None without one.
+
+    A per-epoch intent is a per-epoch lr writer next to the legacy ``decay``: a ReduceLROnPlateau
+    (its factor), or a LearningRateScheduler (given or seen setting the lr; its factor is what
+    ``decay`` gives over one epoch when it were applied once per epoch). Without one, legacy
+    ``decay`` alone is a deliberate per-step ("power") schedule, to explain and not to correct.
+    """
     rule = plateau_rule(run, timeline)
     if rule is not None and rule.factor:
         return rule.factor, "the factor this run's ReduceLROnPlateau uses"
-    return 1.0 / (1.0 + decay), f"what decay={decay:g} would give if it were applied once per epoch"
+    kinds = (("ReduceLROnPlateau", "plateau_reduction"), ("LearningRateScheduler", "scheduler_set"))
+    writers = [name for name, kind in kinds if callback_specs(timeline, name) or events(run, kind)]
+    if not writers:
+        return None
+    decay = decay_value(timeline, frame(timeline)) or 0.0
+    return 1.0 / (1.0 + decay), (
+        f"what decay={decay:g} would give if it were applied once per epoch, as this run's "
+        f"{writers[0]} is"
+    )
+
+
+def power_schedule_text(decay: float, base: float, last_step: int, applied: float) -> str:
+    """Legacy ``decay`` without a per-epoch writer explained as the per-step schedule it is."""
+    return (
+        f"with no per-epoch lr writer in this run, decay={decay:g} is a per-step (\"power\") schedule "
+        f"lr = {lr_text(base)} / (1 + {decay:g}*iterations): {lr_text(applied)} at step {last_step} "
+        f"({-100 * decay_drift(decay, last_step):.3g} % over the run)"
+    )
+
+
+_POWER_SCHEDULE_FIX = (
+    "Nothing to change if this per-step decay is what you meant; to see or log the applied lr use "
+    "`lraudit timeline` or ``optimizer._decayed_lr(tf.float32)``; the same schedule in Keras 3 is "
+    "``InverseTimeDecay(lr, decay_steps=1, decay_rate=decay)``."
+)
 
 
 def decay_for_factor(factor: float, steps: int) -> float:
@@ -61,7 +100,12 @@ class HiddenDecay(Rule):
         An optimizer with legacy ``decay > 0`` (standalone Keras 2, OptimizerV2, ``legacy.*``)
         divides the lr by ``1 + decay * iterations`` on every update, but every log (console,
         CSVLogger, History, TensorBoard, the saved config) shows the undecayed base variable. The
-        finding reports both values at the point where they differ most.
+        finding reports both values at the point where they differ most. Its severity follows the
+        size of the effect: when the applied lr ends less than ``NEGLIGIBLE_DECAY_DRIFT`` (5 %)
+        below the base over the whole run (e.g. ``decay=1e-6`` over 31240 steps: -3.0 %) it is
+        info, otherwise a warning. A per-epoch ``decay`` is proposed only when the run shows a
+        per-epoch intent (a ReduceLROnPlateau or LearningRateScheduler); legacy ``decay`` alone is
+        a deliberate per-step ("power") schedule and is explained, not corrected.
     Why it matters:
         The lr you read in the logs is not the lr that trained the model: after a few epochs the
         applied lr can be several times smaller, and decisions taken from the logged value (tuning,
@@ -90,11 +134,19 @@ class HiddenDecay(Rule):
             return
         decay = decay_value(timeline, table) or 0.0
         steps = steps_per_epoch(run, table) or 1
-        factor, why = intended_factor(run, timeline, decay)
-        advice = (
-            f"decay={decay_for_factor(factor, steps):.4g} would give the intended x{factor:g} per epoch "
-            f"({why}; with {steps} steps per epoch, over the first epoch)"
-        )
+        intent = per_epoch_intent(run, timeline)
+        drift = 1.0 - float(pd.to_numeric(table.loc[decayed, "decay_factor"]).min())
+        last = table[decayed].iloc[-1]
+        if intent is not None:
+            factor, why = intent
+            advice = (
+                f"decay={decay_for_factor(factor, steps):.4g} would give the intended x{factor:g} per epoch "
+                f"({why}; with {steps} steps per epoch, over the first epoch)"
+            )
+        else:
+            advice = power_schedule_text(
+                decay, float(last["lr_base"]), int(last["step"]), float(last["lr_effective"])
+            )
         logs = logged(timeline)
         schedule_driven = schedule(timeline) is not None
         before_decay = "the schedule's value before legacy decay" if schedule_driven else "the base variable"
@@ -113,7 +165,6 @@ class HiddenDecay(Rule):
             where = str(worst["location"])
             subject = f"the logged {lr_text(value)} ({where}) is {before_decay}"
         else:
-            last = table[decayed].iloc[-1]
             step, applied = int(last["step"]), float(last["lr_effective"])
             value = float(last["lr_base"])
             reads = logs[logs["relation"].isin(["next_step", "after_callback"])]
@@ -136,6 +187,8 @@ class HiddenDecay(Rule):
             f"{subject}; the applied lr at step {step} (epoch {epoch}) was {lr_text(applied)} because "
             f"decay={decay:g} divides it by 1+decay*iterations on every batch "
             f"(by {1 + decay * (step or 0):.4g} at step {step}); {advice}",
+            severity=Severity.INFO if drift < NEGLIGIBLE_DECAY_DRIFT else None,
+            fix=None if intent is not None else _POWER_SCHEDULE_FIX,
             epoch=epoch,
             step=step,
             logged=value,
@@ -159,7 +212,10 @@ class DecayPerBatch(Rule):
         Any run where legacy ``decay`` is applied. It states the factor the lr really falls by
         over the first and the last epoch (``(1+d*s*e)/(1+d*s*(e+1))``, not a constant), and the
         ``decay`` that gives a chosen per-epoch factor F over the first epoch:
-        ``D = (1/F - 1) / steps_per_epoch``.
+        ``D = (1/F - 1) / steps_per_epoch`` - only when the run shows a per-epoch intent (a
+        ReduceLROnPlateau factor, a LearningRateScheduler). Without one, ``decay`` is a
+        deliberate per-step ("power") schedule ``lr/(1+decay*t)``: the finding states where it
+        ends and proposes nothing.
     Why it matters:
         ``decay`` is commonly read as "per epoch"; with 100 steps per epoch, ``decay=0.01``
         halves the lr within the first epoch.
@@ -189,14 +245,23 @@ class DecayPerBatch(Rule):
         epochs = int(table["epoch"].max()) + 1
         first = 1.0 / (1.0 + decay * steps)
         last = (1.0 + decay * steps * (epochs - 1)) / (1.0 + decay * steps * epochs)
-        factor, why = intended_factor(run, timeline, decay)
-        wanted = decay_for_factor(factor, steps)
+        intent = per_epoch_intent(run, timeline)
+        if intent is not None:
+            factor, why = intent
+            advice = (
+                f"decay={decay_for_factor(factor, steps):.4g} gives x{factor:g} over the first epoch ({why})"
+            )
+        else:
+            end = table[decayed].iloc[-1]
+            advice = power_schedule_text(
+                decay, float(end["lr_base"]), int(end["step"]), float(end["lr_effective"])
+            )
         yield cls.finding(
             run,
             f"legacy decay={decay:g} is applied per batch, not per epoch: with {steps} steps per epoch "
             f"the lr is divided by 1+{decay:g}*iterations, x{first:.4g} over epoch 0 and x{last:.4g} "
-            f"over epoch {epochs - 1} (not a constant factor); decay={wanted:.4g} gives x{factor:g} "
-            f"over the first epoch ({why})",
+            f"over epoch {epochs - 1} (not a constant factor); {advice}",
+            fix=None if intent is not None else _POWER_SCHEDULE_FIX,
             epoch=0,
             step=int(table["step"].min()),
             source=optimizer_location(timeline),

@@ -22,6 +22,7 @@ from lraudit.rules._plateau import (
     initial_variable,
     logged_lr_drops,
     logged_reductions,
+    matches_printed,
     meaning_minimizes,
     plateau_rule,
     replay,
@@ -249,10 +250,10 @@ class PlateauValueMismatch(Rule):
             if reduction.old is None or reduction.printed is None:
                 continue
             expected = max(reduction.old * rule.factor, rule.min_lr or 0.0)
-            printed = f32_float(reduction.printed)
-            if printed == f32_float(expected):
+            # a hand-typed or rounded print matches within its printed digits
+            if matches_printed(reduction.printed, f32_float(expected)):
                 continue
-            if rule.origin == "inferred" and rule.min_lr is not None and printed == f32_float(rule.min_lr):
+            if rule.origin == "inferred" and matches_printed(reduction.printed, rule.min_lr):
                 continue
             observed = infer_factor(reduction.old, reduction.printed)
             yield cls.finding(
@@ -377,7 +378,7 @@ class MinLrFloor(Rule):
         floor = f32_float(rule.min_lr)
         table = frame(timeline)
         reductions = logged_reductions(run, timeline)
-        at_floor = [r for r in reductions if r.printed is not None and f32_float(r.printed) == floor]
+        at_floor = [r for r in reductions if matches_printed(r.printed, floor)]
         from_epoch: int | None = None
         location = at_floor[0].location if at_floor else None
         if at_floor:

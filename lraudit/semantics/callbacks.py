@@ -22,10 +22,12 @@ the user names it explicitly on the command line.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import math
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -555,9 +557,12 @@ def load_schedule_function(reference: str) -> Callable[..., Any]:
             if spec is None or spec.loader is None:
                 raise UsageError(f"cannot import schedule file {target!r}")
             module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            # the user's module may print at import: stdout carries the report, never its prints
+            with contextlib.redirect_stdout(sys.stderr):
+                spec.loader.exec_module(module)
         else:
-            module = importlib.import_module(target)
+            with contextlib.redirect_stdout(sys.stderr):
+                module = importlib.import_module(target)
     except UsageError:
         raise
     except ModuleNotFoundError as exc:
@@ -581,10 +586,12 @@ def call_schedule(function: Callable[..., Any], epoch: int, current_lr: float) -
     """
     name = getattr(function, "__name__", "schedule")
     try:
-        try:
-            value = function(epoch, float(current_lr))
-        except TypeError:
-            value = function(epoch)
+        # its prints go to stderr: stdout carries the report (JSON, SARIF...) and must stay clean
+        with contextlib.redirect_stdout(sys.stderr):
+            try:
+                value = function(epoch, float(current_lr))
+            except TypeError:
+                value = function(epoch)
     except Exception as exc:
         raise UsageError(
             f"schedule function {name!r} raised at epoch {epoch}: {type(exc).__name__}: {exc}"
