@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from lraudit.run import Fit, Run, SavedCounter
+from lraudit.saved_counters import read_counters
 from lraudit.sources.base import (
     SCALAR_COLUMNS,
     CallbackEvent,
@@ -547,6 +548,39 @@ def _epoch_count(fits: list[Fit], global_epoch: pd.Series) -> int:
     return max([fit.end_epoch for fit in fits] + logged + [0])
 
 
+def _bars_may_count_samples(datas: list[SourceData], keras: str | None) -> bool:
+    """True when the logged steps per epoch may be a sample count: Keras 1/2.0-2.2 (and tf.keras
+    with NumPy inputs before TF 2.2) drew sample-count bars, announced by ``Train on N samples``;
+    a fit that printed that header had its steps computed, and Keras 3 never counts samples."""
+    if keras == "3":
+        return False
+    return not any(info.samples is not None for data in datas for info in data.fits)
+
+
+def _accumulation(optimizer: dict[str, Any] | None) -> int:
+    """Keras 3 ``gradient_accumulation_steps`` of the optimizer config (1 without)."""
+    value = (_unwrapped(optimizer).get("config") or {}).get("gradient_accumulation_steps") if optimizer else None
+    return int(value) if _is_number(value) and value > 1 else 1
+
+
+def _apply_saved_counters(run: Run, datas: list[SourceData]) -> None:
+    """Steps per epoch from the saved counters when the logs do not show it (or show a sample
+    count), and a warning for each saved counter the logged run cannot have produced."""
+    reading = read_counters(
+        run.saved_counters,
+        run.fits,
+        run.epochs,
+        run.steps_per_epoch,
+        _bars_may_count_samples(datas, run.keras),
+        _accumulation(run.optimizer),
+    )
+    run.notes.extend(reading.notes)
+    run.warnings.extend(reading.warnings)
+    if reading.steps_per_epoch is not None:
+        run.steps_per_epoch = reading.steps_per_epoch
+        run.fits = [replace(fit, steps_per_epoch=reading.steps_per_epoch) for fit in run.fits]
+
+
 def _saved_counters(datas: list[SourceData]) -> list[SavedCounter]:
     return [
         SavedCounter(path=data.path, iterations=data.iterations)
@@ -585,5 +619,6 @@ def assemble(path: str, datas: list[SourceData], inputs: list[InputFile]) -> Run
     _merge_compile_config(run, datas)
     run.keras = _hint(datas, "keras", run, "Keras generation") or _keras_from_logged_keys(run.scalars)
     run.backend = _hint(datas, "backend", run, "backend")
+    _apply_saved_counters(run, datas)
     run.disagreements = _disagreements(run.scalars)
     return run
