@@ -559,7 +559,8 @@ def _bars_may_count_samples(datas: list[SourceData], keras: str | None) -> bool:
 
 def _accumulation(optimizer: dict[str, Any] | None) -> int:
     """Keras 3 ``gradient_accumulation_steps`` of the optimizer config (1 without)."""
-    value = (_unwrapped(optimizer).get("config") or {}).get("gradient_accumulation_steps") if optimizer else None
+    config = (_unwrapped(optimizer).get("config") or {}) if optimizer else {}
+    value = config.get("gradient_accumulation_steps")
     return int(value) if _is_number(value) and value > 1 else 1
 
 

@@ -140,7 +140,8 @@ def read_counters(
             batches = sample_batch_sizes(steps[0], decided)
             if batches is not None:
                 reading.steps_per_epoch = decided
-                reading.notes.append(_decided_note(counters, decided, epochs, _samples_reason(steps[0], batches)))
+                why = _samples_reason(steps[0], batches)
+                reading.notes.append(_decided_note(counters, decided, epochs, why))
                 return reading
         described = f"{steps[0]} steps" if uniform else f"{'/'.join(map(str, steps))} steps (by fit)"
         fitting = f"; the counters fit {decided} steps per epoch" if decided is not None else ""
