@@ -43,18 +43,32 @@ def _described(counters: Sequence[SavedCounter]) -> str:
     return ", ".join(f"{counter.iterations} ({counter.path})" for counter in counters)
 
 
-def steps_from_counters(values: Sequence[int], epochs: int) -> int | None:
-    """The steps per epoch that makes every counter in ``values`` an epoch end of ``epochs`` epochs.
+def steps_from_counters(values: Sequence[int], epochs: int) -> tuple[int, list[int]] | None:
+    """The steps per epoch that makes the counters in ``values`` epoch ends of ``epochs`` epochs,
+    with the counters that decided it; None when no number, or more than one, fits.
 
     The largest counter is first taken as saved after the last epoch (``model.save`` after
     ``fit()``, the last ``ModelCheckpoint``): steps = largest / epochs, when every counter is a
     multiple of it. Otherwise, with two or more counters, the one divisor of their greatest
-    common divisor that keeps the largest within ``epochs`` epochs; None when no number, or
-    more than one, fits.
+    common divisor that keeps the largest within ``epochs`` epochs. A file saved by a longer run
+    than the one logged holds a larger counter: when all counters together decide nothing, the
+    largest ones are left out one by one (two counters at least must still agree).
     """
     positive = sorted({int(value) for value in values if value > 0})
-    if not positive or epochs <= 0:
+    if epochs <= 0:
         return None
+    for keep in range(len(positive), 0, -1):
+        kept = positive[:keep]
+        if keep < len(positive) and keep < 2:
+            break
+        steps = _steps_of_all(kept, epochs)
+        if steps is not None:
+            return steps, kept
+    return None
+
+
+def _steps_of_all(positive: list[int], epochs: int) -> int | None:
+    """:func:`steps_from_counters` for exactly these (sorted, positive) counters."""
     largest = positive[-1]
     if largest % epochs == 0 and all(value % (largest // epochs) == 0 for value in positive):
         return largest // epochs
@@ -119,44 +133,64 @@ def read_counters(
 ) -> CounterReading:
     """What ``counters`` say about a run of ``fits`` (``epochs`` in all; see the module docstring).
 
-    ``logged_steps`` is the steps per epoch the logs show for every fit (None when they do not,
-    or when fits differ: then the counters are only checked); ``bars_may_count_samples`` is
-    True when that number was read off a progress bar that may count samples (no
-    ``Train on N samples`` header, not Keras 3).
+    ``logged_steps`` is the steps per epoch the logs show for the run (a fit's own count comes
+    first; None when the logs do not show it); ``bars_may_count_samples`` is True when that
+    number was read off a progress bar that may count samples (no ``Train on N samples``
+    header, not Keras 3).
     """
     reading = CounterReading()
     if not counters or epochs <= 0 or not fits:
         return reading
     per_fit = [fit.steps_per_epoch or logged_steps for fit in fits]
-    decided = steps_from_counters([c.iterations for c in counters], epochs) if accumulation <= 1 else None
+    found = steps_from_counters([c.iterations for c in counters], epochs) if accumulation <= 1 else None
+    decided, deciding = found if found is not None else (None, [])
     if all(per_fit):
         steps = [int(value) for value in per_fit if value]
-        ends = epoch_end_counters(fits, steps, accumulation)
-        unexplained = [c for c in counters if c.iterations not in ends]
+        unexplained = _unexplained(counters, fits, steps, accumulation)
         if not unexplained:
             return reading
-        uniform = len(set(steps)) == 1
-        if decided is not None and uniform and bars_may_count_samples:
-            batches = sample_batch_sizes(steps[0], decided)
-            if batches is not None:
-                reading.steps_per_epoch = decided
-                why = _samples_reason(steps[0], batches)
-                reading.notes.append(_decided_note(counters, decided, epochs, why))
-                return reading
-        described = f"{steps[0]} steps" if uniform else f"{'/'.join(map(str, steps))} steps (by fit)"
-        fitting = f"; the counters fit {decided} steps per epoch" if decided is not None else ""
-        for counter in unexplained:
-            reading.warnings.append(
-                f"{counter.path}: saved iteration counter {counter.iterations} is no epoch end of the "
-                f"logged run ({epochs} epoch(s) of {described} per epoch, {max(ends)} updates at most)"
-                f"{fitting}: the file was saved by another run, inside an epoch, or the logs hold only "
-                "part of its training"
-            )
+        batches = sample_batch_sizes(steps[0], decided) if decided is not None else None
+        if len(set(steps)) > 1 or not bars_may_count_samples or batches is None:
+            fitting = f"; the counters fit {decided} steps per epoch" if decided is not None else ""
+            _warn(reading, unexplained, fits, steps, epochs, fitting)
+            return reading
+        why = _samples_reason(steps[0], batches)
+    elif decided is not None:
+        why = "the logs do not show the steps per epoch"
+    else:
         return reading
-    if decided is not None:
-        reading.steps_per_epoch = decided
-        reading.notes.append(_decided_note(counters, decided, epochs, "the logs do not show it"))
+    reading.steps_per_epoch = decided
+    used = [c for c in counters if c.iterations in deciding]
+    reading.notes.append(_decided_note(used, decided, epochs, why))
+    steps = [decided] * len(fits)
+    _warn(reading, _unexplained(counters, fits, steps, accumulation), fits, steps, epochs, "")
     return reading
+
+
+def _unexplained(
+    counters: Sequence[SavedCounter], fits: Sequence[Fit], steps: list[int], accumulation: int
+) -> list[SavedCounter]:
+    ends = epoch_end_counters(fits, steps, accumulation)
+    return [counter for counter in counters if counter.iterations not in ends]
+
+
+def _warn(
+    reading: CounterReading,
+    unexplained: list[SavedCounter],
+    fits: Sequence[Fit],
+    steps: list[int],
+    epochs: int,
+    fitting: str,
+) -> None:
+    """One warning per counter no epoch end of the logged run explains, naming both numbers."""
+    described = f"{steps[0]} steps" if len(set(steps)) == 1 else f"{'/'.join(map(str, steps))} steps (by fit)"
+    updates = sum(max(fit.end_epoch - fit.first_epoch, 0) * n for fit, n in zip(fits, steps, strict=False))
+    for counter in unexplained:
+        reading.warnings.append(
+            f"{counter.path}: saved iteration counter {counter.iterations} is no epoch end of the logged "
+            f"run ({epochs} epoch(s) of {described} per epoch, {updates} updates){fitting}: the file was "
+            "saved by another run, inside an epoch, or the logs hold only part of its training"
+        )
 
 
 def _samples_reason(bar_count: int, batches: tuple[int, int]) -> str:
