@@ -28,7 +28,9 @@ from lraudit.saved_counters import (
 )
 
 DNNREPAIR = Path(__file__).resolve().parent.parent / "fixtures" / "real-logs" / "k22-dnnrepair" / "README.txt"
-ADAM_2_2_4 = {"optimizer_config": {"class_name": "Adam", "config": {"lr": 0.0010000000474974513, "decay": 0.0}}}
+ADAM_2_2_4 = {
+    "optimizer_config": {"class_name": "Adam", "config": {"lr": 0.0010000000474974513, "decay": 0.0}}
+}
 
 
 def _write_h5(path: Path, iterations: int, keras_version: str = "2.2.4") -> Path:
@@ -62,7 +64,8 @@ def test_dnnrepair_counters_give_79_steps_per_epoch_not_the_sample_count(tmp_pat
     # misleading names on purpose: the epoch a file was saved at comes from its counter only
     run = _dnnrepair_run(tmp_path, {"saved-model-08-0.96.hdf5": 79, "saved-model-01-0.91.hdf5": 632})
     _, report = _audit(run)
-    assert (report["keras"], report["epochs"], report["steps_per_epoch"], report["steps"]) == ("2", 8, 79, 632)
+    shape = (report["keras"], report["epochs"], report["steps_per_epoch"], report["steps"])
+    assert shape == ("2", 8, 79, 632)
     assert report["warnings"] == []
     [note] = [note for note in report["notes"] if note.startswith("steps per epoch 79")]
     assert "79 (" in note and "632 (" in note and "(1, 8)" in note
@@ -75,7 +78,8 @@ def test_dnnrepair_counter_of_a_longer_run_is_a_warning_naming_both_numbers(tmp_
     _, report = _audit(run)
     assert report["steps_per_epoch"] == 79
     [warning] = [w for w in report["warnings"] if "saved iteration counter" in w]
-    assert "c.hdf5" in warning and "1580" in warning and "8 epoch(s) of 79 steps" in warning and "632 updates" in warning
+    assert "c.hdf5" in warning and "1580" in warning
+    assert "8 epoch(s) of 79 steps" in warning and "632 updates" in warning
 
 
 def test_dnnrepair_steps_per_epoch_option_still_wins(tmp_path):
@@ -125,7 +129,8 @@ def test_real_run_without_console_gets_steps_from_its_saved_models(tmp_path, nam
     expected_steps = int(truth["epoch"].value_counts().iloc[0])
     _, report = _audit(tmp_path)
     assert report["steps_per_epoch"] == expected_steps
-    assert any(note.startswith(f"steps per epoch {expected_steps} from the saved") for note in report["notes"])
+    decided = f"steps per epoch {expected_steps} from the saved"
+    assert any(note.startswith(decided) for note in report["notes"])
     out = tmp_path / "steps.csv"
     proc = run_lraudit("timeline", tmp_path, "-o", out)
     assert proc.returncode == 0, proc.stderr
