@@ -181,3 +181,44 @@ def test_read_counters_confirming_or_deciding():
     assert "fit 79 steps per epoch" in kept.warnings[0]
     silent = read_counters(counters, [Fit(0, 0, 8, steps_per_epoch=79)], 8, 79, True)
     assert (silent.steps_per_epoch, silent.notes, silent.warnings) == (None, [], [])
+
+
+# ---------------------------------------------------------------- the Keras era from every file
+
+GALEXY = Path(__file__).resolve().parent.parent / "fixtures" / "real-logs" / "k3-galexy" / "training_log.csv"
+
+
+def _k3_console(key: str) -> str:
+    return "".join(
+        f"Epoch {epoch}/3\n10/10 ━━━━━━━━━━━━━━━━━━━━ 1s 50ms/step - loss: 0.5 - {key}: 0.0010\n"
+        for epoch in range(1, 4)
+    )
+
+
+def test_keras3_csvlogger_is_keras_3_alone_and_beside_a_keras3_console(tmp_path):
+    shutil.copy(GALEXY, tmp_path / "training_log.csv")
+    _, alone = _audit(tmp_path / "training_log.csv", "--optimizer", "Adam(learning_rate=1e-3)")
+    assert alone["keras"] == "3"
+    (tmp_path / "train.log").write_text(_k3_console("learning_rate"))
+    files = (tmp_path / "train.log", tmp_path / "training_log.csv")
+    _, both = _audit(*files, "--optimizer", "Adam(learning_rate=1e-3)")
+    assert both["keras"] == "3" and not any("hints disagree" in w for w in both["warnings"])
+
+
+def test_lr_key_a_callback_chose_is_outvoted_by_the_bar_glyphs_with_a_note(tmp_path):
+    """Keras 3 bars (━) with a user callback logging ``lr``: Keras 3, no warning."""
+    (tmp_path / "train.log").write_text(_k3_console("lr"))
+    (tmp_path / "history.csv").write_text("epoch,loss,lr\n0,0.5,0.001\n1,0.5,0.001\n2,0.5,0.001\n")
+    _, report = _audit(tmp_path, "--optimizer", "Adam(learning_rate=1e-3)")
+    assert report["keras"] == "3"
+    assert not any("disagree" in w or "mixed" in w for w in report["warnings"])
+    [note] = [n for n in report["notes"] if n.startswith("Keras 3 (told by")]
+    assert "history.csv logs lr" in note
+
+
+def test_saved_model_version_against_keras3_bars_is_a_warning(tmp_path):
+    (tmp_path / "train.log").write_text(_k3_console("loss2"))
+    _write_h5(tmp_path / "model.h5", 30, keras_version="2.2.4")
+    _, report = _audit(tmp_path)
+    assert report["keras"] == "2"  # the saved file states its version: the most specific word
+    assert any(w.startswith("Keras generation hints disagree") for w in report["warnings"])
