@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from lraudit.run import Fit, Run, SavedCounter
+from lraudit.saved_counters import read_counters
 from lraudit.sources.base import (
     SCALAR_COLUMNS,
     CallbackEvent,
@@ -460,6 +461,63 @@ def _is_default_setting(value: Any) -> bool:
     return not isinstance(value, (bool, dict, list)) and value in _DEFAULT_SETTING_VALUES
 
 
+@dataclass(frozen=True)
+class _EraVote:
+    """One file's word on the Keras generation; ``by_key`` when only its lr key name tells."""
+
+    generation: str
+    path: str
+    rank: int
+    by_key: bool
+
+
+def _era_votes(datas: list[SourceData]) -> list[_EraVote]:
+    """Every file's Keras-generation hint, the most specific first.
+
+    A file's own evidence (a saved model's ``keras_version``, config keys, bar glyphs and
+    console warnings) comes before the name of the lr key a CSVLogger/History file logged: any
+    callback can write ``lr`` or ``learning_rate`` into ``logs``, so the key is the weakest word.
+    """
+    votes = []
+    for data in datas:
+        facts = _facts(data)
+        rank = facts.hint_rank if facts is not None else 99
+        if data.keras:
+            votes.append(_EraVote(data.keras, data.path, rank, by_key=False))
+        elif facts is not None and facts.keras_keys:
+            told = _keras_from_logged_keys(data.scalars)
+            if told:
+                votes.append(_EraVote(told, data.path, rank, by_key=True))
+    return sorted(votes, key=lambda vote: (vote.by_key, vote.rank))
+
+
+def _keras_generation(run: Run, datas: list[SourceData]) -> str | None:
+    """The Keras generation told by every file of the run (:func:`_era_votes`), the most
+    specific winning. Outvoted lr key names are a note (a callback chose the name); a
+    disagreement between the files' own evidence is a warning."""
+    votes = _era_votes(datas)
+    if not votes:
+        return _keras_from_logged_keys(run.scalars)
+    chosen = votes[0]
+    against = [vote for vote in votes if vote.generation != chosen.generation]
+    if not against:
+        return chosen.generation
+    if not chosen.by_key and all(vote.by_key for vote in against):
+        keys = ", ".join(
+            f"{vote.path} logs {'learning_rate' if vote.generation == '3' else 'lr'}" for vote in against
+        )
+        run.notes.append(
+            f"Keras {chosen.generation} (told by {chosen.path}); {keys}, the key Keras "
+            f"{against[0].generation}'s callbacks write: a callback of its own logged it under that name"
+        )
+        return chosen.generation
+    described = ", ".join(
+        f"{vote.generation} ({vote.path}{', its lr key' if vote.by_key else ''})" for vote in votes
+    )
+    run.warnings.append(f"Keras generation hints disagree: {described}; using {chosen.generation}")
+    return chosen.generation
+
+
 def _merge_compile_config(run: Run, datas: list[SourceData]) -> None:
     """Compile settings of every source; the latest saved model's win, a conflict is a warning.
 
@@ -599,6 +657,40 @@ def _epoch_count(fits: list[Fit], global_epoch: pd.Series) -> int:
     return max([fit.end_epoch for fit in fits] + logged + [0])
 
 
+def _bars_may_count_samples(datas: list[SourceData], keras: str | None) -> bool:
+    """True when the logged steps per epoch may be a sample count: Keras 1/2.0-2.2 (and tf.keras
+    with NumPy inputs before TF 2.2) drew sample-count bars, announced by ``Train on N samples``;
+    a fit that printed that header had its steps computed, and Keras 3 never counts samples."""
+    if keras == "3":
+        return False
+    return not any(info.samples is not None for data in datas for info in data.fits)
+
+
+def _accumulation(optimizer: dict[str, Any] | None) -> int:
+    """Keras 3 ``gradient_accumulation_steps`` of the optimizer config (1 without)."""
+    config = (_unwrapped(optimizer).get("config") or {}) if optimizer else {}
+    value = config.get("gradient_accumulation_steps")
+    return int(value) if _is_number(value) and value > 1 else 1
+
+
+def _apply_saved_counters(run: Run, datas: list[SourceData]) -> None:
+    """Steps per epoch from the saved counters when the logs do not show it (or show a sample
+    count), and a warning for each saved counter the logged run cannot have produced."""
+    reading = read_counters(
+        run.saved_counters,
+        run.fits,
+        run.epochs,
+        run.steps_per_epoch,
+        _bars_may_count_samples(datas, run.keras),
+        _accumulation(run.optimizer),
+    )
+    run.notes.extend(reading.notes)
+    run.warnings.extend(reading.warnings)
+    if reading.steps_per_epoch is not None:
+        run.steps_per_epoch = reading.steps_per_epoch
+        run.fits = [replace(fit, steps_per_epoch=reading.steps_per_epoch) for fit in run.fits]
+
+
 def _saved_counters(datas: list[SourceData]) -> list[SavedCounter]:
     return [
         SavedCounter(path=data.path, iterations=data.iterations)
@@ -636,8 +728,9 @@ def assemble(path: str, datas: list[SourceData], inputs: list[InputFile]) -> Run
     run.warnings.extend(choice.warnings)
     run.saved_counters = _saved_counters(datas)
     _merge_compile_config(run, datas)
-    run.keras = _hint(datas, "keras", run, "Keras generation") or _keras_from_logged_keys(run.scalars)
+    run.keras = _keras_generation(run, datas)
     run.backend = _hint(datas, "backend", run, "backend")
+    _apply_saved_counters(run, datas)
     run.disagreements = _disagreements(run.scalars)
     run.code_facts, run.code_fits, code_notes = _link_code(datas, authority)
     run.notes.extend(code_notes)

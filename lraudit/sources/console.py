@@ -407,11 +407,14 @@ class _Reader:
             state.last_current = bar.current
         if bar.final:
             state.final, state.final_line = bar, number
+            # the lr key is the one the era's callbacks write (Keras 2 ``lr``, Keras 3
+            # ``learning_rate``), but a callback of the user's may write either: weak evidence,
+            # outweighed by the bar's glyphs and the era's console messages
             for key, _ in bar.metrics:
                 if key == "lr":
-                    self.evidence["k2"] += 1
+                    self.evidence["k2_weak"] += 1
                 elif key.startswith("learning_rate"):
-                    self.evidence["k3"] += 1
+                    self.evidence["k3_weak"] += 1
 
     # ---- headers and fits ---------------------------------------------------------------------
 
