@@ -734,7 +734,49 @@ def assemble(path: str, datas: list[SourceData], inputs: list[InputFile]) -> Run
     run.disagreements = _disagreements(run.scalars)
     run.code_facts, run.code_fits, code_notes = _link_code(datas, authority)
     run.notes.extend(code_notes)
+    run.fits = _steps_from_code(run, authority)
     return run
+
+
+#: ``fit(batch_size=None)`` on arrays batches by 32 in every Keras era
+KERAS_DEFAULT_BATCH_SIZE = 32
+
+
+def _steps_from_code(run: Run, authority: list[FitInfo]) -> list[Fit]:
+    """Steps per epoch the logs do not show, from the code's ``fit`` arguments (cited in a note).
+
+    ``steps_per_epoch=N`` as written, or ``ceil(samples / batch_size)`` when the bars counted
+    samples (``Train on N samples``) and the code gives the batch size.
+    """
+    fits = list(run.fits)
+    for position, (fit, info) in enumerate(zip(fits, authority, strict=False)):
+        code = run.code_fits[position] if position < len(run.code_fits) else None
+        if fit.steps_per_epoch is not None or code is None:
+            continue
+        steps, why = None, None
+        if isinstance(code.steps_per_epoch, int) and code.steps_per_epoch > 0:
+            steps = code.steps_per_epoch
+            why = f"steps_per_epoch={steps} ({code.arguments['steps_per_epoch'].location})"
+        elif info.samples and isinstance(code.batch_size, int) and code.batch_size > 0:
+            steps = -(-info.samples // code.batch_size)
+            why = (
+                f"ceil({info.samples} samples / batch_size={code.batch_size}) = {steps} "
+                f"(batch_size at {code.arguments['batch_size'].location})"
+            )
+        elif info.samples and code.method == "fit" and "batch_size" not in code.arguments:
+            # "Train on N samples" means arrays were passed: fit() batches them by its default
+            steps = -(-info.samples // KERAS_DEFAULT_BATCH_SIZE)
+            why = (
+                f"ceil({info.samples} samples / {KERAS_DEFAULT_BATCH_SIZE}) = {steps}: the fit call at "
+                f"{code.location} gives no batch_size, so Keras' default {KERAS_DEFAULT_BATCH_SIZE} applies"
+            )
+        if steps is None:
+            continue
+        fits[position] = replace(fit, steps_per_epoch=steps)
+        run.notes.append(f"fit {position + 1}: steps per epoch from the code: {why}")
+    if run.steps_per_epoch is None and fits and all(f.steps_per_epoch for f in fits):
+        run.steps_per_epoch = fits[0].steps_per_epoch
+    return fits
 
 
 def _link_code(datas: list[SourceData], authority: list[FitInfo]):

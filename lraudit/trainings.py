@@ -51,9 +51,43 @@ def new_training_reason(fit) -> str | None:
     return getattr(fit, "new_training", None)
 
 
+def fresh_optimizers(data: SourceData) -> dict[int, str]:
+    """Fits (by index) whose code compiled a fresh optimizer rather than continuing the last one.
+
+    The notebook's own code tells it even when the output does not (a compile in a cell saved
+    without an execution count, a second model trained with the same printed epoch count).
+    """
+    facts = data.code_facts
+    if facts is None or not facts.trainings or not data.fits:
+        return {}
+    from lraudit.code.link import link_fits
+
+    ordered = sorted(data.fits, key=lambda f: f.index)
+    linked, _ = link_fits([fit.location for fit in ordered], facts, by_cell=True)
+    fresh: dict[int, str] = {}
+    for previous, (fit, code) in zip([None, *linked[:-1]], zip(ordered, linked, strict=True), strict=True):
+        if code is None or previous is None or code is previous or code.continues_fit is not None:
+            continue
+        if code.optimizer_record is None:
+            continue
+        where = code.compile_location or code.optimizer_record.location
+        fresh[fit.index] = f"a fresh optimizer compiled at {where}"
+    return fresh
+
+
 def split_source(data: SourceData) -> list[SourceData]:
     """Cut one source at the fits it marked as starting a new training (else ``[data]``)."""
     fits = sorted(data.fits, key=lambda f: f.index)
+    fresh = fresh_optimizers(data)
+    if fresh:
+        data = replace(
+            data,
+            fits=[
+                replace(f, new_training=f.new_training or fresh[f.index]) if f.index in fresh else f
+                for f in data.fits
+            ],
+        )
+        fits = sorted(data.fits, key=lambda f: f.index)
     cuts = [fit.index for fit in fits[1:] if new_training_reason(fit)]
     if not cuts:
         return [data]

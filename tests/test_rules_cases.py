@@ -80,6 +80,13 @@ def build_case(case: dict) -> tuple[Run, Timeline]:
         saved_counters=[SavedCounter(**c) for c in run_spec.get("saved_counters", [])],
         keras=run_spec.get("keras"),
     )
+    code_file = run_spec.get("code")
+    if code_file:  # training code beside the case, read statically as lraudit reads a script
+        from lraudit.code import CodeCell, read_code
+
+        text = (Path(case["_dir"]) / code_file).read_text()
+        run.code_facts = read_code([CodeCell(text, code_file)])
+        run.code_fits = list(run.code_facts.trainings)
     opt = case.get("optimizer")
     optimizer = None
     if opt is not None:

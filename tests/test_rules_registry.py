@@ -28,7 +28,7 @@ CATALOGUE = {
     "LRA019": ("warmup-decreases", "warning"), "LRA020": ("zero-lr-update", "warning"),
     "LRA021": ("logged-lr-shifted", "info"), "LRA022": ("log-downsampled", "info"),
     "LRA023": ("invalid-lr", "error"), "LRA024": ("unused-lr-change", "info"),
-    "LRA025": ("settings-contradict-logs", "error"),
+    "LRA025": ("settings-contradict-logs", "error"), "LRA026": ("custom-lr-writer", "warning"),
 }
 
 

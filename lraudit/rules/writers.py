@@ -1,4 +1,4 @@
-"""Rules about the writes of the lr variable: LRA014, LRA024."""
+"""Rules about the writes of the lr variable: LRA014, LRA024, LRA026."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -171,3 +171,51 @@ def _variable_during(table, epoch: int) -> float | None:
         return None
     values = table.loc[table["epoch"] == epoch, "lr_variable"].dropna()
     return float(values.iloc[0]) if len(values) else None
+
+
+@REGISTRY.register
+class CustomLrWriter(Rule):
+    """A callback defined in the training code writes the lr: its values cannot be replayed.
+
+    What it detects:
+        The code passes ``fit`` a callback of a class it defines itself (a cyclic or warm-up
+        schedule, say) whose methods set the lr (``K.set_value(model.optimizer.lr, ...)``,
+        ``optimizer.learning_rate.assign(...)``, ``optimizer.lr = ...``). lraudit reads code, never
+        runs it, so the lr that callback applied is not reconstructed.
+    Why it matters:
+        The optimizer's own lr (and every number derived from it) is not what the updates used,
+        unless a logged lr series shows the callback's values; an audit that stayed silent would
+        pass a run whose lr it does not know.
+    Example:
+        ``SGD(lr=0.0011)`` with a per-batch ``CyclicLR(base_lr=1e-8, max_lr=...)`` callback that
+        calls ``K.set_value(self.model.optimizer.lr, lr)`` in ``on_batch_begin``.
+    Fix:
+        Log the lr the callback sets (per batch, e.g. into ``logs`` or TensorBoard) and audit
+        those logs, or express the schedule as a ``LearningRateSchedule`` that lraudit evaluates.
+    References:
+        keras ``keras/src/callbacks/callback.py`` @ v3.15.1 (callback hooks); reference §4.
+    """
+
+    code = "LRA026"
+    name = "custom-lr-writer"
+    severity = Severity.WARNING
+    needs_lr_values = False
+
+    @classmethod
+    def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        seen: set[str] = set()
+        for code in run.code_fits:
+            if code is None:
+                continue
+            for record in code.callback_records:
+                if not (record.custom and record.custom_sets_lr) or record.location in seen:
+                    continue
+                seen.add(record.location)
+                yield cls.finding(
+                    run,
+                    f"{record.class_name} ({record.location}) is a callback defined in the code that sets "
+                    f"the lr, passed to fit at {code.location}: the lr it applied is not reconstructed "
+                    "(the code is read, never run), so the applied lr of this run is unknown beyond what "
+                    "the logs show",
+                    source=record.location,
+                )
