@@ -466,9 +466,41 @@ KERAS_CHOICES = ("2", "3", "auto")
 BACKEND_CHOICES = ("auto", "tensorflow", "jax", "torch")
 
 
+#: ``"2:Adam(learning_rate=2e-4)"``: an optimizer compiled fresh before fit 2
+_FIT_PREFIX = re.compile(r"^\s*(\d+)\s*:\s*(\S.*)$", re.DOTALL)
+
+
+def split_fit_optimizers(
+    optimizer: str | Path | OptimizerSpec | Sequence[str | Path] | None,
+) -> tuple[str | Path | OptimizerSpec | None, dict[int, str]]:
+    """The run's optimizer and the per-fit ones (``"N:EXPR"``: compiled fresh before fit N)."""
+    if optimizer is None or isinstance(optimizer, (str, Path)) or not isinstance(optimizer, Sequence):
+        items = [] if optimizer is None else [optimizer]
+    else:
+        items = list(optimizer)
+    main: str | Path | OptimizerSpec | None = None
+    per_fit: dict[int, str] = {}
+    for item in items:
+        match = _FIT_PREFIX.match(item) if isinstance(item, str) else None
+        if match is not None:
+            number = int(match.group(1))
+            if number < 1:
+                raise UsageError(f"optimizer {item!r}: fits are numbered from 1", argument="optimizer")
+            per_fit[number] = match.group(2).strip()
+        elif main is None:
+            main = item
+        else:
+            raise UsageError(
+                f"optimizer given twice ({main!r}, {item!r}); prefix later ones with the fit they start "
+                'from, e.g. "2:Adam(learning_rate=1e-5)"',
+                argument="optimizer",
+            )
+    return main, per_fit
+
+
 def run_options(
     *,
-    optimizer: str | Path | OptimizerSpec | None = None,
+    optimizer: str | Path | OptimizerSpec | Sequence[str | Path] | None = None,
     callbacks: Sequence[str] = (),
     keras: str = "auto",
     steps_per_epoch: int | None = None,
@@ -478,7 +510,9 @@ def run_options(
 
     ``optimizer`` is an expression (``"Adam(lr=1e-3, decay=1e-2)"``), a JSON config or saved model
     file (read here, so the timeline stage never reads the disk), or an
-    :class:`~lraudit.semantics.specs.OptimizerSpec`. A bad value raises
+    :class:`~lraudit.semantics.specs.OptimizerSpec`; or a list of them where the later ones carry
+    the fit they start from (``"2:Adam(learning_rate=2e-4)"``: compiled fresh before fit 2, whose
+    counter restarts at 0 — fine-tuning after a re-compile). A bad value raises
     :class:`~lraudit.errors.UsageError` (a missing file :class:`~lraudit.errors.InputError`).
     """
     from lraudit.options import RunOptions
@@ -495,8 +529,10 @@ def run_options(
         )
     callback_texts = [callbacks] if isinstance(callbacks, str) else [str(text) for text in callbacks]
     _check_callbacks(callback_texts)
+    optimizer, per_fit = split_fit_optimizers(optimizer)
     return RunOptions(
         optimizer=resolve_optimizer(optimizer),
+        fit_optimizers={number: resolve_optimizer(text) for number, text in sorted(per_fit.items())},
         callbacks=callback_texts,
         keras=keras,
         steps_per_epoch=None if steps_per_epoch is None else int(steps_per_epoch),

@@ -36,6 +36,9 @@ class RunOptions:
     """
 
     optimizer: OptimizerOverride | str | None = None
+    #: fresh optimizers compiled before a fit: 1-based fit number (in log order) -> override; the
+    #: counter restarts there and every later fit uses it (fine-tuning with a re-compile)
+    fit_optimizers: dict[int, OptimizerOverride | str] = field(default_factory=dict)
     callbacks: list[str] = field(default_factory=list)
     keras: str = "auto"
     steps_per_epoch: int | None = None

@@ -12,10 +12,14 @@ if TYPE_CHECKING:
 
 PathsArg = Annotated[list[Path], typer.Argument(help="Run directories or single log files.")]
 OptimizerOpt = Annotated[
-    str | None,
+    list[str] | None,
     typer.Option(
         "--optimizer",
-        help='Optimizer when the logs hold no config: "Adam(lr=1e-3, decay=1e-2)" or a JSON/model file.',
+        help=(
+            'Optimizer when the logs hold no config: "Adam(lr=1e-3, decay=1e-2)" or a JSON/model file. '
+            'Repeatable for a re-compile between fits: "2:Adam(learning_rate=1e-5)" is a fresh optimizer '
+            "compiled before fit 2 (fits numbered from 1 in log order)."
+        ),
     ),
 ]
 CallbackOpt = Annotated[
@@ -49,7 +53,7 @@ TableFormatOpt = Annotated[
 
 
 def run_options(
-    optimizer: str | None,
+    optimizer: list[str] | str | None,
     callback: list[str] | None,
     keras: str = "auto",
     steps_per_epoch: int | None = None,

@@ -36,6 +36,9 @@ def explain(
 
     if fmt not in ("text", "json"):
         raise UsageError(f"--format must be text or json, not {fmt!r}")
+    if optimizer and len(optimizer) > 1 and path is None:
+        raise UsageError("explain --optimizer alone takes one optimizer")
+    optimizer_text = optimizer[0] if optimizer and path is None else None
     options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
     if path is not None:
         if epochs is not None:
@@ -44,7 +47,7 @@ def explain(
         from lraudit.reconstruction import build_timeline
 
         explanation = explain_timeline(build_timeline(load_run(path), options))
-    elif optimizer is not None:
+    elif optimizer_text is not None:
         if steps_per_epoch is None:
             raise UsageError("explain --optimizer needs --steps-per-epoch N (optimizer updates per epoch)")
         from lraudit.semantics.expressions import parse_callback_expr
@@ -55,7 +58,7 @@ def explain(
             epochs=DEFAULT_EPOCHS if epochs is None else epochs,
             keras=keras,
             callbacks=[parse_callback_expr(text) for text in options.callbacks],
-            subject=optimizer if not Path(optimizer).is_file() else None,
+            subject=optimizer_text if not Path(optimizer_text).is_file() else None,
         )
     else:
         raise UsageError("explain needs a run PATH or --optimizer EXPR")

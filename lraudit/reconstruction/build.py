@@ -70,6 +70,7 @@ from lraudit.reconstruction.scalars import exact_epoch_lr
 from lraudit.reconstruction.spec import (
     choose_optimizer,
     complete_spec,
+    fit_optimizer_specs,
     keras_generation,
     note_assumed_backend,
     parse_callbacks,
@@ -147,13 +148,16 @@ def build_timeline(run: Run, options: RunOptions | None = None) -> Timeline:
     spec = complete_spec(spec, keras, run, options, notes)
     schedule_driven = not isinstance(spec.learning_rate, (int, float))
 
-    fits = fit_plan(run, options, per_step_dependency(spec), notes)
+    n_fits = len(run.fits) or 1
+    fit_specs = fit_optimizer_specs(run, options, keras, n_fits, notes)
+    per_step = next(filter(None, map(per_step_dependency, [spec, *fit_specs.values()])), None)
+    fits = fit_plan(run, options, per_step, notes)
     if not fits:
         raise InputError(f"{run.path}: the logs show no training epoch, so there is no step to rebuild")
     accumulation = int(spec.gradient_accumulation_steps or 1)
     resets = choose_counter_resets(
         run, fits, accumulation, notes, callbacks=callbacks, variable_lr=not schedule_driven
-    )
+    ) | {position for position in fit_specs if 0 < position < len(fits)}
     layout = lay_out_steps(fits, accumulation, resets)
     notes.extend(filter(None, [accumulation_note(layout, fits)]))
 
@@ -164,16 +168,20 @@ def build_timeline(run: Run, options: RunOptions | None = None) -> Timeline:
     if not schedule_driven:
         start = initial_variable(run, spec, spec_origin, epoch_lr, callbacks, notes)
         lr_known = bool(np.isfinite(start))
-        variable = VariableWalk(run, layout, start, epoch_lr, callbacks, keras, notes).run()
+        starts = {
+            p: np.float32(s.learning_rate) for p, s in fit_specs.items() if isinstance(s.learning_rate, float)
+        }
+        variable = VariableWalk(run, layout, start, epoch_lr, callbacks, keras, notes, starts).run()
         changes = variable.changes
 
     per_row = variable.per_row(layout) if variable else None
     backend_assumed = keras == "3" and spec.backend is None
     if backend_assumed:
         note_assumed_backend(spec, layout.step, per_row, notes)
-    lr_base, lr_effective = applied_lr(spec, layout.step, per_row)
+    segments = _spec_segments(spec, fit_specs, layout)
+    lr_base, lr_effective = _applied_by_segment(segments, layout, per_row)
     frame = _frame(layout, lr_base, lr_effective, variable)
-    next_values = after_epoch_values(spec, layout, variable)
+    next_values = _after_epoch_by_segment(segments, layout, variable)
     logged = join_logged(run, layout, frame, next_values, changes, keras, schedule_driven)
     fill_frame_logged(frame, logged)
     return Timeline(
@@ -197,6 +205,45 @@ def build_timeline(run: Run, options: RunOptions | None = None) -> Timeline:
             "lr_known": lr_known,
         },
     )
+
+
+def _spec_segments(
+    spec: OptimizerSpec, fit_specs: dict[int, OptimizerSpec], layout: Layout
+) -> list[tuple[OptimizerSpec, np.ndarray, np.ndarray]]:
+    """Each optimizer with the rows and epochs it drove: the run's, then one per fresh per-fit optimizer."""
+    row_owner = np.zeros(layout.rows, dtype=np.int64)
+    epoch_owner = np.zeros(layout.n_epochs, dtype=np.int64)
+    ordered = sorted(fit_specs.items())
+    for index, (position, _) in enumerate(ordered, start=1):
+        row_owner[layout.fit_position >= position] = index
+        epoch_owner[layout.epoch_fit_position >= position] = index
+    specs = [spec, *(s for _, s in ordered)]
+    return [(s, row_owner == i, epoch_owner == i) for i, s in enumerate(specs)]
+
+
+def _applied_by_segment(segments, layout: Layout, per_row):
+    """(base, effective) lr per row, each row with the arithmetic of the optimizer that drove it."""
+    if len(segments) == 1:
+        return applied_lr(segments[0][0], layout.step, per_row)
+    base = np.full(layout.rows, np.nan, dtype=np.float32)
+    effective = np.full(layout.rows, np.nan, dtype=np.float32)
+    for spec, rows, _ in segments:
+        if rows.any():
+            part = per_row[rows] if per_row is not None else None
+            base[rows], effective[rows] = applied_lr(spec, layout.step[rows], part)
+    return base, effective
+
+
+def _after_epoch_by_segment(segments, layout: Layout, variable: VariableWalk | None):
+    """The after-epoch values (what epoch-end logs describe), per epoch from its own optimizer."""
+    result = after_epoch_values(segments[0][0], layout, variable)
+    for spec, _, epochs in segments[1:]:
+        other = after_epoch_values(spec, layout, variable)
+        for name in ("base", "effective", "eager_base"):
+            mine, theirs = getattr(result, name), getattr(other, name)
+            if mine is not None and theirs is not None:
+                mine[epochs] = theirs[epochs]
+    return result
 
 
 def _frame(layout: Layout, lr_base, lr_effective, variable: VariableWalk | None) -> pd.DataFrame:

@@ -188,8 +188,11 @@ class VariableWalk:
         callbacks: list[CallbackSpec],
         keras: str,
         notes: list[str],
+        fit_start_lr: dict[int, np.float32] | None = None,
     ) -> None:
         self.keras = keras
+        #: fit plan position -> the lr of a fresh optimizer compiled before that fit
+        self.fit_start_lr = fit_start_lr or {}
         self.source_run = run
         self.layout = layout
         self.start = start
@@ -223,10 +226,7 @@ class VariableWalk:
         for epoch in range(self.layout.n_epochs):
             position = int(self.layout.epoch_fit_position[epoch])
             if position != previous_position and position >= 0:
-                if replay_plateau is not None:
-                    replay_plateau.on_train_begin()
-                if position > 0 and self.layout.fit_starts[position] == 0:
-                    value = self.start  # a fresh optimizer starts from its constructor lr
+                value = self._fit_begins(position, value, replay_plateau)
                 previous_position = position
             event = scheduler.get(epoch)
             if event is not None:
@@ -253,6 +253,16 @@ class VariableWalk:
             self.after_epoch[epoch] = value
         self._link()
         return self
+
+    def _fit_begins(self, position: int, value: np.float32, replay_plateau) -> np.float32:
+        """The variable when the fit at plan ``position`` begins (callbacks' state resets there)."""
+        if replay_plateau is not None:
+            replay_plateau.on_train_begin()
+        if position in self.fit_start_lr:
+            return self.fit_start_lr[position]  # a fresh optimizer given for this fit
+        if position > 0 and self.layout.fit_starts[position] == 0:
+            return self.start  # a fresh optimizer starts from its constructor lr
+        return value
 
     def _write(self, callback, epoch, old, new, printed, location, origin="logged") -> np.float32:
         self.starts.append(epoch + 1 if callback == PLATEAU else epoch)

@@ -337,3 +337,26 @@ def note_assumed_backend(spec: OptimizerSpec, counter, variable, notes: list[str
             "(compiled TensorFlow, XLA and eager arithmetic differ here): assumed TensorFlow; "
             "pass --backend jax|torch|tensorflow"
         )
+
+
+def fit_optimizer_specs(
+    run: Run, options: RunOptions, keras: str, n_fits: int, notes: list[str]
+) -> dict[int, OptimizerSpec]:
+    """Fresh optimizers given per fit (``"2:Adam(...)"``), by fit plan position (0-based), completed."""
+    from lraudit.semantics.expressions import parse_optimizer_expr
+
+    found: dict[int, OptimizerSpec] = {}
+    for number, override in sorted(options.fit_optimizers.items()):
+        if number > n_fits:
+            raise UsageError(
+                f"optimizer for fit {number}: the logs of {run.path} show {n_fits} fit(s)",
+                argument="optimizer",
+            )
+        if isinstance(override, str):
+            override = OptimizerOverride(text=override, spec=parse_optimizer_expr(override))
+        spec, _ = _override_spec(override, keras, [])
+        given = f"--optimizer {number}:{override.text}"
+        spec = complete_spec(dataclasses.replace(spec, source=given), keras, run, options, [])
+        notes.append(f"fit {number}: a fresh optimizer compiled before it ({given})")
+        found[number - 1] = spec
+    return found
