@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lraudit.numfmt import lr_text
+from lraudit.numfmt import epoch_text, lr_text
 from lraudit.rules._facts import (
     built_schedule,
     callback_specs,
@@ -17,6 +17,7 @@ from lraudit.rules._facts import (
     optimizer_location,
     schedule,
     steps_per_epoch,
+    total_epochs,
 )
 from lraudit.rules._plateau import plateau_rule
 from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
@@ -133,7 +134,8 @@ class HiddenDecay(Rule):
         epoch = _epoch_of(table, step)
         yield cls.finding(
             run,
-            f"{subject}; the applied lr at step {step} (epoch {epoch}) was {lr_text(applied)} because "
+            f"{subject}; the applied lr at step {step} ({epoch_text(epoch, total_epochs(run, timeline))}) "
+            f"was {lr_text(applied)} because "
             f"decay={decay:g} divides it by 1+decay*iterations on every batch "
             f"(by {1 + decay * (step or 0):.4g} at step {step}); {advice}",
             epoch=epoch,
@@ -194,8 +196,9 @@ class DecayPerBatch(Rule):
         yield cls.finding(
             run,
             f"legacy decay={decay:g} is applied per batch, not per epoch: with {steps} steps per epoch "
-            f"the lr is divided by 1+{decay:g}*iterations, x{first:.4g} over epoch 0 and x{last:.4g} "
-            f"over epoch {epochs - 1} (not a constant factor); decay={wanted:.4g} gives x{factor:g} "
+            f"the lr is divided by 1+{decay:g}*iterations, x{first:.4g} over {epoch_text(0, epochs)} and "
+            f"x{last:.4g} over {epoch_text(epochs - 1, epochs)} (not a constant factor); "
+            f"decay={wanted:.4g} gives x{factor:g} "
             f"over the first epoch ({why})",
             epoch=0,
             step=int(table["step"].min()),

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from lraudit.numfmt import f32_float, lr_text
+from lraudit.numfmt import epoch_numbers, epoch_text, f32_float, lr_text
 from lraudit.rules._facts import (
     callback_specs,
     epoch_metric,
@@ -15,6 +15,7 @@ from lraudit.rules._facts import (
     logged,
     optimizer_location,
     schedule,
+    total_epochs,
 )
 from lraudit.rules._plateau import (
     auto_minimizes,
@@ -104,7 +105,8 @@ def _optional_float(value: object) -> float | None:
 
 
 def _epochs_text(epochs: list[int]) -> str:
-    return ", ".join(str(e) for e in epochs) if epochs else "none"
+    """0-based epochs as the console numbers them (1-based)."""
+    return epoch_numbers(epochs)
 
 
 @REGISTRY.register
@@ -147,7 +149,8 @@ class PlateauUnexpectedReduction(Rule):
                     run,
                     "the logs show a ReduceLROnPlateau reduction to "
                     f"{lr_text(reduction.printed)} at the end "
-                    f"of epoch {reduction.epoch} ({reduction.location}), but replaying "
+                    f"of {epoch_text(reduction.epoch, total_epochs(run, timeline))} ({reduction.location}), "
+                    "but replaying "
                     f"monitor={spec.kwargs.get('monitor', 'val_loss')!r} with the given "
                     "arguments reduces "
                     f"only at epochs {_epochs_text(sorted(expected))}",
@@ -205,7 +208,8 @@ class PlateauMissedReduction(Rule):
             yield cls.finding(
                 run,
                 f"replaying monitor={spec.kwargs.get('monitor', 'val_loss')!r} with the given arguments "
-                f"reduces the lr to {lr_text(new_lr)} at the end of epoch {epoch}, but the logs show no "
+                f"reduces the lr to {lr_text(new_lr)} at the end of "
+                f"{epoch_text(epoch, total_epochs(run, timeline))}, but the logs show no "
                 "reduction there",
                 epoch=epoch,
                 effective=new_lr,
@@ -255,8 +259,8 @@ class PlateauValueMismatch(Rule):
             observed = infer_factor(reduction.old, reduction.printed)
             yield cls.finding(
                 run,
-                f"ReduceLROnPlateau set the lr to {reduction.printed!r} at the end of epoch "
-                f"{reduction.epoch} "
+                f"ReduceLROnPlateau set the lr to {reduction.printed!r} at the end of "
+                f"{epoch_text(reduction.epoch, total_epochs(run, timeline))} "
                 f"({reduction.location}), but max(old*factor, min_lr) = max({lr_text(reduction.old)}*"
                 f"{rule.factor:g}, {rule.min_lr or 0:g}) = {lr_text(f32_float(expected))} in float32 "
                 f"(factor {'given' if rule.origin != 'inferred' else 'inferred from the other reductions'})"
@@ -396,7 +400,7 @@ class MinLrFloor(Rule):
         yield cls.finding(
             run,
             f"ReduceLROnPlateau reached min_lr={lr_text(floor)} ({source}): the lr sits at the floor from "
-            f"epoch {from_epoch} on ({max(epochs - from_epoch, 0)} of {epochs} epochs); "
+            f"{epoch_text(from_epoch, epochs)} on ({max(epochs - from_epoch, 0)} of {epochs} epochs); "
             f"x{rule.factor:g} would "
             "have gone lower",
             epoch=from_epoch,

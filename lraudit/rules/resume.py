@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lraudit.numfmt import lr_text
-from lraudit.rules._facts import decay_steps_mask, frame, is_schedule
+from lraudit.numfmt import epoch_text, lr_text
+from lraudit.rules._facts import decay_steps_mask, frame, is_schedule, total_epochs
 from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
@@ -96,7 +96,8 @@ class IterationsCarriedOver(Rule):
                 continue
             yield cls.finding(
                 run,
-                f"fit {start.fit + 1} starts at epoch {start.epoch} with the optimizer's counter at "
+                f"fit {start.fit + 1} starts at {epoch_text(start.epoch, total_epochs(run, timeline))} "
+                "with the optimizer's counter at "
                 f"{start.first_step} (carried over from the previous fit), so the lr continues: its first "
                 f"update applied {lr_text(start.first_lr)}, not the {lr_text(restart_lr)} of a restart"
                 f"{_counter_note(run)}",
@@ -141,7 +142,8 @@ class IterationsResetOnResume(Rule):
                 continue
             yield cls.finding(
                 run,
-                f"fit {start.fit + 1} continues at epoch {start.epoch} but the optimizer's counter "
+                f"fit {start.fit + 1} continues at {epoch_text(start.epoch, total_epochs(run, timeline))} "
+                "but the optimizer's counter "
                 "restarted at "
                 f"{start.first_step} (it was {start.previous_last_step} at the end of the previous fit): the "
                 f"applied lr jumps back from {lr_text(start.previous_last_lr)} to {lr_text(start.first_lr)}"

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lraudit.numfmt import lr_text
-from lraudit.rules._facts import built_schedule, frame, logged, optimizer_location
+from lraudit.numfmt import epoch_text, lr_text
+from lraudit.rules._facts import built_schedule, frame, logged, optimizer_location, total_epochs
 from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
@@ -72,8 +72,8 @@ class LrCollapse(Rule):
         yield cls.finding(
             run,
             f"the applied lr falls to {lr_text(float(row['lr_effective']))} at step {int(row['step'])} "
-            f"(epoch "
-            f"{int(row['epoch'])}), below 1% of its peak {lr_text(peak)}, before half of the "
+            f"({epoch_text(int(row['epoch']), total_epochs(run, timeline))}), "
+            f"below 1% of its peak {lr_text(peak)}, before half of the "
             f"{len(lr)} updates",
             epoch=int(row["epoch"]),
             step=int(row["step"]),
@@ -228,7 +228,7 @@ class InvalidLr(Rule):
         yield cls.finding(
             run,
             f"{len(bad)} update(s) applied an invalid lr ({lr_text(float(first['lr_effective']))} from step "
-            f"{int(first['step'])}, epoch {int(first['epoch'])}; steps "
+            f"{int(first['step'])}, {epoch_text(int(first['epoch']), total_epochs(run, timeline))}; steps "
             f"{_ranges([int(s) for s in bad['step']])})"
             f"{why}{seen}",
             epoch=int(first["epoch"]),
