@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +43,8 @@ SEVERITY_COLORS = {"error": "#c0392b", "warning": "#d68910", "info": "#2e86c1"}
 MAX_EPOCH_LINES = 60
 #: findings labelled per panel (more are counted in the legend)
 MAX_FINDING_LABELS = 12
+#: picture resolution
+DPI = 100
 
 
 def plot_format(path: str | os.PathLike[str]) -> str:
@@ -102,27 +103,13 @@ def _draw_and_save(
 
 
 def _save_atomically(fig: Any, path: Path, fmt: str) -> Path:
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise UsageError(f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=directory)
-    os.close(handle)
-    try:
+    from lraudit.outputs import atomic_target
+
+    with atomic_target(path) as temporary:
         # no timestamps in the file: the same runs give the same bytes
         metadata = {"Date": None} if fmt == "svg" else {"Software": None}
-        fig.savefig(tmp, format=fmt, dpi=110, metadata=metadata, bbox_inches="tight", pad_inches=0.2)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it a normal file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        fig.savefig(temporary, format=fmt, dpi=DPI, metadata=metadata, bbox_inches="tight", pad_inches=0.2)
     return path
-
-
-def _umask() -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
 
 
 # --------------------------------------------------------------------------- one panel

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from lraudit.numfmt import epoch_numbers, epoch_text, f32_float, lr_text
+from lraudit.numfmt import epoch_text, epochs_text, f32_float, lr_text
 from lraudit.rules._facts import (
     callback_specs,
     epoch_metric,
@@ -105,8 +105,8 @@ def _optional_float(value: object) -> float | None:
 
 
 def _epochs_text(epochs: list[int]) -> str:
-    """0-based epochs as the console numbers them (1-based)."""
-    return epoch_numbers(epochs)
+    """0-based epochs as the console numbers them (1-based): ``epochs 3, 5 and 7``, ``epoch 9``."""
+    return epochs_text(epochs) if epochs else "no epoch"
 
 
 @REGISTRY.register
@@ -153,7 +153,7 @@ class PlateauUnexpectedReduction(Rule):
                     "but replaying "
                     f"monitor={spec.kwargs.get('monitor', 'val_loss')!r} with the given "
                     "arguments reduces "
-                    f"only at epochs {_epochs_text(sorted(expected))}",
+                    f"only at {_epochs_text(sorted(expected))}",
                     epoch=reduction.epoch,
                     logged=reduction.printed,
                     source=reduction.location,
@@ -538,11 +538,11 @@ class PlateauModeInferred(Rule):
                     break
                 yield cls.finding(
                     run,
-                    f"ReduceLROnPlateau cut the lr at the end of epochs {_epochs_text(wanted)}; replaying "
+                    f"ReduceLROnPlateau cut the lr at the end of {_epochs_text(wanted)}; replaying "
                     f"monitor={monitor!r} in min mode (mode='auto' minimises it: no 'acc' in the name) with "
                     f"patience={patience} reproduces exactly these reductions, although {monitor} went from "
                     f"{history.iloc[0]:.4g} to {history.iloc[-1]:.4g} (higher is better); in max mode it "
-                    f"would have cut at epochs {_epochs_text(as_max)}",
+                    f"would have cut at {_epochs_text(as_max)}",
                     epoch=wanted[0],
                     logged=reductions[0].printed,
                     source=reductions[0].location,
