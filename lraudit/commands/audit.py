@@ -86,6 +86,8 @@ def audit(
     from lraudit.rules import REGISTRY, parse_codes
 
     config = load_config()
+    for warning in config.warnings:
+        typer.echo(f"lraudit: warning: {warning}", err=True)
     chosen = Format.parse(fmt or config.format or "text")
     threshold = (fail_on or config.fail_on or "error").strip().lower()
     if threshold not in FAIL_ON:

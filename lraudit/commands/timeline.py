@@ -31,10 +31,12 @@ def timeline(
 ) -> None:
     """The learning rate Keras applied at every optimizer step, joined with what was logged."""
     from lraudit.api import load_timeline
+    from lraudit.outputs import check_output
     from lraudit.reconstruction import write_timeline
     from lraudit.report.tables import table_format
 
-    chosen = table_format(output, fmt)  # a bad format fails before any input is read
+    chosen = table_format(output, fmt)  # a bad format or a missing folder fails before any input is read
+    check_output(output, "--output")
     options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
     result = load_timeline(paths, options)
     write_timeline(result.frame, output, chosen)
@@ -42,6 +44,6 @@ def timeline(
         if note.startswith(ASSUMPTION_NOTES):
             typer.echo(f"note: {note}", err=True)
     typer.echo(
-        f"{output}: {len(result.frame)} steps, {result.frame['epoch'].nunique()} epochs",
+        f"lraudit: wrote {output}: {len(result.frame)} steps, {result.frame['epoch'].nunique()} epochs",
         err=True,
     )
