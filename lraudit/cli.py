@@ -91,8 +91,11 @@ def cli_message(exc: LrauditError) -> str:
 def main() -> None:
     """Entry point of the ``lraudit`` console script."""
     try:
-        code = app(standalone_mode=False)
-    except SystemExit:
+        # one program name in usage lines, however it was started (script, python -m, a test)
+        code = app(standalone_mode=False, prog_name="lraudit")
+    except SystemExit as exc:
+        if exc.code == EXIT_INTERRUPTED:  # newer Typer turns Ctrl-C into Exit(130) itself
+            typer.echo("lraudit: interrupted", err=True)
         raise
     except LrauditError as exc:
         typer.echo(f"lraudit: error: {cli_message(exc)}", err=True)
@@ -116,4 +119,6 @@ def main() -> None:
             raise
         typer.echo(f"lraudit: error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_ERROR)
+    if code == EXIT_INTERRUPTED:  # newer Typer turns Ctrl-C into Exit(130) itself
+        typer.echo("lraudit: interrupted", err=True)
     sys.exit(code if isinstance(code, int) else EXIT_SUCCESS)

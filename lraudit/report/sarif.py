@@ -22,7 +22,7 @@ def rule_descriptor(rule: type[Rule]) -> dict[str, Any]:
     """``reportingDescriptor`` of a rule: short/full description and help from its docstring."""
     doc = rule.doc
     sections = "\n\n".join(f"{title}:\n{plain_code(text)}" for title, text in doc.sections.items())
-    markdown = "\n\n".join(f"**{title}**\n\n{text}" for title, text in doc.sections.items())
+    markdown = "\n\n".join(f"**{title}**\n\n{plain_code(text)}" for title, text in doc.sections.items())
     return {
         "id": rule.code,
         "name": rule.name,
@@ -87,7 +87,7 @@ def render(result: AuditResult) -> str:
                     "driver": {
                         "name": "lraudit",
                         "version": __version__,
-                        "informationUri": "https://pypi.org/project/lraudit/",
+                        "informationUri": "https://pypi.org/project/keras-lraudit/",
                         "rules": rules,
                     }
                 },

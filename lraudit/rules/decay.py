@@ -76,7 +76,7 @@ class HiddenDecay(Rule):
         if you wanted a per-epoch factor F, use ``decay = (1/F - 1) / steps_per_epoch`` or an
         explicit ``ExponentialDecay(lr, decay_steps=steps_per_epoch, decay_rate=F, staircase=True)``.
     References:
-        keras-team/keras#2808, #3970, #7874, #13589; reference §1.1–1.2 (``_decayed_lr``), §8.1–8.2.
+        keras-team/keras#2808, #3970, #7874, #13589.
     """
 
     code = "LRA001"
@@ -173,7 +173,7 @@ class DecayPerBatch(Rule):
         --steps-per-epoch N`), or a schedule stated in steps, e.g.
         ``ExponentialDecay(lr, decay_steps=steps_per_epoch, decay_rate=F, staircase=True)``.
     References:
-        keras-team/keras#2808 ("decay is per batch update"); reference §1.1–1.2, §1.7, §8.1, §8.7.
+        keras-team/keras#2808 ("decay is per batch update").
     """
 
     code = "LRA007"
@@ -224,8 +224,7 @@ class WeightDecayIsNotLrDecay(Rule):
         Keep ``weight_decay`` if you want weight regularisation; for a decaying lr add a schedule,
         e.g. ``InverseTimeDecay(lr, decay_steps=1, decay_rate=d)`` (= legacy ``decay=d``).
     References:
-        keras ``keras/src/optimizers/base_optimizer.py`` ``_apply_weight_decay`` @ v3.15.1;
-        reference §1.3–1.4, §8.7.
+        keras ``keras/src/optimizers/base_optimizer.py`` ``_apply_weight_decay`` @ v3.15.1.
     """
 
     code = "LRA008"
@@ -276,7 +275,7 @@ class DecayUnsupported(Rule):
         (bit-identical to the legacy behaviour), or use ``tf.keras.optimizers.legacy.*`` on Keras 2.
     References:
         keras ``keras/src/optimizers/base_optimizer.py`` @ v3.15.1 (``decay`` warning);
-        keras-team/keras#17744, #17752; reference §1.3–1.4, §8.7.
+        keras-team/keras#17744, #17752.
     """
 
     code = "LRA009"
@@ -328,7 +327,7 @@ class DecayStepsLookLikeEpochs(Rule):
         Multiply by the steps per epoch: ``decay_steps = epochs_wanted * steps_per_epoch``.
     References:
         keras ``keras/src/optimizers/schedules/learning_rate_schedule.py`` @ v3.15.1 (``step`` is
-        the optimizer's iteration counter); tensorflow/tensorflow#49208; reference §3.
+        the optimizer's iteration counter); tensorflow/tensorflow#49208.
     """
 
     code = "LRA018"

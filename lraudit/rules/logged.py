@@ -42,7 +42,7 @@ def _int(value: object) -> int | None:
 
 
 def _rounding(rows: pd.DataFrame) -> str:
-    """Say how many values differ by a few ulps only (eager log vs compiled step, reference §1.8)."""
+    """Say how many values differ by a few ulps only (eager log vs compiled step)."""
     if "ulps" not in rows.columns:
         return ""
     ulps = pd.to_numeric(rows["ulps"], errors="coerce")
@@ -93,7 +93,8 @@ class LoggedEffectiveMismatch(Rule):
         Pass the optimizer really used (``--optimizer "Adam(lr=1e-3, decay=1e-2)"``), the callbacks
         (``--callback``) and ``--keras``, or check that the files belong to the same run.
     References:
-        reference §5 (what is logged as learning rate), Appendix A.
+        tf-keras ``tf_keras/callbacks.py`` @ v2.21.0 and keras ``keras/src/callbacks/`` @ v3.15.1
+        (what History, CSVLogger and TensorBoard record as the learning rate).
     """
 
     code = "LRA002"
@@ -147,8 +148,7 @@ class ScheduleNotLogged(Rule):
         (``optimizer.learning_rate`` in ``on_train_batch_begin``); align ``boundaries`` with
         multiples of the steps per epoch if the change should fall on an epoch boundary.
     References:
-        tensorflow/tensorflow#37552, #46248 (TensorBoard logs the lr once per epoch);
-        reference §5.3–5.4, §8.12.
+        tensorflow/tensorflow#37552, #46248 (TensorBoard logs the lr once per epoch).
     """
 
     code = "LRA010"
@@ -238,8 +238,7 @@ class LoggedLrShifted(Rule):
         Shift the logged series when plotting, or read the applied lr with `lraudit timeline`.
     References:
         tf-keras ``tf_keras/callbacks.py`` ``_collect_learning_rate`` @ v2.21.0; keras
-        ``keras/src/callbacks/tensorboard.py`` @ v3.15.1; tensorflow/tensorflow#37552;
-        reference §5.3–5.4, §8.12.
+        ``keras/src/callbacks/tensorboard.py`` @ v3.15.1; tensorflow/tensorflow#37552.
     """
 
     code = "LRA021"
@@ -308,7 +307,7 @@ class LogDownsampled(Rule):
         Read the event files directly (lraudit does, without sampling), or log every epoch.
     References:
         tensorboard ``event_accumulator.py`` ``DEFAULT_SIZE_GUIDANCE`` (reservoir sampling);
-        tensorflow/tensorboard#4975; reference §5.3–5.4.
+        tensorflow/tensorboard#4975.
     """
 
     code = "LRA022"

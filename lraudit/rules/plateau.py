@@ -74,7 +74,7 @@ def _spec_replay(run: Run, timeline: Timeline, spec: CallbackSpec) -> list[tuple
     if monitor.empty or lr0 is None:
         return None
     # the era the timeline replays with: Keras 3 ignores `epsilon` and decides mode='auto' by
-    # the metric's declared direction, Keras 2 by 'acc' in the name (reference §4.1)
+    # the metric's declared direction, Keras 2 by 'acc' in the name
     return replay(
         monitor,
         minimize=_minimizes(spec),
@@ -129,7 +129,7 @@ class PlateauUnexpectedReduction(Rule):
         order of callbacks; audit again with the arguments really used.
     References:
         keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.10.0, tf-keras
-        ``tf_keras/callbacks.py`` @ v2.21.0; reference §4.1.
+        ``tf_keras/callbacks.py`` @ v2.21.0.
     """
 
     code = "LRA003"
@@ -177,7 +177,7 @@ class PlateauMissedReduction(Rule):
         Check that the callback is passed to ``fit`` and its arguments; re-run the audit with
         the arguments really used.
     References:
-        keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.10.0; reference §4.1, §5.1.
+        keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.10.0.
     """
 
     code = "LRA004"
@@ -234,8 +234,7 @@ class PlateauValueMismatch(Rule):
         Look for another writer of the lr (callbacks, ``K.set_value`` in user code); compare
         values as float32 (``np.float32(x)``): 0.0007500000356230885 and 0.00075 are equal.
     References:
-        keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.15.1; tensorflow/tensorflow#39462;
-        reference §4.1, §8.8.
+        keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.15.1; tensorflow/tensorflow#39462.
     """
 
     code = "LRA005"
@@ -290,7 +289,7 @@ class MonitorNotFound(Rule):
         name you monitor; in Keras 3 the accuracy key is ``val_accuracy`` (``val_acc`` in old Keras).
     References:
         keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.15.1 (warning text);
-        tf-keras ``tf_keras/callbacks.py`` @ v2.21.0; reference §4.1 step 2, §4.3.
+        tf-keras ``tf_keras/callbacks.py`` @ v2.21.0.
     """
 
     code = "LRA006"
@@ -364,7 +363,7 @@ class MinLrFloor(Rule):
         Lower ``min_lr`` if training should continue to anneal, or stop earlier (EarlyStopping).
     References:
         keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.15.1 (``max(old*factor, min_lr)``);
-        tensorflow/tensorflow#39462; reference §4.1.
+        tensorflow/tensorflow#39462.
     """
 
     code = "LRA012"
@@ -427,7 +426,7 @@ class PlateauOnSchedule(Rule):
         custom schedule can read a variable you lower yourself).
     References:
         tensorflow/tensorflow#36612, #51399; keras ``keras/src/optimizers/base_optimizer.py``
-        @ v3.15.1 (setter TypeError); reference §1.3, §4.1 (Schedules), §8.5.
+        @ v3.15.1 (setter TypeError).
     """
 
     code = "LRA015"
@@ -483,7 +482,7 @@ class PlateauModeInferred(Rule):
         Pass ``mode='max'`` explicitly for metrics where higher is better.
     References:
         keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.10.0 (``'acc' not in monitor``),
-        ``keras/src/callbacks/monitor_callback.py`` @ v3.15.1; reference §4.1 (Mode), §8.11.
+        ``keras/src/callbacks/monitor_callback.py`` @ v3.15.1.
     """
 
     code = "LRA016"

@@ -78,7 +78,7 @@ class IterationsCarriedOver(Rule):
         Intended: nothing to do. To restart the schedule, create a new optimizer (or
         ``optimizer.iterations.assign(0)``) before the second ``fit``.
     References:
-        tensorflow/tensorflow#49208, keras-team/keras#4446, #12891, #13568; reference §8.3–8.4.
+        tensorflow/tensorflow#49208, keras-team/keras#4446, #12891, #13568.
     """
 
     code = "LRA011"
@@ -125,7 +125,7 @@ class IterationsResetOnResume(Rule):
         Keep the optimizer (reuse the compiled model, or load the whole model with its optimizer
         state), or set ``optimizer.iterations`` to the number of updates already done.
     References:
-        tensorflow/tensorflow#47115, #48947; keras-team/keras#12891; reference §8.3–8.4.
+        tensorflow/tensorflow#47115, #48947; keras-team/keras#12891.
     """
 
     code = "LRA017"

@@ -45,7 +45,8 @@ class LrCollapse(Rule):
         Recompute the decay for the real number of updates (``lraudit solve-decay``), or raise the
         schedule's ``decay_steps``/``alpha``.
     References:
-        reference §1.7 (recipes), §3 (schedules), §8.1.
+        keras ``keras/src/optimizers/schedules/learning_rate_schedule.py`` @ v3.15.1 (the
+        schedules); keras-team/keras#2808 (legacy ``decay`` is per update).
     """
 
     code = "LRA013"
@@ -100,7 +101,7 @@ class WarmupDecreases(Rule):
         ``warmup_target``.
     References:
         keras ``keras/src/optimizers/schedules/learning_rate_schedule.py`` @ v3.15.1
-        (``CosineDecay._warmup_function``); reference §3.
+        (``CosineDecay._warmup_function``).
     """
 
     code = "LRA019"
@@ -143,7 +144,7 @@ class ZeroLrUpdate(Rule):
     Fix:
         Start warm-up at a small positive value, or give ``alpha > 0``.
     References:
-        keras ``keras/src/optimizers/schedules/learning_rate_schedule.py`` @ v3.15.1; reference §3.
+        keras ``keras/src/optimizers/schedules/learning_rate_schedule.py`` @ v3.15.1.
     """
 
     code = "LRA020"
@@ -194,7 +195,7 @@ class InvalidLr(Rule):
         schedule (``ops.minimum(step, decay_steps - 1)``); check ``np.isfinite`` of the weights.
     References:
         keras ``keras/src/optimizers/schedules/learning_rate_schedule.py`` @ v3.15.1
-        (``PolynomialDecay``); reference §1.8 (item 4).
+        (``PolynomialDecay``).
     """
 
     code = "LRA023"

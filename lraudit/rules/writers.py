@@ -35,7 +35,7 @@ class LrWriterConflict(Rule):
         lr instead of returning an absolute value.
     References:
         keras ``keras/src/callbacks/learning_rate_scheduler.py`` and
-        ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.15.1; reference §4.1–4.2.
+        ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.15.1.
     """
 
     code = "LRA014"
@@ -130,8 +130,7 @@ class UnusedLrChange(Rule):
         Nothing to do if intended; when resuming, decide whether to start from the saved
         (unused) lr or from the lr the last epoch ran at.
     References:
-        keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.15.1 (``on_epoch_end``);
-        reference §4.1, §7.1.
+        keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.15.1 (``on_epoch_end``).
     """
 
     code = "LRA024"
