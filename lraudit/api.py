@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -691,8 +691,12 @@ def audit(
     ignore: Sequence[str] = (),
     jobs: int = 1,
     options: RunOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> AuditResult:
     """Audit every run under ``paths``: rebuild each one and apply the rules.
+
+    ``progress(done, total)`` is called once the runs are found and after each run is audited
+    (the command line draws its progress bar with it).
 
     ``select``/``ignore`` are rule codes, names or prefixes (``"LRA01"``); ``jobs > 1`` audits
     runs in that many processes. The reconstruction arguments mean what they mean for
@@ -716,7 +720,14 @@ def audit(
     )
     rules = REGISTRY.select(_codes(select), _codes(ignore))
     runs = load_runs(paths)
-    return AuditResult(runs=list(iter_audits(runs, resolved, rules, int(jobs))), rules=rules)
+    audited = []
+    if progress is not None:
+        progress(0, len(runs))
+    for audit_of_run in iter_audits(runs, resolved, rules, int(jobs)):
+        audited.append(audit_of_run)
+        if progress is not None:
+            progress(len(audited), len(runs))
+    return AuditResult(runs=audited, rules=rules)
 
 
 def _codes(selectors: str | Sequence[str]) -> list[str]:

@@ -29,6 +29,14 @@ class AuditConfig:
     ignore: list[str] = field(default_factory=list)
     format: str | None = None
     path: Path | None = None
+    #: problems worth a warning (unknown keys): the command line shows them on stderr
+    warnings: list[str] = field(default_factory=list)
+
+
+#: the keys of ``[tool.lraudit]`` (``_`` spellings are accepted too)
+KNOWN_KEYS = ("fail-on", "select", "ignore", "format")
+FAIL_ON_VALUES = ("error", "warning", "info", "never")
+FORMAT_VALUES = ("text", "json", "junit", "sarif", "github", "markdown")
 
 
 def find_pyproject(start: Path | None = None) -> Path | None:
@@ -46,7 +54,14 @@ def _codes(value: Any, key: str, path: Path) -> list[str]:
         return [v.strip() for v in value.split(",") if v.strip()]
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return [v.strip() for v in value if v.strip()]
-    raise UsageError(f"{path}: [tool.lraudit] {key} must be a list of rule codes")
+    raise UsageError(f"{path}: [tool.lraudit] {key} must be a list of rule codes, not {value!r}")
+
+
+def _choice(value: Any, key: str, path: Path, allowed: tuple[str, ...]) -> str:
+    text = str(value).strip().lower()
+    if not isinstance(value, str) or text not in allowed:
+        raise UsageError(f"{path}: [tool.lraudit] {key} must be one of {', '.join(allowed)}, not {value!r}")
+    return text
 
 
 def load_config(start: Path | None = None) -> AuditConfig:
@@ -59,17 +74,23 @@ def load_config(start: Path | None = None) -> AuditConfig:
     except (OSError, UnicodeDecodeError, _toml.TOMLDecodeError) as exc:
         raise UsageError(f"{path}: cannot read [tool.lraudit]: {exc}") from exc
     table = data.get("tool", {}).get("lraudit")
-    if not isinstance(table, dict):
+    if table is None:
         return AuditConfig()
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [tool.lraudit] must be a table of settings, not {table!r}")
     config = AuditConfig(path=path)
     for key, value in table.items():
         name = key.replace("_", "-")
         if name == "fail-on":
-            config.fail_on = str(value)
+            config.fail_on = _choice(value, key, path, FAIL_ON_VALUES)
         elif name == "format":
-            config.format = str(value)
+            config.format = _choice(value, key, path, FORMAT_VALUES)
         elif name == "select":
             config.select = _codes(value, key, path)
         elif name == "ignore":
             config.ignore = _codes(value, key, path)
+        else:
+            config.warnings.append(
+                f"{path}: [tool.lraudit] unknown key {key!r} ignored (known: {', '.join(KNOWN_KEYS)})"
+            )
     return config

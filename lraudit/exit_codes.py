@@ -1,4 +1,4 @@
-"""Exit codes of every ``lraudit`` command (DESIGN.md §1), below the CLI so commands share them."""
+"""Exit codes of every ``lraudit`` command , below the CLI so commands share them."""
 from __future__ import annotations
 
 #: nothing at or above ``--fail-on`` (or a command that succeeded)
@@ -7,3 +7,5 @@ EXIT_SUCCESS = 0
 EXIT_FINDINGS = 1
 #: bad usage or unreadable input: one line on stderr, never a traceback
 EXIT_ERROR = 2
+#: interrupted by the user (Ctrl-C): 128 + SIGINT, as shells report it
+EXIT_INTERRUPTED = 130

@@ -93,3 +93,49 @@ def _is_terminal(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+class RunsProgress:
+    """A bar on stderr counting audited runs: only on a terminal, only for two or more runs, and
+    only once the audit has lasted :data:`SHOW_AFTER_SECONDS`; it disappears when done.
+
+    Pass :meth:`update` as ``progress=`` to :func:`lraudit.api.audit`.
+    """
+
+    def __init__(self, stream: TextIO | None = None, show_after: float = SHOW_AFTER_SECONDS) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.show_after = show_after
+        self.enabled = _is_terminal(self.stream)
+        self._started = time.monotonic()
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> RunsProgress:
+        self._started = time.monotonic()
+        return self
+
+    def update(self, done: int, total: int) -> None:
+        """``done`` of ``total`` runs audited."""
+        if not self.enabled or total < 2:
+            return
+        if self._bar is None:
+            if time.monotonic() - self._started < self.show_after:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(TextColumn("auditing runs"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), console=Console(file=self.stream), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("runs", total=total)
+        self._bar.update(self._task, completed=done, total=total)
+
+    @property
+    def shown(self) -> bool:
+        """Whether the bar has been displayed."""
+        return self._bar is not None
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None

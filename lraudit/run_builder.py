@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lraudit.numfmt import epoch_text
 from lraudit.run import Fit, Run, SavedCounter
 from lraudit.saved_counters import read_counters
 from lraudit.sources.base import (
@@ -376,7 +377,7 @@ def _disagreements(scalars: pd.DataFrame) -> list[str]:
                 where_a = f"{row.file_a}:{row.line_a}" if not pd.isna(row.line_a) else row.file_a
                 where_b = f"{row.file_b}:{row.line_b}" if not pd.isna(row.line_b) else row.file_b
                 found.append(
-                    f"{row.name} at epoch {int(row.global_epoch)}: {where_a} logs {row.text_a}, "
+                    f"{row.name} at {epoch_text(int(row.global_epoch))}: {where_a} logs {row.text_a}, "
                     f"{where_b} logs {row.text_b}"
                 )
     return found

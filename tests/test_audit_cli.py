@@ -178,7 +178,7 @@ def test_odd_accumulation_epoch_reads_between_updates_are_named(corpus_report):
     shifted = next(
         f for f in corpus_report["k3_grad_accum_odd_inverse_time_probe"]["findings"] if f["code"] == "LRA021"
     )
-    assert "at the end of epoch(s) 1, 3 lies inside an accumulation window" in shifted["message"]
+    assert "at the end of epochs 2 and 4 (of 4) lies inside an accumulation window" in shifted["message"]
 
 
 @pytest.mark.slow
@@ -223,7 +223,8 @@ def test_seed_case_reads_like_the_answer(corpus_report):
     assert hidden["effective"] == pytest.approx(hidden["logged"] / (1 + 0.01 * step), rel=1e-6)
     assert hidden["source"].startswith(str(RUNS / "k2_adam_decay_plateau"))
     per_batch = next(f for f in run["findings"] if f["code"] == "LRA007")
-    assert "x0.8333 over epoch 0" in per_batch["message"]  # 1/(1+0.01*20)
+    assert "x0.8333 over epoch 1/8" in per_batch["message"]  # 1/(1+0.01*20), as the console numbers it
+    assert per_batch["epoch"] == 0  # the JSON field stays 0-based
 
 
 def test_select_and_ignore_filter_findings(tmp_path):

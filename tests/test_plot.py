@@ -58,8 +58,8 @@ def test_effective_line_follows_the_closed_form(tmp_path):
     captured = {}
     original = plot_module._draw_run
 
-    def spy(ax, i, timeline, findings):
-        original(ax, i, timeline, findings)
+    def spy(ax, i, timeline, findings, **options):
+        original(ax, i, timeline, findings, **options)
         captured[i] = ax
 
     plot_module._draw_run = spy
@@ -90,7 +90,7 @@ def test_nan_and_zero_lr_are_marked_not_dropped(tmp_path):
     timeline.frame.loc[5, "lr_effective"] = 0.0
     ids, texts = svg_ids_and_texts(plot_runs([timeline], None, tmp_path / "lr.svg"))
     assert "invalid-lr-0" in ids
-    assert "61 updates with lr 60 NaN, 1 zero (not drawable on a log axis)" in texts
+    assert "60 updates with NaN lr, 1 with lr 0 (x on the bottom edge)" in texts
 
 
 @pytest.mark.slow  # a full matplotlib render (PNG or a grid of panels)

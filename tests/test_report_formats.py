@@ -69,7 +69,9 @@ def test_sarif_is_valid_2_1_0_with_rule_help_and_locations():
     rules = {r["id"]: r for r in driver["rules"]}
     assert set(rules) == {r.code for r in REGISTRY.all()}
     assert rules["LRA001"]["help"]["text"].startswith("What it detects:")
-    assert rules["LRA001"]["fullDescription"]["text"] == REGISTRY.get("LRA001").doc.section("What it detects")
+    detects = REGISTRY.get("LRA001").doc.section("What it detects")
+    # rst literals (``x``) read as `x` in every text a person reads
+    assert rules["LRA001"]["fullDescription"]["text"] == detects.replace("``", "`")
     results = log["runs"][0]["results"]
     assert [r["level"] for r in results] == ["warning", "error", "note"]
     location = results[0]["locations"][0]["physicalLocation"]

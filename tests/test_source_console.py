@@ -506,7 +506,7 @@ def test_truncated_file_keeps_complete_epochs(tmp_path):
     assert sorted(set(data.scalars["epoch"])) == [0, 1]
     assert data.fits[0].epochs_seen == [0, 1, 2]
     assert any("middle of a line" in w for w in data.warnings)
-    assert any("epoch 2 has no final progress line" in w for w in data.warnings)
+    assert any("epoch 3 has no final progress line" in w for w in data.warnings)
 
 
 def test_invalid_utf8_binary_junk_and_nul_bytes(tmp_path):

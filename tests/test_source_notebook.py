@@ -56,7 +56,7 @@ def test_raw_sample_bars_give_batch_and_the_interrupted_epoch_its_steps():
     assert fit.steps_per_epoch == 1172 and data.steps_per_epoch == 1172
     # epoch 2 stopped at 37472/37500 by a KeyboardInterrupt: 37472/32 = 1171 steps ran
     assert fit.epochs_seen == [0, 1] and fit.last_epoch_steps == 1171
-    assert any("epoch 1 has no final progress line" in w for w in data.warnings)
+    assert any("epoch 2 has no final progress line" in w for w in data.warnings)
 
 
 def test_fit_generator_validation_bar_before_the_epoch_line(tmp_path, monkeypatch, capsys):

@@ -1,4 +1,5 @@
 """Option types shared by several commands, and the translation into :class:`RunOptions`."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,11 +11,12 @@ if TYPE_CHECKING:
     from lraudit.options import RunOptions
 
 
-PathsArg = Annotated[list[Path], typer.Argument(help="Run directories or single log files.")]
+PathsArg = Annotated[list[Path], typer.Argument(help="Run directories or single log files.", metavar="PATH")]
 OptimizerOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--optimizer",
+        metavar="EXPR|FILE",
         help=(
             'Optimizer when the logs hold no config: "Adam(lr=1e-3, decay=1e-2)" or a JSON/model file. '
             'Repeatable for a re-compile between fits: "2:Adam(learning_rate=1e-5)" is a fresh optimizer '
@@ -26,14 +28,16 @@ CallbackOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--callback",
+        metavar="EXPR",
         help="Repeatable: \"ReduceLROnPlateau(monitor='val_loss', factor=0.75, patience=3)\".",
     ),
 ]
-KerasOpt = Annotated[str, typer.Option("--keras", help="Keras semantics: 2, 3 or auto.")]
+KerasOpt = Annotated[str, typer.Option("--keras", metavar="2|3|auto", help="Keras semantics: 2, 3 or auto.")]
 BackendOpt = Annotated[
     str,
     typer.Option(
         "--backend",
+        metavar="NAME",
         help="Keras 3 backend that ran the train step (decides schedule arithmetic bit for bit): "
         "tensorflow, jax, torch or auto (from the logs).",
     ),
@@ -44,11 +48,11 @@ StepsOpt = Annotated[
 ]
 #: the table a command writes (``parse``, ``timeline``): the suffix picks the format unless given
 TableOutputOpt = Annotated[
-    Path, typer.Option("-o", "--output", help="Output file (.csv, .parquet, .json).")
+    Path, typer.Option("-o", "--output", metavar="FILE", help="Output file (.csv, .parquet, .json).")
 ]
 TableFormatOpt = Annotated[
     str | None,
-    typer.Option("--format", help="csv, parquet or json (default: from the suffix)."),
+    typer.Option("--format", metavar="FORMAT", help="csv, parquet or json (default: from the suffix)."),
 ]
 
 

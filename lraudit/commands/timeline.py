@@ -31,10 +31,12 @@ def timeline(
 ) -> None:
     """The learning rate Keras applied at every optimizer step, joined with what was logged."""
     from lraudit.api import load_timelines, timelines_frame
+    from lraudit.outputs import check_output
     from lraudit.reconstruction import write_timeline
     from lraudit.report.tables import table_format
 
-    chosen = table_format(output, fmt)  # a bad format fails before any input is read
+    chosen = table_format(output, fmt)  # a bad format or a missing folder fails before any input is read
+    check_output(output, "--output")
     options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
     results = load_timelines(paths, options)
     frame = timelines_frame(results)
@@ -44,4 +46,5 @@ def timeline(
             if note.startswith(ASSUMPTION_NOTES):
                 typer.echo(f"note: {note}", err=True)
     trainings = f" in {len(results)} trainings (column run)" if len(results) > 1 else ""
-    typer.echo(f"{output}: {len(frame)} steps, {frame['epoch'].nunique()} epochs{trainings}", err=True)
+    epochs = frame["epoch"].nunique()
+    typer.echo(f"lraudit: wrote {output}: {len(frame)} steps, {epochs} epochs{trainings}", err=True)

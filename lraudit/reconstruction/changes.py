@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lraudit.errors import UsageError
-from lraudit.numfmt import f32
+from lraudit.numfmt import epoch_text, f32
 from lraudit.reconstruction.contracts import PLATEAU, SCHEDULER, LrChange
 from lraudit.reconstruction.scalars import (
     EPOCH_LR_KEYS,
@@ -304,7 +304,7 @@ class VariableWalk:
         if after != logged[0]:
             return False
         self.notes.append(
-            f"epoch {epoch}: the logged lr {float(logged[0])!r} ({logged[1]}) is the variable after "
+            f"{epoch_text(epoch)}: the logged lr {float(logged[0])!r} ({logged[1]}) is the variable after "
             "that epoch's reduction (an lr-writing callback's on_epoch_end ran after it); the epoch "
             f"ran at {float(value)!r}"
         )
@@ -332,18 +332,18 @@ class VariableWalk:
         logged_value, where = logged
         if printed_at_begin:
             self.notes.append(
-                f"epoch {epoch}: the log says the lr variable was {float(logged_value)!r} ({where}), "
+                f"{epoch_text(epoch)}: the log says the lr variable was {float(logged_value)!r} ({where}), "
                 f"LearningRateScheduler printed {float(value)!r}; kept the printed value"
             )
             return value
         if not writer_possible:
             self.notes.append(
-                f"epoch {epoch}: the log says the lr variable was {float(logged_value)!r} ({where}), "
+                f"{epoch_text(epoch)}: the log says the lr variable was {float(logged_value)!r} ({where}), "
                 f"the optimizer says {float(value)!r}; kept the optimizer's value"
             )
             return value
         self.notes.append(
-            f"epoch {epoch}: the lr variable was {float(logged_value)!r} ({where}), not the "
+            f"{epoch_text(epoch)}: the lr variable was {float(logged_value)!r} ({where}), not the "
             f"reconstructed {float(value)!r}; a callback wrote it without a message"
         )
         writer = _unknown_writer(self.callbacks)
@@ -356,7 +356,7 @@ class VariableWalk:
             replayed.location = where
             replayed.origin = "logged"
             self.notes[-1] = (
-                f"epoch {epoch}: the lr variable was {float(logged_value)!r} ({where}), not the "
+                f"{epoch_text(epoch)}: the lr variable was {float(logged_value)!r} ({where}), not the "
                 f"replayed {float(value)!r}; ReduceLROnPlateau reduced at the end of epoch "
                 f"{epoch - 1} to the logged value"
             )

@@ -1,12 +1,17 @@
 """Small text helpers the report formats share."""
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from lraudit.numfmt import lr_text
+from lraudit.numfmt import epoch_text, lr_text
 
 if TYPE_CHECKING:
     from lraudit.auditing import RunAudit
+    from lraudit.rules.base import Finding
+
+#: reStructuredText inline literals (``x``) as the rule docstrings write them
+_RST_LITERAL = re.compile(r"``(.+?)``", re.S)
 
 
 def number(value: float | None) -> str:
@@ -42,3 +47,29 @@ def summary_line(counts: dict[str, int], runs: int) -> str:
         f"{plural(runs, 'run')}: {plural(counts['error'], 'error')}, "
         f"{plural(counts['warning'], 'warning')}, {counts['info']} info"
     )
+
+
+def plain_code(text: str) -> str:
+    """Rule docstrings mark code as reStructuredText ````x````; people read it as ```x```."""
+    return _RST_LITERAL.sub(r"`\1`", text)
+
+
+def finding_where(finding: Finding, epochs: int | None) -> str:
+    """Where a finding is, as the console log numbers it: ``epoch 8/8, step 140``."""
+    parts = []
+    if finding.epoch is not None:
+        parts.append(epoch_text(finding.epoch, epochs or None))
+    if finding.step is not None:
+        parts.append(f"step {finding.step}")
+    return ", ".join(parts)
+
+
+def run_heading(run: RunAudit) -> str:
+    """``runs/exp1  (keras 2, 8 epochs, 160 steps)``: a run's name and size, as every report heads it."""
+    size = f"{plural(run.epochs, 'epoch')}, {plural(run.steps, 'step')}"
+    return f"{run.path}  (keras {run.keras or '?'}, {size})"
+
+
+def plural(count: int, word: str) -> str:
+    """``1 epoch``, ``2 epochs``, ``20 updates``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"

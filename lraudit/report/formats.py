@@ -54,6 +54,10 @@ class Format(str, enum.Enum):
         return render
 
 
+#: formats whose report ends with the summary line (``2 runs: 1 error, ...``)
+SUMMARISED = frozenset({Format.TEXT, Format.GITHUB, Format.MARKDOWN})
+
+
 def render(result: AuditResult, fmt: Format, *, color: bool = False) -> str:
     """``result`` in format ``fmt`` (``color`` only matters for text)."""
     if fmt is Format.TEXT:

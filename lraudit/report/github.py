@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lraudit.report._common import notes_of, summary_line
+from lraudit.report._common import finding_where, notes_of, plain_code, summary_line
 
 if TYPE_CHECKING:
     from lraudit.auditing import AuditResult
@@ -34,10 +34,20 @@ def render(result: AuditResult) -> str:
         for f in run.findings:
             file, line = f.location
             lines.append(
-                command(_COMMAND[f.severity.value], f"{f.message} (run {run.path}; fix: {f.fix})",
+                command(_COMMAND[f.severity.value], _message(f, run.path, run.epochs),
                         file=file, line=line, title=f"{f.code} {f.name}")
             )
         for note in notes_of(run):
             lines.append(command("notice", note, title=f"lraudit {run.path}"))
     lines.append(f"lraudit: {summary_line(result.counts(), len(result.runs))}")
     return "\n".join(lines) + "\n"
+
+
+def _message(finding, run_path: str, epochs: int) -> str:
+    """An annotation's text: the message, then the run, where in it (as the console numbers
+    epochs) and the fix."""
+    where = finding_where(finding, epochs)
+    return (
+        f"{plain_code(finding.message)} (run {run_path}{f', {where}' if where else ''}; "
+        f"fix: {plain_code(' '.join(finding.fix.split()))})"
+    )

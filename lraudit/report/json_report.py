@@ -1,4 +1,5 @@
-"""``--format json``: the report of DESIGN.md §3, with ``schema_version``."""
+"""``--format json``: the report described by the JSON Schema ``report.schema.json`` beside this
+module (also in docs/report.schema.json), with ``schema_version``. ``epoch``/``step`` are 0-based."""
 from __future__ import annotations
 
 import json

@@ -4,7 +4,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
-from lraudit.report._common import notes_of
+from lraudit.report._common import finding_where, notes_of, plain_code
 
 if TYPE_CHECKING:
     from lraudit.auditing import AuditResult
@@ -24,11 +24,11 @@ def render(result: AuditResult) -> str:
             found = by_code.get(rule.code, [])
             if found:
                 failure = ET.SubElement(
-                    case, "failure", message=found[0].message, type=found[0].severity.value
+                    case, "failure", message=plain_code(found[0].message), type=found[0].severity.value
                 )
                 failure.text = "\n\n".join(
-                    f"[{f.severity.value}] {f.message}\nsource: {f.source or '-'}\nfix: "
-                    f"{f.fix}" for f in found
+                    f"[{f.severity.value}] {_where(f, run.epochs)}{plain_code(f.message)}\n"
+                    f"source: {f.source or '-'}\nfix: {plain_code(f.fix)}" for f in found
                 )
         notes = notes_of(run)
         if notes:
@@ -44,3 +44,8 @@ def render(result: AuditResult) -> str:
     root.set("errors", "0")
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _where(finding, epochs: int) -> str:
+    where = finding_where(finding, epochs)
+    return f"({where}) " if where else ""

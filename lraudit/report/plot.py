@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +43,14 @@ SEVERITY_COLORS = {"error": "#c0392b", "warning": "#d68910", "info": "#2e86c1"}
 MAX_EPOCH_LINES = 60
 #: findings labelled per panel (more are counted in the legend)
 MAX_FINDING_LABELS = 12
+#: more runs than this in one picture make an overview grid of small panels
+MAX_DETAILED_RUNS = 6
+#: columns of the overview grid
+OVERVIEW_COLUMNS = 4
+#: resolution of the overview grid (a large picture already)
+OVERVIEW_DPI = 80
+#: picture resolution
+DPI = 100
 
 
 def plot_format(path: str | os.PathLike[str]) -> str:
@@ -64,82 +71,152 @@ def plot_runs(
 ) -> Path:
     """Draw ``timelines`` (one panel each) with their ``findings`` and write ``path`` atomically.
 
-    ``findings`` may be None, a list parallel to ``timelines`` (one list of findings per run), a
-    mapping ``run path -> findings``, or a flat list of findings that carry their run path
-    (attribute or key ``run``/``run_path``/``path``). A finding needs ``code`` and, to be
-    placed, ``step`` or ``epoch``; ``severity`` picks its colour.
+    Up to :data:`MAX_DETAILED_RUNS` runs get full panels (legend, finding labels, two columns);
+    more runs make an overview grid of :data:`OVERVIEW_COLUMNS` small panels with one shared
+    legend, so a folder of 40 runs is one picture a screen can show (for full panels of every run,
+    :func:`plot_each_run`). ``findings`` may be None, a list parallel to ``timelines`` (one list of
+    findings per run), a mapping ``run path -> findings``, or a flat list of findings that carry
+    their run path (attribute or key ``run``/``run_path``/``path``). A finding needs ``code`` and,
+    to be placed, ``step`` or ``epoch``; ``severity`` picks its colour.
     """
     fmt = plot_format(path)
     if not timelines:
         raise UsageError("nothing to plot: no run was given")
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    n = len(timelines)
-    cols = 1 if n <= 3 else 2
-    rows = math.ceil(n / cols)
-    # SVG text stays text (searchable, selectable) instead of glyph outlines
-    with matplotlib.rc_context({"svg.fonttype": "none"}):
-        # a bare Figure renders with the Agg canvas: no pyplot state, no display needed
-        fig = Figure(figsize=(11 * cols, 4.6 * rows))
-        axes = fig.subplots(rows, cols, squeeze=False)
-        return _draw_and_save(fig, axes, timelines, findings, Path(path), fmt, title)
-
-
-def _draw_and_save(
-    fig: Any, axes: Any, timelines: Sequence[Timeline], findings: Any, path: Path, fmt: str, title: str | None
-) -> Path:
-    n = len(timelines)
-    rows, cols = axes.shape
     per_run = _findings_per_run(timelines, findings)
+    n = len(timelines)
+    compact = n > MAX_DETAILED_RUNS
+    cols = OVERVIEW_COLUMNS if compact else (1 if n <= 3 else 2)
+    rows = math.ceil(n / cols)
+    width, height = (4.6, 3.3) if compact else (11.0, 4.9)
+    fig, axes = _figure(width * cols, height * rows + (1.3 if compact else 0.5), rows, cols, fixed=compact)
     for i, timeline in enumerate(timelines):
-        _draw_run(axes[i // cols][i % cols], i, timeline, per_run[i])
+        _draw_run(axes[i // cols][i % cols], i, timeline, per_run[i], compact=compact)
     for j in range(n, rows * cols):
         axes[j // cols][j % cols].set_visible(False)
-    fig.suptitle(title or "Learning rate: logged vs effective (applied by the optimizer)", fontsize=13)
-    fig.tight_layout()
-    return _save_atomically(fig, path, fmt)
+    heading = title or "Learning rate: logged vs effective (applied by the optimizer)"
+    if compact:
+        heading += f" - {n} runs (lraudit plot --plot-dir DIR draws each in full)"
+        _shared_legend(fig, axes)
+        # title and shared legend share the free inch above the grid: title on top, legend below
+        fig.suptitle(heading, fontsize=13, y=1 - 0.12 / fig.get_figheight(), va="top")
+    else:
+        fig.suptitle(heading, fontsize=13)
+    return _save_atomically(fig, Path(path), fmt, tight=not compact)
 
 
-def _save_atomically(fig: Any, path: Path, fmt: str) -> Path:
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise UsageError(f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=directory)
-    os.close(handle)
-    try:
-        # no timestamps in the file: the same runs give the same bytes
+def plot_each_run(
+    timelines: Sequence[Timeline],
+    findings: Any = None,
+    folder: str | os.PathLike[str] = "lraudit-plots",
+    *,
+    fmt: str = "png",
+    title: str | None = None,
+) -> list[Path]:
+    """One picture per run in ``folder`` (``<run name>.<fmt>``, names made unique), each a full
+    panel as :func:`plot_runs` draws a single run. Returns the files written, in run order."""
+    if fmt not in PLOT_FORMATS.values():
+        raise UsageError(f"unknown plot format {fmt!r} (use {', '.join(PLOT_FORMATS.values())})")
+    per_run = _findings_per_run(timelines, findings)
+    written: list[Path] = []
+    used: set[str] = set()
+    for timeline, found in zip(timelines, per_run, strict=True):
+        name = file_stem(str(timeline.run.path), used)
+        written.append(plot_runs([timeline], [found], Path(folder) / f"{name}.{fmt}", title=title))
+    return written
+
+
+def file_stem(run_path: str, used: set[str]) -> str:
+    """A file name for a run: its folder name (``exp[1]`` stays readable), characters a file
+    system refuses replaced by ``_``, made unique with ``-2``, ``-3``... Adds the result to ``used``."""
+    import re
+
+    base = Path(run_path).name or "run"
+    base = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", base).strip(". ") or "run"
+    name, k = base, 1
+    while name.lower() in used:
+        k += 1
+        name = f"{base}-{k}"
+    used.add(name.lower())
+    return name
+
+
+def _figure(width: float, height: float, rows: int, cols: int, *, fixed: bool = False) -> tuple[Any, Any]:
+    """A bare Agg figure (no pyplot state, no display). Constrained layout keeps the title, the
+    panels, their axis labels and legends apart; the overview grid (``fixed``) uses fixed margins
+    instead: measuring dozens of panels costs more than drawing them."""
+    from matplotlib.figure import Figure
+
+    if not fixed:
+        fig = Figure(figsize=(width, height), layout="constrained")
+        return fig, fig.subplots(rows, cols, squeeze=False)
+    fig = Figure(figsize=(width, height))
+    # inches kept free: 1.3 on top (title, shared legend), 1.15 under each panel (two x axes)
+    fig.subplots_adjust(left=0.05, right=0.99, top=1 - 1.3 / height, bottom=1.0 / height,
+                        hspace=1.15 / (height / rows - 1.15), wspace=0.28)
+    return fig, fig.subplots(rows, cols, squeeze=False)
+
+
+def _shared_legend(fig: Any, axes: Any) -> None:
+    """One legend for the overview grid: every kind of mark any panel drew, once."""
+    handles: dict[str, Any] = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(_legend_kind(label), handle)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="upper center",
+                   bbox_to_anchor=(0.5, 1 - 0.42 / fig.get_figheight()), ncol=min(6, len(handles)),
+                   fontsize="small", frameon=False)
+
+
+def _legend_kind(label: str) -> str:
+    """What a legend entry of one panel stands for in every panel: without its counts and without
+    the name of the log (``20 updates with NaN lr (...)`` -> ``updates with NaN lr``)."""
+    import re
+
+    if label.startswith("logged "):
+        return "logged lr (one marker shape per log)"
+    if label.startswith("finding"):
+        return "finding (colour: severity)"
+    kind = re.sub(r"^\d+ (update|updates) ", "updates ", label)
+    return kind.split(";")[0].split(" (x on")[0]
+
+
+def _save_atomically(fig: Any, path: Path, fmt: str, *, tight: bool = True) -> Path:
+    from lraudit.outputs import atomic_target
+
+    with atomic_target(path) as temporary:
+        # no timestamps in the file: the same runs give the same bytes; SVG text stays text
         metadata = {"Date": None} if fmt == "svg" else {"Software": None}
-        fig.savefig(tmp, format=fmt, dpi=110, metadata=metadata, bbox_inches="tight", pad_inches=0.2)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it a normal file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        import matplotlib
+
+        with matplotlib.rc_context({"svg.fonttype": "none"}):
+            # "tight" takes in the legends under the panels, which the layout engine leaves out
+            fig.savefig(temporary, format=fmt, dpi=DPI if tight else OVERVIEW_DPI, metadata=metadata,
+                        bbox_inches="tight" if tight else None, pad_inches=0.2)
     return path
-
-
-def _umask() -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
 
 
 # --------------------------------------------------------------------------- one panel
 
 
-def _draw_run(ax: Axes, i: int, timeline: Timeline, findings: list[Any]) -> None:
+def _draw_run(ax: Axes, i: int, timeline: Timeline, findings: list[Any], *, compact: bool = False) -> None:
     frame = timeline.frame
-    ax.set_xlabel(X_LABEL)
-    ax.set_ylabel(Y_LABEL)
-    ax.set_title(_panel_title(timeline), fontsize=10, loc="left")
+    ax.set_xlabel(X_LABEL, fontsize=8 if compact else None)
+    ax.set_ylabel(Y_LABEL, fontsize=8 if compact else None)
+    ax.set_title(_panel_title(timeline, compact), fontsize=8 if compact else 10, loc="left")
+    if compact:
+        ax.tick_params(labelsize=7)
     if frame is None or len(frame) == 0:
         ax.text(0.5, 0.5, "no optimizer step reconstructed", transform=ax.transAxes, ha="center")
         return
     steps = frame["step"].to_numpy(dtype=np.int64)
     x, restarted = _x_positions(steps)
     if restarted:
-        ax.set_xlabel(f"{X_LABEL} (updates in order; the counter restarted, see fit boundaries)")
+        ax.set_xlabel(
+            "update (the counter restarted)" if compact
+            else f"{X_LABEL} (updates in order; the counter restarted, see fit boundaries)",
+            fontsize=8 if compact else None,
+        )
     effective = frame["lr_effective"].to_numpy(dtype=np.float64)
     base = frame["lr_base"].to_numpy(dtype=np.float64) if "lr_base" in frame else effective
     drawable = np.isfinite(effective) & (effective > 0)
@@ -178,17 +255,48 @@ def _draw_run(ax: Axes, i: int, timeline: Timeline, findings: list[Any]) -> None
     _draw_logged(ax, i, timeline, x, steps, epoch_first_x)
     _draw_changes(ax, i, timeline, x, steps, epoch_first_x)
     _draw_invalid(ax, i, effective, x, drawable, log_axis)
-    _draw_findings(ax, i, findings, x, steps, frame["epoch"].to_numpy(dtype=np.int64), epoch_first_x)
-    from matplotlib.ticker import StrMethodFormatter
+    _draw_findings(ax, i, findings, x, steps, frame["epoch"].to_numpy(dtype=np.int64), epoch_first_x,
+                   labelled=not compact)
+    _format_axes(ax, log_axis, epoch_first_x, compact)
+    if not compact:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.34), ncol=3, fontsize="small", frameon=False)
+
+
+def _format_axes(ax: Axes, log_axis: bool, epoch_first_x: dict[int, float], compact: bool) -> None:
+    """Plain tick labels (``0.001``, ``200,000``: quicker to read and to draw than ``10^{-3}``),
+    and a second x axis under the steps numbering the epochs as Keras prints them (1-based)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, StrMethodFormatter
 
     ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))  # 200,000 rather than an offset "1e6"
     ax.grid(True, which="major", axis="y", alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize="small", frameon=False)
+    if log_axis:
+        low, high = ax.get_ylim()
+        if low > 0 and high / low < 10:
+            # within one decade a log locator finds at most one 1-2-5 tick: space them evenly instead
+            ax.yaxis.set_major_locator(MaxNLocator(5))
+        else:
+            ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0), numticks=8))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    if not epoch_first_x:
+        return
+    epochs = sorted(epoch_first_x)
+    every = max(1, math.ceil(len(epochs) / (6 if compact else 12)))
+    shown = [e for k, e in enumerate(epochs) if k % every == 0]
+    epoch_axis = ax.secondary_xaxis("bottom")
+    epoch_axis.spines["bottom"].set_position(("outward", 26 if compact else 34))
+    epoch_axis.set_xticks([epoch_first_x[e] for e in shown], labels=[str(e + 1) for e in shown])
+    epoch_axis.tick_params(labelsize=7 if compact else 9, colors="#555555")
+    epoch_axis.set_xlabel("epoch (as Keras prints it; dotted lines: epoch starts)",
+                          fontsize=7 if compact else 9, color="#555555")
+    ax.xaxis.set_label_position("bottom")
 
 
-def _panel_title(timeline: Timeline) -> str:
+def _panel_title(timeline: Timeline, compact: bool = False) -> str:
     spec = timeline.optimizer
     parts = [Path(str(timeline.run.path)).name or str(timeline.run.path)]
+    if compact:
+        return parts[0].replace("$", r"\$")  # a file name is text, not mathtext
     if timeline.keras:
         parts.append(f"Keras {timeline.keras}")
     if spec is not None:
@@ -199,7 +307,7 @@ def _panel_title(timeline: Timeline) -> str:
         parts.append(text)
     if timeline.run.steps_per_epoch:
         parts.append(f"{timeline.run.steps_per_epoch} steps/epoch")
-    return " | ".join(parts)
+    return " | ".join(parts).replace("$", r"\$")  # a file name is text, not mathtext
 
 
 def _x_positions(steps: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -386,22 +494,29 @@ def _draw_changes(
             )
 
 
+def invalid_lr_text(values: np.ndarray) -> str:
+    """``20 updates with NaN lr``, ``1 update with lr 0``, ``3 updates with NaN lr, 1 with lr -inf``."""
+    kinds = [
+        ("NaN lr", int(np.isnan(values).sum())),
+        ("lr 0", int((values == 0).sum())),
+        ("infinite lr", int(np.isinf(values).sum())),
+        ("negative lr", int((np.isfinite(values) & (values < 0)).sum())),
+    ]
+    parts = [(what, count) for what, count in kinds if count]
+    texts = [
+        f"{count} {'update' if count == 1 else 'updates'} with {what}" if k == 0 else f"{count} with {what}"
+        for k, (what, count) in enumerate(parts)
+    ]
+    return ", ".join(texts)
+
+
 def _draw_invalid(
     ax: Axes, i: int, effective: np.ndarray, x: np.ndarray, drawable: np.ndarray, log_axis: bool
 ) -> None:
     invalid = ~drawable
     if not invalid.any():
         return
-    nan = int(np.isnan(effective).sum())
-    zero = int((effective == 0).sum())
-    other = int(invalid.sum()) - nan - zero
-    parts = [
-        f"{nan} NaN" if nan else "",
-        f"{zero} zero" if zero else "",
-        f"{other} inf/negative" if other else "",
-    ]
-    what = ", ".join(p for p in parts if p)
-    where = "not drawable on a log axis" if log_axis else "no positive lr at all"
+    where = "x on the bottom edge" if log_axis else "x on the bottom edge; no positive lr at all"
     ax.plot(
         x[invalid],
         np.zeros(int(invalid.sum())),
@@ -411,7 +526,7 @@ def _draw_invalid(
         ms=6,
         transform=ax.get_xaxis_transform(),
         clip_on=False,
-        label=f"{int(invalid.sum())} updates with lr {what} ({where}): x on the bottom edge",
+        label=f"{invalid_lr_text(effective[invalid])} ({where})",
         gid=f"invalid-lr-{i}",
         zorder=6,
     )
@@ -427,8 +542,11 @@ def _draw_findings(
     steps: np.ndarray,
     epochs: np.ndarray,
     epoch_first_x: dict[int, float],
+    *,
+    labelled: bool = True,
 ) -> None:
-    """A star per finding on the top edge; one label per position, staggered so labels do not collide."""
+    """A star per finding on the top edge; one label per position, staggered so labels do not
+    collide (``labelled=False``: stars only, for the small panels of an overview)."""
     labels: dict[float, list[tuple[str, str]]] = {}
     unplaced: list[str] = []
     for k, finding in enumerate(findings):
@@ -458,7 +576,7 @@ def _draw_findings(
     span = (float(x[-1]) - float(x[0])) or 1.0
     previous: list[float] = []
     top = 0.0  # highest label edge above the panel, in points
-    for xv in sorted(labels)[:MAX_FINDING_LABELS]:
+    for xv in sorted(labels)[:MAX_FINDING_LABELS] if labelled else []:
         # a label close to one of the last two moves up a level
         level = sum(1 for p in previous[-2:] if abs(xv - p) < 0.22 * span)
         previous.append(xv)
@@ -479,9 +597,11 @@ def _draw_findings(
     placed = sum(len(v) for v in labels.values())
     if placed or unplaced:
         codes = sorted(set(unplaced))
-        label = f"finding ({placed} at their step)" + (f"; run-wide: {', '.join(codes)}" if codes else "")
+        label = f"finding ({placed} at {'its' if placed == 1 else 'their'} step)" + (
+            f"; run-wide: {', '.join(codes)}" if codes else ""
+        )
         ax.plot([], [], ls="none", marker="*", ms=11, color="#555555", label=label, gid=f"findings-{i}")
-    if labels:
+    if labels and labelled:
         # room above the panel for the staggered labels
         ax.set_title(ax.get_title(loc="left"), fontsize=10, loc="left", pad=top + 6)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from lraudit import __version__
-from lraudit.report._common import notes_of
+from lraudit.report._common import finding_where, notes_of, plain_code
 
 if TYPE_CHECKING:
     from lraudit.auditing import AuditResult
@@ -21,13 +21,13 @@ _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 def rule_descriptor(rule: type[Rule]) -> dict[str, Any]:
     """``reportingDescriptor`` of a rule: short/full description and help from its docstring."""
     doc = rule.doc
-    sections = "\n\n".join(f"{title}:\n{text}" for title, text in doc.sections.items())
-    markdown = "\n\n".join(f"**{title}**\n\n{text}" for title, text in doc.sections.items())
+    sections = "\n\n".join(f"{title}:\n{plain_code(text)}" for title, text in doc.sections.items())
+    markdown = "\n\n".join(f"**{title}**\n\n{plain_code(text)}" for title, text in doc.sections.items())
     return {
         "id": rule.code,
         "name": rule.name,
-        "shortDescription": {"text": doc.summary},
-        "fullDescription": {"text": doc.sections["What it detects"]},
+        "shortDescription": {"text": plain_code(doc.summary)},
+        "fullDescription": {"text": plain_code(doc.sections["What it detects"])},
         "help": {"text": sections, "markdown": markdown},
         "defaultConfiguration": {"level": _LEVEL[rule.severity.value]},
         "properties": {"severity": rule.severity.value},
@@ -44,6 +44,13 @@ def _number(value: float | None) -> float | str | None:
     return "NaN" if math.isnan(value) else str(value)
 
 
+def _message(finding, epochs: int) -> str:
+    """The finding's message, led by where it is as the console numbers it (``epoch 8/8, step 140``);
+    the ``epoch`` property stays 0-based, as in the JSON report."""
+    where = finding_where(finding, epochs)
+    return f"{where}: {plain_code(finding.message)}" if where else plain_code(finding.message)
+
+
 def render(result: AuditResult) -> str:
     """The SARIF log: one SARIF run per audited run."""
     rules = [rule_descriptor(rule) for rule in result.rules]
@@ -56,10 +63,10 @@ def render(result: AuditResult) -> str:
                 "ruleId": f.code,
                 "ruleIndex": index[f.code],
                 "level": _LEVEL[f.severity.value],
-                "message": {"text": f.message},
+                "message": {"text": _message(f, run.epochs)},
                 "properties": {
                     "name": f.name, "epoch": f.epoch, "step": f.step,
-                    "logged": _number(f.logged), "effective": _number(f.effective), "fix": f.fix,
+                    "logged": _number(f.logged), "effective": _number(f.effective), "fix": plain_code(f.fix),
                     "run": f.run,
                 },
             }
@@ -80,7 +87,7 @@ def render(result: AuditResult) -> str:
                     "driver": {
                         "name": "lraudit",
                         "version": __version__,
-                        "informationUri": "https://pypi.org/project/lraudit/",
+                        "informationUri": "https://pypi.org/project/keras-lraudit/",
                         "rules": rules,
                     }
                 },

@@ -17,8 +17,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -263,23 +261,14 @@ def write_table(chunks: Iterable[Any] | Iterator[Any], output: Path, fmt: str,
     Chunks are DataFrames or Arrow tables holding ``columns``; ``schema`` (Arrow) fixes the
     parquet column types, else the first chunk's are used.
     """
-    output = Path(output)
-    directory = output.parent if str(output.parent) else Path(".")
-    if not directory.is_dir():
-        raise UsageError(f"cannot write {output}: folder {directory} does not exist")
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=directory)
-    try:
+    from lraudit.outputs import atomic_target
+
+    with atomic_target(output) as temporary:
         if fmt == "parquet":
-            os.close(descriptor)
             _write_parquet(chunks, temporary, columns, schema)
         else:
-            with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+            with open(temporary, "w", encoding="utf-8", newline="") as handle:
                 if fmt == "csv":
                     _write_csv(chunks, handle, columns)
                 else:
                     _write_json(chunks, handle, columns)
-        os.replace(temporary, output)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise

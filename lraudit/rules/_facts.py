@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from lraudit.errors import InputError
+from lraudit.numfmt import epoch_text, logged_epoch_text
 from lraudit.semantics.schedules import Schedule, schedule_from_spec
 from lraudit.semantics.specs import CallbackSpec, ScheduleSpec
-from lraudit.sources.registry import kinds_ranked
+from lraudit.sources.registry import facts_for, kinds_ranked
 
 if TYPE_CHECKING:
     from lraudit.reconstruction import Timeline
@@ -134,3 +135,25 @@ def optimizer_location(timeline: Timeline) -> str | None:
     if spec is not None and spec.source:
         return spec.source
     return timeline.run.optimizer_source
+
+
+def total_epochs(run: Run, timeline: Timeline) -> int | None:
+    """How many epochs the run has (the ``E`` of Keras's ``Epoch e/E``), None when unknown."""
+    table = frame(timeline)
+    counted = int(table["epoch"].max()) + 1 if not table.empty and "epoch" in table else 0
+    total = max(int(run.epochs or 0), counted)
+    return total or None
+
+
+def cited_epoch(epoch: int | None, total: int | None, source: object, location: object) -> str:
+    """A 0-based epoch named as the console prints it, plus how the cited file numbers it when
+    that file counts from 0 (``epoch 8/8 (epoch=7 in history.csv)``), so both lines can be found."""
+    shown = epoch_text(epoch, total)
+    facts = facts_for(source)
+    if epoch is None or facts is None or facts.epoch_numbering not in ("0-based", "position"):
+        return shown
+    file = str(location or "").split(":")[0]
+    name = file.replace("\\", "/").rsplit("/", 1)[-1] or str(source)
+    if facts.epoch_numbering == "position":
+        return f"{shown} (entry {int(epoch)} of {name}, counting from 0)"
+    return f"{shown} ({logged_epoch_text(int(epoch), name)})"

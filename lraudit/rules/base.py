@@ -65,7 +65,7 @@ class Finding:
     source: str | None = None
 
     def to_dict(self) -> dict:
-        """Plain JSON-ready form (DESIGN.md §3)."""
+        """Plain JSON-ready form."""
         return {
             "code": self.code,
             "name": self.name,

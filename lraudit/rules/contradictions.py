@@ -70,7 +70,7 @@ class SettingsContradictLogs(Rule):
         ``ceil(samples / batch_size)``), and the schedule function of the version that ran.
     References:
         keras ``keras/src/callbacks/learning_rate_scheduler.py`` @ v3.15.1 (``schedule(epoch,
-        lr)``); ``keras/src/trainers/epoch_iterator.py`` @ v3.15.1; reference §1.1, §8.3.
+        lr)``); ``keras/src/trainers/epoch_iterator.py`` @ v3.15.1.
     """
 
     code = "LRA025"

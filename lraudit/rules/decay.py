@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lraudit.numfmt import lr_text
+from lraudit.numfmt import epoch_text, lr_text
 from lraudit.rules._facts import (
     built_schedule,
     callback_specs,
@@ -18,6 +18,7 @@ from lraudit.rules._facts import (
     optimizer_location,
     schedule,
     steps_per_epoch,
+    total_epochs,
 )
 from lraudit.rules._plateau import plateau_rule
 from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
@@ -119,7 +120,7 @@ class HiddenDecay(Rule):
         if you wanted a per-epoch factor F, use ``decay = (1/F - 1) / steps_per_epoch`` or an
         explicit ``ExponentialDecay(lr, decay_steps=steps_per_epoch, decay_rate=F, staircase=True)``.
     References:
-        keras-team/keras#2808, #3970, #7874, #13589; reference §1.1–1.2 (``_decayed_lr``), §8.1–8.2.
+        keras-team/keras#2808, #3970, #7874, #13589.
     """
 
     code = "LRA001"
@@ -184,7 +185,8 @@ class HiddenDecay(Rule):
         epoch = _epoch_of(table, step)
         yield cls.finding(
             run,
-            f"{subject}; the applied lr at step {step} (epoch {epoch}) was {lr_text(applied)} because "
+            f"{subject}; the applied lr at step {step} ({epoch_text(epoch, total_epochs(run, timeline))}) "
+            f"was {lr_text(applied)} because "
             f"decay={decay:g} divides it by 1+decay*iterations on every batch "
             f"(by {1 + decay * (step or 0):.4g} at step {step}); {advice}",
             severity=Severity.INFO if drift < NEGLIGIBLE_DECAY_DRIFT else None,
@@ -227,7 +229,7 @@ class DecayPerBatch(Rule):
         --steps-per-epoch N`), or a schedule stated in steps, e.g.
         ``ExponentialDecay(lr, decay_steps=steps_per_epoch, decay_rate=F, staircase=True)``.
     References:
-        keras-team/keras#2808 ("decay is per batch update"); reference §1.1–1.2, §1.7, §8.1, §8.7.
+        keras-team/keras#2808 ("decay is per batch update").
     """
 
     code = "LRA007"
@@ -259,8 +261,8 @@ class DecayPerBatch(Rule):
         yield cls.finding(
             run,
             f"legacy decay={decay:g} is applied per batch, not per epoch: with {steps} steps per epoch "
-            f"the lr is divided by 1+{decay:g}*iterations, x{first:.4g} over epoch 0 and x{last:.4g} "
-            f"over epoch {epochs - 1} (not a constant factor); {advice}",
+            f"the lr is divided by 1+{decay:g}*iterations, x{first:.4g} over {epoch_text(0, epochs)} and "
+            f"x{last:.4g} over {epoch_text(epochs - 1, epochs)} (not a constant factor); {advice}",
             fix=None if intent is not None else _POWER_SCHEDULE_FIX,
             epoch=0,
             step=int(table["step"].min()),
@@ -286,8 +288,7 @@ class WeightDecayIsNotLrDecay(Rule):
         Keep ``weight_decay`` if you want weight regularisation; for a decaying lr add a schedule,
         e.g. ``InverseTimeDecay(lr, decay_steps=1, decay_rate=d)`` (= legacy ``decay=d``).
     References:
-        keras ``keras/src/optimizers/base_optimizer.py`` ``_apply_weight_decay`` @ v3.15.1;
-        reference §1.3–1.4, §8.7.
+        keras ``keras/src/optimizers/base_optimizer.py`` ``_apply_weight_decay`` @ v3.15.1.
     """
 
     code = "LRA008"
@@ -338,7 +339,7 @@ class DecayUnsupported(Rule):
         (bit-identical to the legacy behaviour), or use ``tf.keras.optimizers.legacy.*`` on Keras 2.
     References:
         keras ``keras/src/optimizers/base_optimizer.py`` @ v3.15.1 (``decay`` warning);
-        keras-team/keras#17744, #17752; reference §1.3–1.4, §8.7.
+        keras-team/keras#17744, #17752.
     """
 
     code = "LRA009"
@@ -390,7 +391,7 @@ class DecayStepsLookLikeEpochs(Rule):
         Multiply by the steps per epoch: ``decay_steps = epochs_wanted * steps_per_epoch``.
     References:
         keras ``keras/src/optimizers/schedules/learning_rate_schedule.py`` @ v3.15.1 (``step`` is
-        the optimizer's iteration counter); tensorflow/tensorflow#49208; reference §3.
+        the optimizer's iteration counter); tensorflow/tensorflow#49208.
     """
 
     code = "LRA018"

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lraudit.numfmt import lr_text
-from lraudit.rules._facts import frame, logged, schedule
+from lraudit.numfmt import epoch_text, epochs_text, lr_text
+from lraudit.rules._facts import cited_epoch, frame, logged, schedule, total_epochs
 from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def _int(value: object) -> int | None:
 
 
 def _rounding(rows: pd.DataFrame) -> str:
-    """Say how many values differ by a few ulps only (eager log vs compiled step, reference §1.8)."""
+    """Say how many values differ by a few ulps only (eager log vs compiled step)."""
     if "ulps" not in rows.columns:
         return ""
     ulps = pd.to_numeric(rows["ulps"], errors="coerce")
@@ -68,10 +68,11 @@ def _between_updates(timeline: Timeline, shifted: pd.DataFrame) -> str:
     between = ~np.isclose(value, applied, rtol=1e-5, atol=0.0)
     if not between.any():
         return ""
-    epochs = ", ".join(str(_int(e)) for e in rows["epoch"][between].head(4))
+    total = total_epochs(timeline.run, timeline)
+    epochs = epochs_text([int(e) for e in rows["epoch"][between].head(4)], total)
     return (
         f"; with gradient_accumulation_steps={k} the read uses the raw counter after the epoch, which "
-        f"at the end of epoch(s) {epochs} lies inside an accumulation window: no update applied that "
+        f"at the end of {epochs} lies inside an accumulation window: no update applied that "
         "value (the next one reads the counter at the window's end)"
     )
 
@@ -93,7 +94,8 @@ class LoggedEffectiveMismatch(Rule):
         Pass the optimizer really used (``--optimizer "Adam(lr=1e-3, decay=1e-2)"``), the callbacks
         (``--callback``) and ``--keras``, or check that the files belong to the same run.
     References:
-        reference §5 (what is logged as learning rate), Appendix A.
+        tf-keras ``tf_keras/callbacks.py`` @ v2.21.0 and keras ``keras/src/callbacks/`` @ v3.15.1
+        (what History, CSVLogger and TensorBoard record as the learning rate).
     """
 
     code = "LRA002"
@@ -112,7 +114,9 @@ class LoggedEffectiveMismatch(Rule):
             worst = bad.loc[gap.fillna(np.inf).idxmax()]
             yield cls.finding(
                 run,
-                f"{source} {name} logged {lr_text(float(worst['value']))} at epoch {_int(worst['epoch'])} "
+                f"{source} {name} logged {lr_text(float(worst['value']))} at "
+                f"{cited_epoch(_int(worst['epoch']), total_epochs(run, timeline), source, worst['location'])}"
+                " "
                 f"({worst['location']}) but the applied lr at step {_int(worst['step'])} was "
                 f"{lr_text(float(worst['lr_effective']))}; {len(bad)} of {len(rows)} values differ "
                 "and no known "
@@ -146,8 +150,7 @@ class ScheduleNotLogged(Rule):
         (``optimizer.learning_rate`` in ``on_train_batch_begin``); align ``boundaries`` with
         multiples of the steps per epoch if the change should fall on an epoch boundary.
     References:
-        tensorflow/tensorflow#37552, #46248 (TensorBoard logs the lr once per epoch);
-        reference §5.3–5.4, §8.12.
+        tensorflow/tensorflow#37552, #46248 (TensorBoard logs the lr once per epoch).
     """
 
     code = "LRA010"
@@ -198,8 +201,9 @@ class ScheduleNotLogged(Rule):
         # a step-like schedule changes at few steps; a smooth one at nearly every step
         if inside and len(changes) <= 0.5 * len(lr):
             shown = inside[:4]
+            total = total_epochs(run, timeline)
             where = ", ".join(
-                f"step {int(table['step'].iloc[i])} (epoch {int(table['epoch'].iloc[i])}, batch "
+                f"step {int(table['step'].iloc[i])} ({epoch_text(int(table['epoch'].iloc[i]), total)}, batch "
                 f"{int(table['batch'].iloc[i])}: {lr_text(lr[i - 1])} -> {lr_text(lr[i])})"
                 for i in shown
             )
@@ -240,8 +244,7 @@ class LoggedLrShifted(Rule):
         Shift the logged series when plotting, or read the applied lr with `lraudit timeline`.
     References:
         tf-keras ``tf_keras/callbacks.py`` ``_collect_learning_rate`` @ v2.21.0; keras
-        ``keras/src/callbacks/tensorboard.py`` @ v3.15.1; tensorflow/tensorflow#37552;
-        reference §5.3–5.4, §8.12.
+        ``keras/src/callbacks/tensorboard.py`` @ v3.15.1; tensorflow/tensorflow#37552.
     """
 
     code = "LRA021"
@@ -264,10 +267,11 @@ class LoggedLrShifted(Rule):
             relation = str(first["relation"])
             epoch = _int(first["epoch"])
             began, ended = first_of_epoch.get(epoch), last_of_epoch.get(epoch)
+            total = total_epochs(run, timeline)
             ran = (
-                f"epoch {epoch} ran from {lr_text(began)} to {lr_text(ended)}"
+                f"{epoch_text(epoch, total)} ran from {lr_text(began)} to {lr_text(ended)}"
                 if began != ended
-                else f"epoch {epoch} ran at {lr_text(began)}"
+                else f"{epoch_text(epoch, total)} ran at {lr_text(began)}"
             )
             step = _int(first["step"])
             if step is None and relation == "after_callback":
@@ -280,7 +284,8 @@ class LoggedLrShifted(Rule):
                 what, which = _SHIFTED[relation], f"the lr of step {step}"
             yield cls.finding(
                 run,
-                f"{source} {name} ({first['location']}) {what}: for epoch {epoch} it shows "
+                f"{source} {name} ({first['location']}) {what}: for "
+                f"{cited_epoch(epoch, total, source, first['location'])} it shows "
                 f"{lr_text(float(first['value']))}, {which}, while {ran}; "
                 f"{len(shifted)} of {len(rows)} values are shifted{_rounding(shifted)}"
                 f"{_between_updates(timeline, shifted)}",
@@ -308,7 +313,7 @@ class LogDownsampled(Rule):
         Read the event files directly (lraudit does, without sampling), or log every epoch.
     References:
         tensorboard ``event_accumulator.py`` ``DEFAULT_SIZE_GUIDANCE`` (reservoir sampling);
-        tensorflow/tensorboard#4975; reference §5.3–5.4.
+        tensorflow/tensorboard#4975.
     """
 
     code = "LRA022"
@@ -317,6 +322,7 @@ class LogDownsampled(Rule):
 
     @classmethod
     def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        total = total_epochs(run, timeline)
         for (source, name), rows in _series(timeline):
             epochs = sorted({int(e) for e in pd.to_numeric(rows["epoch"], errors="coerce").dropna()})
             if len(epochs) >= 2:
@@ -324,9 +330,9 @@ class LogDownsampled(Rule):
                 if missing:
                     yield cls.finding(
                         run,
-                        f"{source} {name} ({rows['location'].iloc[0]}) covers epochs "
-                        f"{epochs[0]}-{epochs[-1]} "
-                        f"but skips {len(missing)} of them ({', '.join(map(str, missing[:8]))}"
+                        f"{source} {name} ({rows['location'].iloc[0]}) covers "
+                        f"{epochs_text([epochs[0], epochs[-1]], total).replace(' and ', '-')} but skips "
+                        f"{len(missing)} of them ({epochs_text(missing[:8], total)}"
                         f"{', ...' if len(missing) > 8 else ''}): lr changes there are not logged",
                         epoch=missing[0],
                         source=str(rows["location"].iloc[0]),

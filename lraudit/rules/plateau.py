@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from lraudit.numfmt import f32_float, lr_text
+from lraudit.numfmt import epoch_text, epochs_text, f32_float, lr_text
 from lraudit.rules._facts import (
     callback_specs,
     epoch_metric,
@@ -15,6 +15,7 @@ from lraudit.rules._facts import (
     logged,
     optimizer_location,
     schedule,
+    total_epochs,
 )
 from lraudit.rules._plateau import (
     auto_minimizes,
@@ -76,7 +77,7 @@ def _spec_replay(run: Run, timeline: Timeline, spec: CallbackSpec) -> list[tuple
     if monitor.empty or lr0 is None:
         return None
     # the era the timeline replays with: Keras 3 ignores `epsilon` and decides mode='auto' by
-    # the metric's declared direction, Keras 2 by 'acc' in the name (reference §4.1)
+    # the metric's declared direction, Keras 2 by 'acc' in the name
     return replay(
         monitor,
         minimize=_minimizes(spec),
@@ -107,7 +108,8 @@ def _optional_float(value: object) -> float | None:
 
 
 def _epochs_text(epochs: list[int]) -> str:
-    return ", ".join(str(e) for e in epochs) if epochs else "none"
+    """0-based epochs as the console numbers them (1-based): ``epochs 3, 5 and 7``, ``epoch 9``."""
+    return epochs_text(epochs) if epochs else "no epoch"
 
 
 @REGISTRY.register
@@ -130,7 +132,7 @@ class PlateauUnexpectedReduction(Rule):
         order of callbacks; audit again with the arguments really used.
     References:
         keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.10.0, tf-keras
-        ``tf_keras/callbacks.py`` @ v2.21.0; reference §4.1.
+        ``tf_keras/callbacks.py`` @ v2.21.0.
     """
 
     code = "LRA003"
@@ -150,10 +152,11 @@ class PlateauUnexpectedReduction(Rule):
                     run,
                     "the logs show a ReduceLROnPlateau reduction to "
                     f"{lr_text(reduction.printed)} at the end "
-                    f"of epoch {reduction.epoch} ({reduction.location}), but replaying "
+                    f"of {epoch_text(reduction.epoch, total_epochs(run, timeline))} ({reduction.location}), "
+                    "but replaying "
                     f"monitor={spec.kwargs.get('monitor', 'val_loss')!r} with the given "
                     "arguments reduces "
-                    f"only at epochs {_epochs_text(sorted(expected))}",
+                    f"only at {_epochs_text(sorted(expected))}",
                     epoch=reduction.epoch,
                     logged=reduction.printed,
                     source=reduction.location,
@@ -177,7 +180,7 @@ class PlateauMissedReduction(Rule):
         Check that the callback is passed to ``fit`` and its arguments; re-run the audit with
         the arguments really used.
     References:
-        keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.10.0; reference §4.1, §5.1.
+        keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.10.0.
     """
 
     code = "LRA004"
@@ -208,7 +211,8 @@ class PlateauMissedReduction(Rule):
             yield cls.finding(
                 run,
                 f"replaying monitor={spec.kwargs.get('monitor', 'val_loss')!r} with the given arguments "
-                f"reduces the lr to {lr_text(new_lr)} at the end of epoch {epoch}, but the logs show no "
+                f"reduces the lr to {lr_text(new_lr)} at the end of "
+                f"{epoch_text(epoch, total_epochs(run, timeline))}, but the logs show no "
                 "reduction there",
                 epoch=epoch,
                 effective=new_lr,
@@ -233,8 +237,7 @@ class PlateauValueMismatch(Rule):
         Look for another writer of the lr (callbacks, ``K.set_value`` in user code); compare
         values as float32 (``np.float32(x)``): 0.0007500000356230885 and 0.00075 are equal.
     References:
-        keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.15.1; tensorflow/tensorflow#39462;
-        reference §4.1, §8.8.
+        keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.15.1; tensorflow/tensorflow#39462.
     """
 
     code = "LRA005"
@@ -258,8 +261,8 @@ class PlateauValueMismatch(Rule):
             observed = infer_factor(reduction.old, reduction.printed)
             yield cls.finding(
                 run,
-                f"ReduceLROnPlateau set the lr to {reduction.printed!r} at the end of epoch "
-                f"{reduction.epoch} "
+                f"ReduceLROnPlateau set the lr to {reduction.printed!r} at the end of "
+                f"{epoch_text(reduction.epoch, total_epochs(run, timeline))} "
                 f"({reduction.location}), but max(old*factor, min_lr) = max({lr_text(reduction.old)}*"
                 f"{rule.factor:g}, {rule.min_lr or 0:g}) = {lr_text(f32_float(expected))} in float32 "
                 f"(factor {'given' if rule.origin != 'inferred' else 'inferred from the other reductions'})"
@@ -289,7 +292,7 @@ class MonitorNotFound(Rule):
         name you monitor; in Keras 3 the accuracy key is ``val_accuracy`` (``val_acc`` in old Keras).
     References:
         keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.15.1 (warning text);
-        tf-keras ``tf_keras/callbacks.py`` @ v2.21.0; reference §4.1 step 2, §4.3.
+        tf-keras ``tf_keras/callbacks.py`` @ v2.21.0.
     """
 
     code = "LRA006"
@@ -363,7 +366,7 @@ class MinLrFloor(Rule):
         Lower ``min_lr`` if training should continue to anneal, or stop earlier (EarlyStopping).
     References:
         keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.15.1 (``max(old*factor, min_lr)``);
-        tensorflow/tensorflow#39462; reference §4.1.
+        tensorflow/tensorflow#39462.
     """
 
     code = "LRA012"
@@ -399,7 +402,7 @@ class MinLrFloor(Rule):
         yield cls.finding(
             run,
             f"ReduceLROnPlateau reached min_lr={lr_text(floor)} ({source}): the lr sits at the floor from "
-            f"epoch {from_epoch} on ({max(epochs - from_epoch, 0)} of {epochs} epochs); "
+            f"{epoch_text(from_epoch, epochs)} on ({max(epochs - from_epoch, 0)} of {epochs} epochs); "
             f"x{rule.factor:g} would "
             "have gone lower",
             epoch=from_epoch,
@@ -426,7 +429,7 @@ class PlateauOnSchedule(Rule):
         custom schedule can read a variable you lower yourself).
     References:
         tensorflow/tensorflow#36612, #51399; keras ``keras/src/optimizers/base_optimizer.py``
-        @ v3.15.1 (setter TypeError); reference §1.3, §4.1 (Schedules), §8.5.
+        @ v3.15.1 (setter TypeError).
     """
 
     code = "LRA015"
@@ -482,7 +485,7 @@ class PlateauModeInferred(Rule):
         Pass ``mode='max'`` explicitly for metrics where higher is better.
     References:
         keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.10.0 (``'acc' not in monitor``),
-        ``keras/src/callbacks/monitor_callback.py`` @ v3.15.1; reference §4.1 (Mode), §8.11.
+        ``keras/src/callbacks/monitor_callback.py`` @ v3.15.1.
     """
 
     code = "LRA016"
@@ -537,11 +540,11 @@ class PlateauModeInferred(Rule):
                     break
                 yield cls.finding(
                     run,
-                    f"ReduceLROnPlateau cut the lr at the end of epochs {_epochs_text(wanted)}; replaying "
+                    f"ReduceLROnPlateau cut the lr at the end of {_epochs_text(wanted)}; replaying "
                     f"monitor={monitor!r} in min mode (mode='auto' minimises it: no 'acc' in the name) with "
                     f"patience={patience} reproduces exactly these reductions, although {monitor} went from "
                     f"{history.iloc[0]:.4g} to {history.iloc[-1]:.4g} (higher is better); in max mode it "
-                    f"would have cut at epochs {_epochs_text(as_max)}",
+                    f"would have cut at {_epochs_text(as_max)}",
                     epoch=wanted[0],
                     logged=reductions[0].printed,
                     source=reductions[0].location,

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lraudit.numfmt import lr_text
-from lraudit.rules._facts import decay_steps_mask, frame, is_schedule
+from lraudit.numfmt import epoch_text, lr_text
+from lraudit.rules._facts import decay_steps_mask, frame, is_schedule, total_epochs
 from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class IterationsCarriedOver(Rule):
         Intended: nothing to do. To restart the schedule, create a new optimizer (or
         ``optimizer.iterations.assign(0)``) before the second ``fit``.
     References:
-        tensorflow/tensorflow#49208, keras-team/keras#4446, #12891, #13568; reference §8.3–8.4.
+        tensorflow/tensorflow#49208, keras-team/keras#4446, #12891, #13568.
     """
 
     code = "LRA011"
@@ -96,7 +96,8 @@ class IterationsCarriedOver(Rule):
                 continue
             yield cls.finding(
                 run,
-                f"fit {start.fit + 1} starts at epoch {start.epoch} with the optimizer's counter at "
+                f"fit {start.fit + 1} starts at {epoch_text(start.epoch, total_epochs(run, timeline))} "
+                "with the optimizer's counter at "
                 f"{start.first_step} (carried over from the previous fit), so the lr continues: its first "
                 f"update applied {lr_text(start.first_lr)}, not the {lr_text(restart_lr)} of a restart"
                 f"{_counter_note(run)}",
@@ -124,7 +125,7 @@ class IterationsResetOnResume(Rule):
         Keep the optimizer (reuse the compiled model, or load the whole model with its optimizer
         state), or set ``optimizer.iterations`` to the number of updates already done.
     References:
-        tensorflow/tensorflow#47115, #48947; keras-team/keras#12891; reference §8.3–8.4.
+        tensorflow/tensorflow#47115, #48947; keras-team/keras#12891.
     """
 
     code = "LRA017"
@@ -141,7 +142,8 @@ class IterationsResetOnResume(Rule):
                 continue
             yield cls.finding(
                 run,
-                f"fit {start.fit + 1} continues at epoch {start.epoch} but the optimizer's counter "
+                f"fit {start.fit + 1} continues at {epoch_text(start.epoch, total_epochs(run, timeline))} "
+                "but the optimizer's counter "
                 "restarted at "
                 f"{start.first_step} (it was {start.previous_last_step} at the end of the previous fit): the "
                 f"applied lr jumps back from {lr_text(start.previous_last_lr)} to {lr_text(start.first_lr)}"

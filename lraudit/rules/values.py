@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lraudit.numfmt import lr_text
-from lraudit.rules._facts import built_schedule, frame, logged, optimizer_location
+from lraudit.numfmt import epoch_text, lr_text
+from lraudit.rules._facts import built_schedule, frame, logged, optimizer_location, total_epochs
 from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
@@ -47,7 +47,8 @@ class LrCollapse(Rule):
         Recompute the decay for the real number of updates (``lraudit solve-decay``), or raise the
         schedule's ``decay_steps``/``alpha``.
     References:
-        reference §1.7 (recipes), §3 (schedules), §8.1.
+        keras ``keras/src/optimizers/schedules/learning_rate_schedule.py`` @ v3.15.1 (the
+        schedules); keras-team/keras#2808 (legacy ``decay`` is per update).
     """
 
     code = "LRA013"
@@ -75,8 +76,8 @@ class LrCollapse(Rule):
         yield cls.finding(
             run,
             f"the applied lr falls to {lr_text(float(row['lr_effective']))} at step {int(row['step'])} "
-            f"(epoch "
-            f"{int(row['epoch'])}), below 1% of its peak {lr_text(peak)}, before half of the "
+            f"({epoch_text(int(row['epoch']), total_epochs(run, timeline))}), "
+            f"below 1% of its peak {lr_text(peak)}, before half of the "
             f"{len(lr)} updates",
             epoch=int(row["epoch"]),
             step=int(row["step"]),
@@ -127,7 +128,7 @@ class WarmupDecreases(Rule):
         ``warmup_target``.
     References:
         keras ``keras/src/optimizers/schedules/learning_rate_schedule.py`` @ v3.15.1
-        (``CosineDecay._warmup_function``); reference §3.
+        (``CosineDecay._warmup_function``).
     """
 
     code = "LRA019"
@@ -170,7 +171,7 @@ class ZeroLrUpdate(Rule):
     Fix:
         Start warm-up at a small positive value, or give ``alpha > 0``.
     References:
-        keras ``keras/src/optimizers/schedules/learning_rate_schedule.py`` @ v3.15.1; reference §3.
+        keras ``keras/src/optimizers/schedules/learning_rate_schedule.py`` @ v3.15.1.
     """
 
     code = "LRA020"
@@ -221,7 +222,7 @@ class InvalidLr(Rule):
         schedule (``ops.minimum(step, decay_steps - 1)``); check ``np.isfinite`` of the weights.
     References:
         keras ``keras/src/optimizers/schedules/learning_rate_schedule.py`` @ v3.15.1
-        (``PolynomialDecay``); reference §1.8 (item 4).
+        (``PolynomialDecay``).
     """
 
     code = "LRA023"
@@ -255,7 +256,7 @@ class InvalidLr(Rule):
         yield cls.finding(
             run,
             f"{len(bad)} update(s) applied an invalid lr ({lr_text(float(first['lr_effective']))} from step "
-            f"{int(first['step'])}, epoch {int(first['epoch'])}; steps "
+            f"{int(first['step'])}, {epoch_text(int(first['epoch']), total_epochs(run, timeline))}; steps "
             f"{_ranges([int(s) for s in bad['step']])})"
             f"{why}{seen}",
             epoch=int(first["epoch"]),

@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from lraudit.numfmt import f32_float, lr_text
-from lraudit.rules._facts import callback_specs, events, frame
+from lraudit.numfmt import epoch_text, f32_float, lr_text
+from lraudit.rules._facts import callback_specs, events, frame, total_epochs
 from lraudit.rules._plateau import logged_reductions
 from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
@@ -35,7 +35,7 @@ class LrWriterConflict(Rule):
         lr instead of returning an absolute value.
     References:
         keras ``keras/src/callbacks/learning_rate_scheduler.py`` and
-        ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.15.1; reference §4.1–4.2.
+        ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.15.1.
     """
 
     code = "LRA014"
@@ -62,11 +62,13 @@ class LrWriterConflict(Rule):
         }
         parts: list[str] = []
         overwritten: list[int] = []
+        total = total_epochs(run, timeline)
         for reduction in reductions:
             nxt = reduction.epoch + 1
             if nxt > last_epoch:
                 parts.append(
-                    f"the reduction at the end of the last epoch {reduction.epoch} applies to no step"
+                    f"the reduction at the end of the last epoch ({epoch_text(reduction.epoch, total)}) "
+                    "applies to no step"
                 )
                 continue
             ran = _variable_during(table, nxt)
@@ -77,17 +79,21 @@ class LrWriterConflict(Rule):
             if differs:
                 overwritten.append(reduction.epoch)
                 parts.append(
-                    f"epoch {nxt} runs at LearningRateScheduler's {lr_text(set_to)}, not ReduceLROnPlateau's "
-                    f"{lr_text(reduction.printed)} (end of epoch {reduction.epoch})"
+                    f"{epoch_text(nxt, total)} runs at LearningRateScheduler's {lr_text(set_to)}, not "
+                    f"ReduceLROnPlateau's {lr_text(reduction.printed)} "
+                    f"(end of {epoch_text(reduction.epoch, total)})"
                 )
             elif replaced.get(reduction.epoch) and set_to is not None:
                 overwritten.append(reduction.epoch)
                 parts.append(
-                    f"epoch {nxt} runs at LearningRateScheduler's {lr_text(set_to)}, the value "
-                    f"ReduceLROnPlateau set at the end of epoch {reduction.epoch} (rewritten, not reduced)"
+                    f"{epoch_text(nxt, total)} runs at LearningRateScheduler's {lr_text(set_to)}, the value "
+                    f"ReduceLROnPlateau set at the end of {epoch_text(reduction.epoch, total)} "
+                    "(rewritten, not reduced)"
                 )
             else:
-                parts.append(f"epoch {nxt} runs at ReduceLROnPlateau's {lr_text(reduction.printed)}")
+                parts.append(
+                    f"{epoch_text(nxt, total)} runs at ReduceLROnPlateau's {lr_text(reduction.printed)}"
+                )
         if not overwritten and not any("no step" in p for p in parts):
             return
         first = reductions[0]
@@ -124,8 +130,7 @@ class UnusedLrChange(Rule):
         Nothing to do if intended; when resuming, decide whether to start from the saved
         (unused) lr or from the lr the last epoch ran at.
     References:
-        keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.15.1 (``on_epoch_end``);
-        reference §4.1, §7.1.
+        keras ``keras/src/callbacks/reduce_lr_on_plateau.py`` @ v3.15.1 (``on_epoch_end``).
     """
 
     code = "LRA024"
@@ -143,12 +148,13 @@ class UnusedLrChange(Rule):
         table = frame(timeline)
         last_epoch = int(table["epoch"].max()) if len(table) else None
         parts = []
+        total = total_epochs(run, timeline)
         for change in unused:
             when = "at the end of" if change.callback == "ReduceLROnPlateau" else "at the start of"
             last = " (the last epoch)" if change.epoch == last_epoch else ""
             parts.append(
                 f"{change.callback} set the lr from {lr_text(change.old_lr)} to {lr_text(change.new_lr)} "
-                f"{when} epoch {change.epoch}{last}"
+                f"{when} {epoch_text(change.epoch, total)}{last}"
             )
         first = unused[0]
         ending = ""
@@ -193,7 +199,7 @@ class CustomLrWriter(Rule):
         Log the lr the callback sets (per batch, e.g. into ``logs`` or TensorBoard) and audit
         those logs, or express the schedule as a ``LearningRateSchedule`` that lraudit evaluates.
     References:
-        keras ``keras/src/callbacks/callback.py`` @ v3.15.1 (callback hooks); reference §4.
+        keras ``keras/src/callbacks/callback.py`` @ v3.15.1 (callback hooks).
     """
 
     code = "LRA026"

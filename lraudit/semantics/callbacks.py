@@ -594,11 +594,13 @@ def call_schedule(function: Callable[..., Any], epoch: int, current_lr: float) -
                 value = function(epoch)
     except Exception as exc:
         raise UsageError(
-            f"schedule function {name!r} raised at epoch {epoch}: {type(exc).__name__}: {exc}"
+            f"schedule function {name!r} raised when called with epoch={epoch} "
+            f"(Keras's Epoch {epoch + 1}): {type(exc).__name__}: {exc}"
         ) from None
     if isinstance(value, bool) or not isinstance(value, (float, np.float32, np.float64)):
         raise UsageError(
-            f"schedule function {name!r} returned {value!r} at epoch {epoch}; Keras requires a "
+            f"schedule function {name!r} returned {value!r} when called with epoch={epoch} "
+            f"(Keras's Epoch {epoch + 1}); Keras requires a "
             "float (training would have stopped with ValueError)"
         )
     return value

@@ -47,6 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lraudit.numfmt import epoch_text
 from lraudit.sources.base import (
     CallbackEvent,
     FitInfo,
@@ -722,7 +723,7 @@ class _Reader:
             bar = state.final
             if bar is None:
                 self.warnings.append(
-                    f"{self._location(state.line)}: epoch {state.epoch} has no final progress line "
+                    f"{self._location(state.line)}: {epoch_text(state.epoch)} has no final progress line "
                     "(interrupted, truncated or verbose=0)"
                 )
                 continue
@@ -779,7 +780,7 @@ class _Reader:
         if fit.samples is not None and last.target == fit.samples:
             if batch is None:
                 self.warnings.append(
-                    f"{self._location(last.line)}: epoch {last.epoch + 1} stopped at sample "
+                    f"{self._location(last.line)}: {epoch_text(last.epoch)} stopped at sample "
                     f"{last.last_current} "
                     "of a sample-count bar; the batch size is not shown, so its steps are unknown"
                 )
