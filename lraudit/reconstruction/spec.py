@@ -86,10 +86,21 @@ def _code_optimizer(run: Run, keras_hint: str | None, notes: list[str]) -> tuple
             notes.append(f"the code does not give the optimizer: {'; '.join(citations[:2])}")
         return None
     start, _ = lr_at_fit_start(run.code_facts, linked.index)
-    notes.append(f"optimizer from the code: {'; '.join(citations[:3])}")
+    notes.append(f"optimizer from the code: {_cited(citations)}")
     return dataclasses.replace(spec, source=citations[0] if citations else "code"), (
         "code" if start is not None else "code-lr-unknown"
     )
+
+
+def _cited(citations: list[str]) -> str:
+    """``Adam(lr=LR) at nb.ipynb:cell 4:line 2; lr=0.001 at nb.ipynb:cell 1:line 3``: the construction,
+    then only the values that came from elsewhere (a constant defined in another line)."""
+    if not citations:
+        return "the code"
+    head = citations[0].removeprefix("optimizer ")
+    where = head.rsplit(" at ", 1)[-1]
+    others = [c for c in citations[1:] if not c.endswith(where) and not c.startswith("compiled at")]
+    return "; ".join([head, *dict.fromkeys(others)][:4])
 
 
 def code_callbacks(run: Run, notes: list[str]) -> list[CallbackSpec]:
