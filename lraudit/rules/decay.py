@@ -270,6 +270,10 @@ class DecayPerBatch(Rule):
         )
 
 
+#: optimizers whose point is decoupled weight decay: their ``weight_decay`` is no sign of an lr-decay intent
+DECOUPLED_WEIGHT_DECAY_CLASSES = ("AdamW", "Lion", "Lamb")
+
+
 @REGISTRY.register
 class WeightDecayIsNotLrDecay(Rule):
     """`weight_decay` set, learning rate constant: the user may expect lr decay.
@@ -280,7 +284,9 @@ class WeightDecayIsNotLrDecay(Rule):
     Why it matters:
         ``weight_decay`` is decoupled weight decay (``w -= lr*wd*w`` before each update): it
         regularises the weights and never lowers the learning rate. Code migrated from
-        ``Adam(decay=...)`` often sets ``weight_decay`` believing it replaces lr decay.
+        ``Adam(decay=...)`` often sets ``weight_decay`` believing it replaces lr decay. On a
+        class made for it (``AdamW``, ``Lion``, ``Lamb``) the weight decay is clearly meant: the
+        finding is then info, an explanation rather than a warning.
     Example:
         ``Adam(learning_rate=1e-3, weight_decay=1e-2)``: the applied lr stays 1e-3 at every step
         (callbacks aside).
@@ -311,6 +317,8 @@ class WeightDecayIsNotLrDecay(Rule):
         ]
         start = float(table["lr_effective"].iloc[0]) if len(table) else None
         changed_by = f" except where {' and '.join(writers)} set it" if writers else ""
+        # a class made for decoupled weight decay (AdamW) says it was meant: explained, not a warning
+        meant = spec.class_name in DECOUPLED_WEIGHT_DECAY_CLASSES
         yield cls.finding(
             run,
             f"weight_decay={spec.weight_decay:g} is decoupled weight decay (each update first does "
@@ -318,6 +326,7 @@ class WeightDecayIsNotLrDecay(Rule):
             f"{lr_text(start)}{changed_by}",
             effective=start,
             source=optimizer_location(timeline),
+            severity=Severity.INFO if meant else cls.severity,
         )
 
 
