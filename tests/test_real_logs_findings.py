@@ -41,3 +41,21 @@ def test_configured_factor_contradicting_the_lr_column_is_reported(verbose):
     assert [f["epoch"] for f in mismatches][:4] == [18, 24, 30, 33]
     assert "old*0.25" in mismatches[0]["message"]
     assert not [f for f in findings if f["code"] == "LRA004"]
+
+
+SILENT = Path(__file__).resolve().parent.parent / "fixtures" / "console" / "silent_plateau"
+
+
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_a_silent_plateau_overwritten_by_a_scheduler_is_a_writer_conflict(verbose):
+    """Every reduction of a verbose=0 ReduceLROnPlateau is overwritten by LearningRateScheduler at
+    the next epoch's start: LRA014 (as with printed reductions), never LRA004 'missed'."""
+    _, findings = _codes(
+        str(SILENT / "console.log"), "--optimizer", "legacy.SGD(learning_rate=0.04)",
+        "--callback", f"LearningRateScheduler('{SILENT / 'lr_schedule.py'}:step_down', verbose=1)",
+        "--callback", f"ReduceLROnPlateau(monitor='val_loss', factor=0.25, patience=1, verbose={verbose})",
+    )
+    codes = [f["code"] for f in findings]
+    assert "LRA014" in codes and "LRA004" not in codes and "LRA002" not in codes
+    conflict = next(f for f in findings if f["code"] == "LRA014")
+    assert "runs at LearningRateScheduler's 0.04, not ReduceLROnPlateau's 0.01" in conflict["message"]

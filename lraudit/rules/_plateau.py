@@ -57,6 +57,15 @@ def logged_reductions(run: Run, timeline: Timeline) -> list[Reduction]:
     return found
 
 
+def replayed_reductions(timeline: Timeline) -> list[Reduction]:
+    """The reductions the timeline replayed from a described ReduceLROnPlateau (none logged)."""
+    changes = [c for c in timeline.changes if c.callback == "ReduceLROnPlateau" and c.origin == "replayed"]
+    return [
+        Reduction(c.epoch, c.old_lr, c.new_lr, "replayed from the described callback")
+        for c in sorted(changes, key=lambda c: c.epoch)
+    ]
+
+
 def logged_lr_drops(timeline: Timeline) -> set[int]:
     """Epochs at whose end some logged per-epoch lr series falls (a silent reduction's trace).
 

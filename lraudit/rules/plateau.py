@@ -197,12 +197,14 @@ class PlateauMissedReduction(Rule):
         seen = {r.epoch for r in logged_reductions(run, timeline)} | logged_lr_drops(timeline)
         logs = logged(timeline)
         logged_epochs = set(pd.to_numeric(logs["epoch"], errors="coerce").dropna().astype(int))
-        # what the logs prove does not depend on the verbose the user typed: a message can only
-        # be missing from a console log that exists
-        messages_possible = int(spec.kwargs.get("verbose", 0)) > 0 and _has_console(run)
+        # what the logs prove does not depend on the verbose the user typed: a missing message
+        # counts only where the console shows the callback printing (its own verbose=1 messages)
+        messages_possible = bool(events(run, "plateau_reduction")) and _has_console(run)
         last_epoch = int(frame(timeline)["epoch"].max()) if len(frame(timeline)) else -1
+        # a LearningRateScheduler writing at the next epoch's start hides any reduction (LRA014's case)
+        scheduler_writes = {c.epoch for c in timeline.changes if c.callback == "LearningRateScheduler"}
         for epoch, new_lr in replayed:
-            if epoch in seen:
+            if epoch in seen or epoch + 1 in scheduler_writes:
                 continue
             # without a message or a logged lr after it, the logs could not show the reduction
             visible = messages_possible or (epoch + 1) in logged_epochs

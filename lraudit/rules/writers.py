@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from lraudit.numfmt import epoch_text, f32_float, lr_text
 from lraudit.rules._facts import callback_specs, events, frame, total_epochs
-from lraudit.rules._plateau import logged_reductions
+from lraudit.rules._plateau import logged_reductions, replayed_reductions
 from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
@@ -44,7 +44,8 @@ class LrWriterConflict(Rule):
 
     @classmethod
     def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
-        reductions = logged_reductions(run, timeline)
+        # a silent ReduceLROnPlateau (verbose=0) leaves no message: its replayed reductions count
+        reductions = logged_reductions(run, timeline) or replayed_reductions(timeline)
         scheduler_sets = {int(e.epoch): e for e in events(run, "scheduler_set") if e.epoch is not None}
         scheduler_changes = [c for c in timeline.changes if c.callback == "LearningRateScheduler"]
         for change in scheduler_changes:
