@@ -128,7 +128,7 @@ def audit_run(run: Run, options: RunOptions | None, codes: Sequence[str]) -> Run
         optimizer=optimizer_summary(timeline),
         steps=len(table),
         epochs=int(table["epoch"].nunique()) if len(table) else run.epochs,
-        steps_per_epoch=run.steps_per_epoch,
+        steps_per_epoch=_steps_per_epoch_used(run, timeline),
         findings=findings,
         warnings=[*run.warnings, *problems],
         notes=[*run.notes, *timeline.notes],
@@ -154,3 +154,15 @@ def iter_audits(
         futures = [pool.submit(_audit_worker, run, options, codes) for run in runs]
         for future in futures:
             yield future.result()
+
+
+def _steps_per_epoch_used(run: Run, timeline: Timeline) -> int | None:
+    """The steps per epoch the reconstruction laid out (one number when every fit agrees), so the
+    report's figures all come from one reconstruction; the logs' own count otherwise."""
+    per_epoch_only = any(note.startswith("steps per epoch unknown") for note in timeline.notes)
+    used = {n for n in timeline.extra.get("steps_per_epoch", []) if n}
+    if per_epoch_only:
+        return None
+    if len(used) == 1:
+        return used.pop()
+    return run.steps_per_epoch

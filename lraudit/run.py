@@ -34,6 +34,9 @@ class Fit:
     epoch_offset: int = 0
     initial_epoch: int = 0  # Keras' initial_epoch argument as seen in the logs
     steps_per_epoch: int | None = None
+    #: steps the fit's last epoch ran when it was cut short (an interrupt, a truncated log);
+    #: None when it completed or nothing tells
+    last_epoch_steps: int | None = None
 
 
 @dataclass

@@ -79,6 +79,7 @@ def _global_fits(authority: list[FitInfo]) -> list[Fit]:
                 epoch_offset=offset,
                 initial_epoch=info.first_epoch,
                 steps_per_epoch=info.steps_per_epoch,
+                last_epoch_steps=info.last_epoch_steps,
             )
         )
         previous_end = fits[-1].end_epoch

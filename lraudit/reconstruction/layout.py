@@ -30,10 +30,15 @@ class FitPlan:
     first_epoch: int
     end_epoch: int
     steps_per_epoch: int
+    #: steps of an interrupted last epoch (0 < n < steps_per_epoch), None when it completed
+    last_epoch_steps: int | None = None
 
     @property
     def micro_steps(self) -> int:
-        return (self.end_epoch - self.first_epoch) * self.steps_per_epoch
+        full = (self.end_epoch - self.first_epoch) * self.steps_per_epoch
+        if self.last_epoch_steps is None:
+            return full
+        return full - self.steps_per_epoch + self.last_epoch_steps
 
 
 def fit_plan(
@@ -70,7 +75,10 @@ def fit_plan(
                 argument="steps_per_epoch",
             )
         if fit.end_epoch > fit.first_epoch:
-            plans.append(FitPlan(fit.index, fit.first_epoch, fit.end_epoch, int(spe)))
+            # an epoch cut mid-way (an interrupt) ran only the steps its last bar shows
+            cut = fit.last_epoch_steps
+            partial = int(cut) if cut is not None and 0 < cut < int(spe) else None
+            plans.append(FitPlan(fit.index, fit.first_epoch, fit.end_epoch, int(spe), partial))
     return plans
 
 
@@ -291,6 +299,7 @@ def lay_out_steps(fits: list[FitPlan], accumulation: int, resets: set[int]) -> L
         fit_ids.append(np.full(count, fit.index, dtype=np.int64))
         positions.append(np.full(count, position, dtype=np.int64))
         epoch_ends = counter + np.arange(1, fit.end_epoch - fit.first_epoch + 1) * fit.steps_per_epoch
+        epoch_ends[-1] = counter + fit.micro_steps  # a cut last epoch ends early
         # the counter the next real update uses: with accumulation the next multiple of k, minus 1
         next_counter[fit.first_epoch : fit.end_epoch] = _next_update_counter(epoch_ends, accumulation)
         read_counter[fit.first_epoch : fit.end_epoch] = epoch_ends

@@ -87,6 +87,8 @@ def _code_optimizer(run: Run, keras_hint: str | None, notes: list[str]) -> tuple
         return None
     start, _ = lr_at_fit_start(run.code_facts, linked.index)
     notes.append(f"optimizer from the code: {_cited(citations)}")
+    # cells with no execution count: the code read may not be what produced the output
+    notes.extend(note for note in linked.notes if note not in notes)
     return dataclasses.replace(spec, source=citations[0] if citations else "code"), (
         "code" if start is not None else "code-lr-unknown"
     )

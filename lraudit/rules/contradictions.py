@@ -93,7 +93,7 @@ class SettingsContradictLogs(Rule):
         shown = shown or {0: run.steps_per_epoch}
         for fit, steps in sorted(used.items()):
             logged = shown.get(fit)
-            if logged and steps != logged:
+            if logged and steps != logged and not _bar_counts_samples(run, logged, steps):
                 yield cls.finding(
                     run,
                     f"the audit laid out {steps} steps per epoch (--steps-per-epoch) but the progress bars "
@@ -202,3 +202,16 @@ def _logged_lr_epochs(timeline: Timeline) -> dict[int, str]:
         return {}
     rows = table[table["relation"].isin(["base", "effective"]) & table["epoch"].notna()]
     return {int(e): str(loc) for e, loc in zip(rows["epoch"], rows["location"], strict=True)}
+
+
+def _bar_counts_samples(run: Run, bar: int, steps: int) -> bool:
+    """True when a Keras 1/2 bar ``bar/bar`` may count samples that batches turned into ``steps``.
+
+    Keras up to 2.2 (and tf.keras with arrays before TF 2.2) drew sample-count bars; a header
+    ``Train on N samples`` is not always in the log (a paste starting mid-run), so a given steps
+    per epoch that some batch size makes of the bar's count is no contradiction. Keras 3 never
+    counts samples.
+    """
+    from lraudit.saved_counters import sample_batch_sizes
+
+    return run.keras != "3" and sample_batch_sizes(bar, steps) is not None

@@ -90,6 +90,8 @@ _DECAY_REJECTED = re.compile(
 )
 _TRAIN_ON = re.compile(r"^Train on (\d+) samples(?:, validate on (\d+) samples)?")
 _SUMMARY = re.compile(r'^(?:Model: "[^"]*"\s*$|Model: \w+\s*$|Layer \(type\)\s+Output Shape)')
+#: the HTML tags of a rich model summary pasted from Jupyter into Markdown (``<pre ...><span ...>Model: ...``)
+_HTML_TAG = re.compile(r"<[^<>]*>")
 _TUNER = re.compile(
     r"^(?:Search: Running Trial #\d+|Trial \d+ Complete\b|Trial complete$|Running [Tt]rial #?\d+)"
 )
@@ -597,7 +599,7 @@ class _Reader:
             self.pending_markers.append((f"{text} ({self._location(number)})", False))
             self.force_new_fit = True
             return True
-        if _SUMMARY.match(text):
+        if _SUMMARY.match(_HTML_TAG.sub("", text) if text.startswith("<") else text):
             self._add_marker(f"model summary ({self._location(number)})", strong=self.summary_is_new_model)
             return True
         if _TUNER.match(text):
