@@ -357,7 +357,14 @@ class _Reader:
         if bar is not None:
             self._bar(number, bar)
             return
+        self._traceback_line(number, text)
         self._warning(number, text)
+
+    def _traceback_line(self, number: int, text: str) -> None:
+        """A traceback of a batch callback that names its batch: how far the cut epoch got."""
+        raised = self._batch_raise.line(text)
+        if raised is not None and self.epoch is not None and self.epoch.final is None:
+            self.epoch.raised_after = (raised[0], f"{raised[1]} ({self._location(number)})")
 
     def _first_update(self, state: _EpochState, head: bytes) -> None:
         """A sample-count bar's first update of an epoch counts one batch: the batch size."""
@@ -611,9 +618,6 @@ class _Reader:
     def _warning(self, number: int, text: str) -> None:
         if self._fit_start_text(number, text):
             return
-        raised = self._batch_raise.line(text)
-        if raised is not None and self.epoch is not None and self.epoch.final is None:
-            self.epoch.raised_after = (raised[0], f"{raised[1]} ({self._location(number)})")
         for match in _BACKEND.finditer(text):
             self.backends.add(match.group(1))
         if _XLA_CLUSTER.search(text):
