@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lraudit.semantics.optimizers import optimizer_spec_from_config
 from lraudit.semantics.optimizers import effective_lr as _effective_lr
+from lraudit.semantics.optimizers import optimizer_spec_from_config
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 RUNS = sorted(p.name for p in (FIXTURES / "expected").iterdir() if (p / "truth.csv").is_file())
