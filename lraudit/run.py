@@ -34,9 +34,10 @@ class Fit:
     epoch_offset: int = 0
     initial_epoch: int = 0  # Keras' initial_epoch argument as seen in the logs
     steps_per_epoch: int | None = None
-    #: steps the fit's last epoch ran when it was cut short (an interrupt, a truncated log);
-    #: None when it completed or nothing tells
+    #: updates the last epoch ran when it was cut (an exception, an interrupt); None if complete
     last_epoch_steps: int | None = None
+    #: what told :attr:`last_epoch_steps`, and whether it is exact or a lower bound
+    last_epoch_evidence: str | None = None
 
 
 @dataclass
@@ -70,6 +71,8 @@ class Run:
     compile_config: dict[str, Any] = field(default_factory=dict)
     keras: str | None = None  # "2" | "3" | None when the logs do not tell
     backend: str | None = None
+    #: what named :attr:`backend` when it is not a log (the code's ``KERAS_BACKEND``)
+    backend_evidence: str | None = None
     warnings: list[str] = field(default_factory=list)
     #: how the run was told apart from others read with it (context, not problems)
     notes: list[str] = field(default_factory=list)

@@ -80,6 +80,7 @@ def _global_fits(authority: list[FitInfo]) -> list[Fit]:
                 initial_epoch=info.first_epoch,
                 steps_per_epoch=info.steps_per_epoch,
                 last_epoch_steps=info.last_epoch_steps,
+                last_epoch_evidence=info.last_epoch_evidence,
             )
         )
         previous_end = fits[-1].end_epoch
@@ -209,15 +210,15 @@ def _unwrapped(optimizer: dict[str, Any]) -> dict[str, Any]:
     return inner if isinstance(inner, dict) and isinstance(inner.get("config"), dict) else optimizer
 
 
-def _same_optimizer(a: dict[str, Any], b: dict[str, Any], ignore_lr: bool = False) -> bool:
+def same_optimizer(a: dict[str, Any], b: dict[str, Any], ignore_lr: bool = False) -> bool:
     if str(a.get("class_name", "")).lower() != str(b.get("class_name", "")).lower():
         return False
     if _unwrapped(a) is not a and _unwrapped(b) is not b:
-        return _same_optimizer(_unwrapped(a), _unwrapped(b), ignore_lr)
+        return same_optimizer(_unwrapped(a), _unwrapped(b), ignore_lr)
     return _configs_equal(a.get("config", {}), b.get("config", {}), LR_NAMES if ignore_lr else ())
 
 
-def _config_lr(optimizer: dict[str, Any]) -> float | None:
+def config_lr(optimizer: dict[str, Any]) -> float | None:
     config = _unwrapped(optimizer).get("config") or {}
     for key in LR_NAMES:
         value = config.get(key)
@@ -261,7 +262,7 @@ class OptimizerChoice:
     warnings: list[str] = field(default_factory=list)
 
 
-def _saved_last(data: SourceData) -> tuple:
+def saved_last(data: SourceData) -> tuple:
     """Sort key: the config saved last first. A config taken when training began is the latest
     one only when there is no other; a saved model (with an iteration counter) beats a config
     file, the largest counter first; a config that names its module beats a bare one."""
@@ -285,7 +286,7 @@ def _initial_and_final(
         # lr variable before any update: no need to guess it from the logged values
         final = before_training[-1] if chosen.optimizer_stage == "initial" else chosen
         return before_training[0], final, None  # the last fit's start when nothing was saved later
-    lr_values = {np.float32(lr) for lr in (_config_lr(d.optimizer) for d in variants) if lr is not None}
+    lr_values = {np.float32(lr) for lr in (config_lr(d.optimizer) for d in variants) if lr is not None}
     if len(lr_values) <= 1:
         return None, chosen, None
     if first_lr is None:
@@ -295,7 +296,7 @@ def _initial_and_final(
         )
     matching = [
         d for d in variants
-        if _config_lr(d.optimizer) is not None and _f32_equal(_config_lr(d.optimizer), first_lr)
+        if config_lr(d.optimizer) is not None and _f32_equal(config_lr(d.optimizer), first_lr)
     ]
     others = [d for d in variants if d not in matching]
     if matching and others:
@@ -316,9 +317,9 @@ def choose_optimizer(datas: list[SourceData], scalars: pd.DataFrame) -> Optimize
     choice = OptimizerChoice(configs=[(data.path, data.optimizer) for data in found])
     if not found:
         return choice
-    ranked = sorted(found, key=_saved_last)
+    ranked = sorted(found, key=saved_last)
     variants = [
-        data for data in ranked if _same_optimizer(data.optimizer, ranked[0].optimizer, ignore_lr=True)
+        data for data in ranked if same_optimizer(data.optimizer, ranked[0].optimizer, ignore_lr=True)
     ]
     initial, chosen, warning = _initial_and_final(variants, ranked[0], _first_logged_lr(scalars))
     if warning:
@@ -736,8 +737,23 @@ def assemble(path: str, datas: list[SourceData], inputs: list[InputFile]) -> Run
     run.disagreements = _disagreements(run.scalars)
     run.code_facts, run.code_fits, code_notes = _link_code(datas, authority)
     run.notes.extend(code_notes)
+    _backend_from_code(run, datas)
     run.fits = _steps_from_code(run, authority)
     return run
+
+
+def _backend_from_code(run: Run, datas: list[SourceData]) -> None:
+    """The Keras 3 backend the training code chose (``KERAS_BACKEND``), when no log names one."""
+    if run.backend:
+        return
+    for data in datas:
+        chosen = data.code_facts.keras_backend if data.code_facts is not None else None
+        if chosen is not None:
+            run.backend = chosen[0]
+            run.backend_evidence = (
+                f"the code sets KERAS_BACKEND={chosen[0]!r} before importing Keras ({chosen[1]})"
+            )
+            return
 
 
 #: ``fit(batch_size=None)`` on arrays batches by 32 in every Keras era

@@ -13,7 +13,13 @@ never by file names:
    segment: a CSVLogger may hold only the last ``fit``), and forms a run of its own when it
    contradicts every segment it overlaps;
 3. files without per-epoch metrics (optimizer configs, saved models, event files) join the
-   last training: they are written after training ends.
+   last training: they are written after training ends. When they hold *different optimizers*
+   (another class or other hyperparameters; the lr variable aside, which callbacks change),
+   they cannot all be the last training's: a log whose epoch numbering restarts at
+   ``Epoch 1/M`` (weak alone: a second ``fit()`` of the same model prints that too) is cut there
+   when that gives one training per optimizer, and each optimizer's files join one training
+   (the one whose first logged lr is the config's, else the config saved last to the last
+   training and the other to the one before).
 
 Everything here is pure: SourceData in, groups of SourceData out.
 """
@@ -75,10 +81,39 @@ def fresh_optimizers(data: SourceData) -> dict[int, str]:
     return fresh
 
 
-def split_source(data: SourceData) -> list[SourceData]:
-    """Cut one source at the fits it marked as starting a new training (else ``[data]``)."""
+#: the weak fit-start marker a console log gives when ``Epoch 1/M`` follows a finished fit
+_NUMBERING_RESTART = "epoch numbering restarts"
+
+
+def _numbering_restarts(data: SourceData) -> list[int]:
+    """Fits (by index) whose epoch numbering restarted, not already marked as a new training."""
+    return [
+        fit.index
+        for fit in data.fits
+        if fit.index > 0
+        and not new_training_reason(fit)
+        and any(marker.startswith(_NUMBERING_RESTART) for marker in fit.start_markers)
+    ]
+
+
+def split_source(data: SourceData, optimizers: list[list[SourceData]] | None = None) -> list[SourceData]:
+    """Cut one source at the fits it marked as starting a new training (else ``[data]``).
+
+    ``optimizers`` (the different optimizers the files beside it hold, as groups of files) also
+    cuts it where the epoch numbering restarts, when that gives one training per optimizer.
+    """
     fits = sorted(data.fits, key=lambda f: f.index)
     fresh = fresh_optimizers(data)
+    cuts_now = sum(1 for fit in fits[1:] if new_training_reason(fit) or fit.index in fresh)
+    restarts = _numbering_restarts(data)
+    if optimizers and len(optimizers) > 1 and restarts and cuts_now + len(restarts) == len(optimizers) - 1:
+        named = ", ".join(group[0].path for group in optimizers)
+        for index in restarts:
+            fresh.setdefault(
+                index,
+                f"{len(optimizers)} different optimizers are saved beside the log ({named}) and its "
+                "epoch numbering restarts here",
+            )
     if fresh:
         data = replace(
             data,
@@ -184,11 +219,14 @@ def group_trainings(datas: list[SourceData], splittable) -> list[Training]:
     """
     trainings: list[Training] = []
     loose: list[SourceData] = []
+    optimizers = optimizer_groups(
+        [d for d in datas if not splittable(d.kind) and not _fingerprint(d) and d.optimizer is not None]
+    )
     for data in datas:
         if splittable(data.kind) and not data.fits and not _fingerprint(data):
             loose.append(data)  # text that trained nothing (a README quoting a log line): no run of its own
         elif splittable(data.kind):
-            for index, part in enumerate(split_source(data)):
+            for index, part in enumerate(split_source(data, optimizers)):
                 first = part.fits[0] if part.fits else None
                 trainings.append(
                     Training(
@@ -205,7 +243,7 @@ def group_trainings(datas: list[SourceData], splittable) -> list[Training]:
         _place(data, trainings)
     if not trainings:
         trainings.append(Training([], start=None))
-    trainings[-1].datas.extend(without)
+    _place_optimizers(without, trainings)
     return trainings
 
 
@@ -237,3 +275,66 @@ def _training_fingerprint(training: Training) -> dict[str, list[tuple[float, flo
         if found:
             return found
     return {}
+
+
+def optimizer_groups(datas: list[SourceData]) -> list[list[SourceData]]:
+    """Files holding an optimizer config, grouped by optimizer (the lr variable aside), in order."""
+    from lraudit.run_builder import same_optimizer
+
+    groups: list[list[SourceData]] = []
+    for data in datas:
+        group = next(
+            (g for g in groups if same_optimizer(g[0].optimizer, data.optimizer, ignore_lr=True)), None
+        )
+        if group is None:
+            groups.append([data])
+        else:
+            group.append(data)
+    return groups
+
+
+def _first_logged_lr(training: Training) -> float | None:
+    """The first per-epoch lr a file of the training logged (float32), if any."""
+    for data in training.datas:
+        scalars = data.scalars
+        if scalars is None or len(scalars) == 0:
+            continue
+        rows = scalars[scalars["name"].isin(("lr", "learning_rate")) & scalars["epoch"].notna()]
+        if len(rows):
+            return float(np.float32(rows.sort_values("epoch")["value"].iloc[0]))
+    return None
+
+
+def _config_lr(data: SourceData) -> float | None:
+    from lraudit.run_builder import config_lr
+
+    value = config_lr(data.optimizer)
+    return None if value is None else float(np.float32(value))
+
+
+def _place_optimizers(without: list[SourceData], trainings: list[Training]) -> None:
+    """Files without per-epoch metrics join the last training, unless they hold one optimizer
+    per training: then each optimizer joins the training that logged its lr first, or (what
+    is left, in order) the config saved last joins the last training (module docstring)."""
+    groups = optimizer_groups([d for d in without if d.optimizer is not None])
+    if len(trainings) < 2 or len(groups) != len(trainings):
+        trainings[-1].datas.extend(without)
+        return
+    owner: dict[int, int] = {}  # group -> training
+    for position, training in enumerate(trainings):
+        logged = _first_logged_lr(training)
+        matches = [g for g, group in enumerate(groups) if logged is not None and any(
+            _config_lr(d) == logged for d in group)]
+        if len(matches) == 1 and matches[0] not in owner:
+            owner[matches[0]] = position
+    free_groups = [g for g in range(len(groups)) if g not in owner]
+    free_trainings = [t for t in range(len(trainings)) if t not in owner.values()]
+    # saved last (a model with the largest counter, then a serialize() file) to the latest training
+    from lraudit.run_builder import saved_last
+
+    free_groups.sort(key=lambda g: min(saved_last(d) for d in groups[g]), reverse=True)
+    owner.update(zip(free_groups, free_trainings, strict=True))
+    grouped = {id(d) for group in groups for d in group}
+    for g, position in owner.items():
+        trainings[position].datas.extend(groups[g])
+    trainings[-1].datas.extend(d for d in without if id(d) not in grouped)

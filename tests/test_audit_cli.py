@@ -79,7 +79,21 @@ REQUIRED = {
     # accumulation windows straddle epochs: explained (note, LRA021), never a mismatch
     "k3_grad_accum_odd_inverse_time_probe": {"LRA021"},
     "k3jax_grad_accum3_odd_probe": {"LRA021"},
+    # notebook runs (a real Jupyter kernel) and a sweep log: a folder may hold several trainings;
+    # a code here must appear in one of them (per-training expectations in the tests below)
+    # recompiled with a new optimizer: two trainings, each a constant lr, nothing hidden
+    "nb_e2_finetune_recompile": set(),
+    # hidden legacy decay under the logged base variable; the last reduction is unused
+    "nb_k2_sgd_decay_plateau": {"LRA001", "LRA007", "LRA024"},
+    # two models, two optimizers; the scheduler's halvings are what was logged and applied
+    "nb_k3_two_models_scheduler": set(),
+    # the fit stopped inside epoch 3 (30 updates); the decaying schedule is never logged
+    "nb_k3torch_callback_raises": {"LRA010"},
+    # model 2's CosineDecay reaches 0 at step 40: its last epoch trains nothing
+    "k3_sweep_two_models_pipe": {"LRA020"},
 }
+#: how many trainings (separate runs in the report) a folder holds, when more than one
+TRAININGS = {"nb_e2_finetune_recompile": 2, "nb_k3_two_models_scheduler": 2, "k3_sweep_two_models_pipe": 2}
 #: the conclusion allows either code
 ONE_OF = {"k3_piecewise_inside_epoch_probe": {"LRA010", "LRA022"}}
 #: error-severity findings a conclusion calls for (any other error is wrong)
@@ -106,12 +120,20 @@ FORBIDDEN = {
     "k3_jit_cosine_tf_probe": {"LRA001", "LRA007", "LRA009"},
     "k3_grad_accum_odd_inverse_time_probe": {"LRA001", "LRA007", "LRA009"},
     "k3jax_grad_accum3_odd_probe": {"LRA001", "LRA007", "LRA009"},
+    # a fresh optimizer's counter restarts: nothing is carried over, nothing restarts on resume
+    "nb_e2_finetune_recompile": {"LRA001", "LRA007", "LRA011", "LRA017"},
+    "nb_k3_two_models_scheduler": {"LRA001", "LRA007", "LRA011", "LRA014", "LRA017"},
+    "k3_sweep_two_models_pipe": {"LRA001", "LRA007", "LRA011", "LRA017"},
+    "nb_k3torch_callback_raises": {"LRA001", "LRA007", "LRA009"},  # no decay argument
 }
 #: runs whose conclusion leaves nothing to warn about (only notes and info findings)
 NO_WARNINGS = {
     "e2_mixed_precision_expdecay_probe",  # smooth schedule, wrapper changes nothing
     "k3_jit_cosine_tf_probe",  # jit_compile changes only the last bits
     "k3_grad_accum_odd_inverse_time_probe",  # accumulation across epoch ends is explained
+    "nb_e2_finetune_recompile",  # constant lr in each training
+    "nb_k3_two_models_scheduler",  # logged = applied
+    "nb_k3torch_callback_raises",  # the schedule applies as configured
 }
 
 
@@ -119,40 +141,82 @@ def lraudit(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return run_lraudit(*args, cwd=cwd)
 
 
+def _folder(run_path: str) -> str:
+    """The run folder under ``fixtures/runs`` a reported run (or training of it) came from."""
+    return Path(run_path).relative_to(RUNS).parts[0]
+
+
 @pytest.fixture(scope="module")
-def corpus_report() -> dict[str, dict]:
-    """One audit of the whole folder of runs (two worker processes), as JSON."""
+def corpus_trainings() -> dict[str, list[dict]]:
+    """One audit of the whole folder of runs (two worker processes), as JSON: per run folder,
+    its trainings in log order (one for most folders)."""
     proc = lraudit("audit", str(RUNS), "--format", "json", "--fail-on", "never", "--jobs", "2")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["schema_version"] == "1" and report["summary"]["runs"] == len(RUN_NAMES)
-    return {Path(run["path"]).name: run for run in report["runs"]}
+    expected_runs = sum(TRAININGS.get(name, 1) for name in RUN_NAMES)
+    assert report["schema_version"] == "1" and report["summary"]["runs"] == expected_runs
+    grouped: dict[str, list[dict]] = {}
+    for run in report["runs"]:
+        grouped.setdefault(_folder(run["path"]), []).append(run)
+    return grouped
+
+
+@pytest.fixture(scope="module")
+def corpus_report(corpus_trainings) -> dict[str, dict]:
+    """The run of each folder that holds one training."""
+    return {name: runs[0] for name, runs in corpus_trainings.items() if len(runs) == 1}
 
 
 def test_expectations_cover_every_shared_run():
     assert set(REQUIRED) == set(RUN_NAMES)
+    assert set(TRAININGS) <= set(RUN_NAMES)
 
 
 @pytest.mark.slow  # one audit of the whole corpus (~25 s)
 @pytest.mark.parametrize("name", RUN_NAMES)
-def test_shared_run_reaches_its_conclusion(corpus_report, name):
-    run = corpus_report[name]
-    codes = {f["code"] for f in run["findings"]}
+def test_shared_run_reaches_its_conclusion(corpus_trainings, name):
+    runs = corpus_trainings[name]
+    assert len(runs) == TRAININGS.get(name, 1), [run["path"] for run in runs]
+    findings = [f for run in runs for f in run["findings"]]
+    codes = {f["code"] for f in findings}
     assert REQUIRED[name] <= codes, f"missing {sorted(REQUIRED[name] - codes)}; got {sorted(codes)}"
     if name in ONE_OF:
         assert codes & ONE_OF[name], f"expected one of {sorted(ONE_OF[name])}; got {sorted(codes)}"
     assert not codes & FORBIDDEN.get(name, set())
-    errors = {f["code"] for f in run["findings"] if f["severity"] == "error"}
+    errors = {f["code"] for f in findings if f["severity"] == "error"}
     assert errors <= ALLOWED_ERRORS.get(name, set()), f"unexpected errors {sorted(errors)}"
     assert "LRA002" not in codes  # the config describes every shared run
-    for finding in run["findings"]:
-        assert finding["message"] and finding["fix"] and finding["run"] == run["path"]
+    for run in runs:
+        for finding in run["findings"]:
+            assert finding["message"] and finding["fix"] and finding["run"] == run["path"]
 
 
 @pytest.mark.parametrize("name", sorted(NO_WARNINGS))
-def test_explained_runs_raise_no_warning(corpus_report, name):
-    severities = {f["code"]: f["severity"] for f in corpus_report[name]["findings"]}
+def test_explained_runs_raise_no_warning(corpus_trainings, name):
+    severities = {f["code"]: f["severity"] for run in corpus_trainings[name] for f in run["findings"]}
     assert set(severities.values()) <= {"info"}, severities
+
+
+def test_sweep_zero_lr_is_the_second_models(corpus_trainings):
+    """k3_sweep_two_models_pipe (INDEX.md): model 1 applies a constant 0.05 over its 30 steps;
+    model 2's CosineDecay(3e-3, 40) restarts at iteration 0 and applies 0.0 in steps 40-49."""
+    first, second = corpus_trainings["k3_sweep_two_models_pipe"]
+    assert first["steps"] == 30 and second["steps"] == 50
+    assert first["optimizer"]["class_name"] == "SGD" and second["optimizer"]["class_name"] == "Adam"
+    assert not [f for f in first["findings"] if f["severity"] != "info"]
+    zero = next(f for f in second["findings"] if f["code"] == "LRA020")
+    assert zero["step"] == 40 and "steps 40-49" in zero["message"]
+
+
+def test_callback_exception_stops_the_timeline_where_training_stopped(corpus_report):
+    """nb_k3torch_callback_raises (INDEX.md): 30 updates (epochs 1-2 complete, epoch 3 up to
+    batch 5), told by the callback's own message in the notebook's traceback; torch backend
+    from the code's KERAS_BACKEND."""
+    run = corpus_report["nb_k3torch_callback_raises"]
+    assert run["steps"] == 30
+    notes = run.get("notes", [])
+    assert any("cut after 6 update(s)" in note and "(exact)" in note for note in notes), notes
+    assert any("KERAS_BACKEND='torch'" in note for note in notes), notes
 
 
 @pytest.mark.parametrize("name", ["e2_mixed_precision_expdecay_probe", "k3_mixed_precision_staircase_probe"])
@@ -183,13 +247,13 @@ def test_odd_accumulation_epoch_reads_between_updates_are_named(corpus_report):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", RUN_NAMES)
-def test_findings_name_only_steps_and_epochs_the_run_has(corpus_report, name):
+def test_findings_name_only_steps_and_epochs_the_run_has(corpus_trainings, name):
     """A finding's step/epoch is one the run really trained (truth.csv), never one past its end."""
     import pandas as pd
 
     truth = pd.read_csv(ROOT / "fixtures" / "expected" / name / "truth.csv")
     steps, epochs = set(truth["step"].astype(int)), set(truth["epoch"].astype(int))
-    for finding in corpus_report[name]["findings"]:
+    for finding in (f for run in corpus_trainings[name] for f in run["findings"]):
         assert finding.get("step") is None or finding["step"] in steps, finding
         assert finding.get("epoch") is None or finding["epoch"] in epochs, finding
         assert "epoch None" not in finding["message"] and "step None" not in finding["message"], finding

@@ -5,19 +5,23 @@ with the class/module of ``optimizer_serialized.json``), evaluated at truth.csv'
 (``step``) with the backend and ``jit_compile`` run.json records, and compared as float32 bit patterns with
 truth.csv ``lr_effective`` (and ``lr_base``). Runs whose lr variable a callback changes
 (ReduceLROnPlateau / LearningRateScheduler) get truth's ``lr_variable`` column as the variable,
-which checks the legacy-decay arithmetic on top of it.
+which checks the legacy-decay arithmetic on top of it. A run that trained several optimizers
+(a recompile, a second model) records each one's config before training in ``optimizers.json``
+with the fits it served; each fit's rows are evaluated with its own optimizer.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from lraudit.semantics.optimizers import default_executor, effective_lr, optimizer_spec_from_config
+from lraudit.semantics.optimizers import effective_lr as _effective_lr
+from lraudit.semantics.optimizers import optimizer_spec_from_config
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 RUNS = sorted(p.name for p in (FIXTURES / "expected").iterdir() if (p / "truth.csv").is_file())
@@ -38,19 +42,57 @@ def _same_bits(got: np.ndarray, expected_bits: np.ndarray) -> np.ndarray:
     return (got.view(np.uint32) == expected_bits) | (np.isnan(got) & np.isnan(expected))
 
 
+class _PerFit:
+    """Several optimizers, each over the rows of its fits: ``effective_lr`` evaluated piecewise."""
+
+    def __init__(self, parts: list[tuple[object, np.ndarray]]) -> None:
+        self.parts = parts
+
+
+def _spec(cfg: dict, source: str, meta: dict):
+    spec = optimizer_spec_from_config(cfg, source=source)
+    spec.backend = meta["backend"]
+    spec.jit_compile = meta.get("jit_compile") is True  # XLA compiled the train step (reference §1.8)
+    return spec
+
+
 def _load(run: str):
     user = FIXTURES / "runs" / run
     meta = json.loads((FIXTURES / "expected" / run / "run.json").read_text())
     truth = pd.read_csv(FIXTURES / "expected" / run / "truth.csv")
     initial = json.loads((user / "optimizer_initial.json").read_text())
     serialized = json.loads((user / "optimizer_serialized.json").read_text())
-    cfg = {"class_name": serialized["class_name"], "module": serialized.get("module"), "config": initial}
-    spec = optimizer_spec_from_config(cfg, source=str(user / "optimizer_initial.json"))
-    spec.backend = meta["backend"]
-    spec.jit_compile = meta.get("jit_compile") is True  # XLA compiled the train step (reference §1.8)
+    module = serialized.get("module")
+    cfg = {"class_name": serialized["class_name"], "module": module, "config": initial}
+    spec = _spec(cfg, str(user / "optimizer_initial.json"), meta)
+    several = user / "optimizers.json"
+    optimizers = json.loads(several.read_text()) if several.is_file() else []
+    if len(optimizers) > 1:
+        # the class each fit's optimizer was built with, as run.json records its constructor
+        ctor = {1: meta["optimizer_ctor"]}
+        ctor.update({fit["fit"]: fit["optimizer_ctor"] for fit in meta["fits"] if fit.get("optimizer_ctor")})
+        parts = []
+        for entry in optimizers:
+            class_name = re.search(r"(\w+)\(", ctor[entry["fits"][0]]).group(1)
+            cfg = {"class_name": class_name, "module": module, "config": entry["config_before_training"]}
+            parts.append((_spec(cfg, str(several), meta), truth["fit"].isin(entry["fits"]).to_numpy()))
+        spec = _PerFit(parts)
     writers = {cb["class"] for cb in meta["callbacks"]} & LR_WRITERS
+    writers |= {cb["class"] for fit in meta["fits"] for cb in fit.get("callbacks", [])} & LR_WRITERS
     lr_variable = truth["lr_variable"].to_numpy(dtype=np.float64).astype(np.float32) if writers else None
     return spec, truth, lr_variable
+
+
+def effective_lr(spec, steps: np.ndarray, lr_variable, **kwargs):
+    """:func:`lraudit.semantics.optimizers.effective_lr`, piecewise over fits for several optimizers."""
+    if not isinstance(spec, _PerFit):
+        return _effective_lr(spec, steps, lr_variable, **kwargs)
+    base = np.full(steps.shape, np.nan, dtype=np.float32)
+    effective = base.copy()
+    for part, rows in spec.parts:
+        variable = None if lr_variable is None else lr_variable[rows]
+        base[rows], effective[rows] = _effective_lr(part, steps[rows], variable, **kwargs)
+    return base, effective
 
 
 @pytest.mark.parametrize("run", RUNS)
@@ -64,7 +106,7 @@ def test_lr_effective_bit_exact(run: str) -> None:
         return
     bad = np.nonzero(~exact)[0][:5]
     assert exact.all(), (
-        f"{run} ({default_executor(spec)}): {exact.sum()}/{exact.size} bit-exact; first misses at steps "
+        f"{run}: {exact.sum()}/{exact.size} bit-exact; first misses at steps "
         f"{truth['step'].to_numpy()[bad].tolist()}: got {effective[bad].tolist()}, "
         f"truth {truth['lr_effective'].to_numpy()[bad].tolist()}"
     )

@@ -1,9 +1,12 @@
 """THE acceptance test: every real run, rebuilt from the user's files only, matches truth.csv.
 
-For each run in ``fixtures/runs`` the timeline is built through the public path
-(``load_run`` -> ``build_timeline``, no option) and compared with
+For each run in ``fixtures/runs`` the timelines are built through the public path
+(``load_runs`` -> ``build_timeline``, no option) and compared with
 ``fixtures/expected/<run>/truth.csv``: the same (step, epoch, batch) rows, and ``lr_effective``
-equal bit for bit in float32 (two NaNs are equal: an update that applied NaN). The Keras 3
+equal bit for bit in float32 (two NaNs are equal: an update that applied NaN). A run folder may
+hold several trainings (a notebook that compiles a fresh optimizer, a sweep log of two models):
+each is its own Run with its own timeline, compared with the truth rows of its fits (truth's
+``fit`` column, in order; ``step`` is each optimizer's own counter). The Keras 3
 backend (which decides the arithmetic) must come from the files themselves (TensorBoard's model
 summary holds the resolved ``jit_compile``); ``run.json`` only names it for the test without
 that evidence, and for the allowed exception: on a run whose truth cross-check records
@@ -21,7 +24,7 @@ import pandas as pd
 import pytest
 from conftest import corpus_params
 
-from lraudit.api import load_run
+from lraudit.api import load_run, load_runs
 from lraudit.options import RunOptions
 from lraudit.reconstruction import build_timeline
 
@@ -59,9 +62,34 @@ def backend_assumed(timeline) -> bool:
     return any("assumed TensorFlow" in note for note in timeline.notes)
 
 
+#: runs whose files hold several trainings (each a separate Run); every other run holds one
+TRAININGS = {
+    "nb_e2_finetune_recompile": 2,  # compile() with a new optimizer before fit 2
+    "nb_k3_two_models_scheduler": 2,  # a second model, a fresh RMSprop
+    "k3_sweep_two_models_pipe": 2,  # two models one after the other in one pipe log
+}
+
+
 def build_as_a_user_would(name: str):
     """The timeline from the run's files alone: no option, the backend is read from them."""
     return build_timeline(load_run(FIXTURES / "runs" / name))
+
+
+def build_trainings_as_a_user_would(name: str) -> list:
+    """Every training's timeline from the run's files alone, in log order."""
+    return [build_timeline(run) for run in load_runs(FIXTURES / "runs" / name)]
+
+
+def truth_of_trainings(timelines: list, truth: pd.DataFrame) -> list[pd.DataFrame]:
+    """The truth rows of each training: as many of truth's fits, in order, as its timeline has."""
+    fits = list(dict.fromkeys(truth["fit"].tolist()))
+    parts, used = [], 0
+    for timeline in timelines:
+        count = timeline.frame["fit"].nunique()
+        parts.append(truth[truth["fit"].isin(fits[used : used + count])])
+        used += count
+    assert used == len(fits), f"the trainings hold {used} fits, truth has {len(fits)}"
+    return parts
 
 
 def exact_steps(timeline, name: str) -> int:
@@ -72,19 +100,25 @@ def exact_steps(timeline, name: str) -> int:
 
 @pytest.mark.parametrize("name", corpus_params(RUNS))
 def test_timeline_matches_truth_bit_for_bit(name, record_property):
-    timeline = build_as_a_user_would(name)
-    frame = timeline.frame
-    truth = read_truth(name)
-
-    assert len(frame) == len(truth), f"{name}: {len(frame)} rows, truth has {len(truth)}"
-    for column in ("step", "epoch", "batch"):
-        assert frame[column].tolist() == truth[column].tolist(), f"{name}: column {column} differs"
-
-    ours = frame["lr_effective"].to_numpy(dtype=np.float32)
-    expected = truth["lr_effective_f32"].to_numpy(dtype=np.float32)
+    timelines = build_trainings_as_a_user_would(name)
+    assert len(timelines) == TRAININGS.get(name, 1), [timeline.run.path for timeline in timelines]
+    truth_parts = truth_of_trainings(timelines, read_truth(name))
+    ours_parts, expected_parts, exact_parts = [], [], []
+    for position, (timeline, truth) in enumerate(zip(timelines, truth_parts, strict=True)):
+        frame = timeline.frame
+        where = f"{name} training {position + 1}"
+        assert len(frame) == len(truth), f"{where}: {len(frame)} rows, truth has {len(truth)}"
+        for column in ("step", "epoch", "batch"):
+            assert frame[column].tolist() == truth[column].tolist(), f"{where}: column {column} differs"
+        ours_parts.append(frame["lr_effective"].to_numpy(dtype=np.float32))
+        expected_parts.append(truth["lr_effective_f32"].to_numpy(dtype=np.float32))
+        exact_parts.append(int((ulp_distance(ours_parts[-1], expected_parts[-1]) == 0).sum()))
+    frame = pd.concat([timeline.frame for timeline in timelines], ignore_index=True)
+    truth = pd.concat(truth_parts, ignore_index=True)
+    ours, expected = np.concatenate(ours_parts), np.concatenate(expected_parts)
     distance = ulp_distance(ours, expected)
     exact = int((distance == 0).sum())
-    record_property("exact_steps", f"{exact}/{len(truth)}")
+    record_property("exact_steps", f"{exact}/{len(truth)} (per training: {exact_parts})")
     if exact == len(truth):
         return
     crosscheck = run_facts(name)["truth"].get("crosscheck", {})

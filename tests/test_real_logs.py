@@ -112,7 +112,8 @@ def test_shifat_glued_callback_text_and_doubled_headers():
         "staircase=True), weight_decay=1e-4)",
     )
     assert code == 0 and len(runs) == 1
-    assert runs[0]["steps_per_epoch"] == 300 and runs[0]["epochs"] == 3
+    # the excerpt ends at a third "Epoch 3/50" header with no bar: no update of it is shown
+    assert runs[0]["steps_per_epoch"] == 300 and runs[0]["epochs"] == 2
     assert not _codes(runs[0]) & FALSE_ALARMS
 
 

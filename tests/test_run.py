@@ -30,16 +30,38 @@ def _f32(value: float) -> np.float32:
 
 
 @pytest.fixture(scope="module")
-def runs():
-    return LazyRuns(lambda name: lraudit.load_run(FIXTURES / "runs" / name))
+def trainings():
+    """Per run folder, its trainings (one Run each; a notebook or sweep log may hold several)."""
+    return LazyRuns(lambda name: lraudit.load_runs(FIXTURES / "runs" / name))
+
+
+@pytest.fixture(scope="module")
+def runs(trainings):
+    """The Run of a folder holding one training (``load_run`` refuses a folder of several)."""
+
+    def one(name: str):
+        found = trainings[name]
+        return found[0] if len(found) == 1 else lraudit.load_run(FIXTURES / "runs" / name)
+
+    return LazyRuns(one)
+
+
+def test_load_run_refuses_a_folder_of_several_trainings():
+    with pytest.raises(lraudit.InputError, match="holds 2 separate trainings"):
+        lraudit.load_run(FIXTURES / "runs" / "k3_sweep_two_models_pipe")
 
 
 @pytest.mark.parametrize("name", corpus_params(RUNS))
-def test_epochs_and_global_epochs(runs, name):
-    run, meta = runs[name], _meta(name)
-    assert run.epochs == meta["epochs"]
+def test_epochs_and_global_epochs(trainings, name):
+    meta = _meta(name)
+    assert max(run.epochs for run in trainings[name]) == meta["epochs"]
+    for run in trainings[name]:
+        _epochs_of_one_training(run)
+
+
+def _epochs_of_one_training(run):
     epochs = run.scalars["global_epoch"].dropna()
-    assert epochs.min() >= 0 and epochs.max() < meta["epochs"]
+    assert epochs.min() >= 0 and epochs.max() < run.epochs
     # every History file lands where its values are: history.json holds the last fit
     csv_rows = run.scalars[run.scalars["source"] == "csvlogger"]
     by_epoch = {
@@ -56,18 +78,21 @@ def test_epochs_and_global_epochs(runs, name):
 
 
 @pytest.mark.parametrize("name", corpus_params(RUNS))
-def test_fits_and_steps_per_epoch(runs, name):
-    """Fits come from the console (Epoch N/M) and steps per epoch from its bar or TensorBoard."""
-    run, meta = runs[name], _meta(name)
-    assert [(fit.first_epoch, fit.end_epoch) for fit in run.fits] == [
+def test_fits_and_steps_per_epoch(trainings, name):
+    """Fits come from the console (Epoch N/M) and steps per epoch from its bar or TensorBoard;
+    a folder of several trainings holds run.json's fits one training after the other."""
+    meta = _meta(name)
+    assert [(fit.first_epoch, fit.end_epoch) for run in trainings[name] for fit in run.fits] == [
         (fit["initial_epoch"], fit["epochs"]) for fit in meta["fits"]
     ]
-    assert run.steps_per_epoch == meta["steps_per_epoch"]
+    assert {run.steps_per_epoch for run in trainings[name]} == {meta["steps_per_epoch"]}
 
 
 @pytest.mark.parametrize("name", corpus_params(RUNS))
-def test_optimizer_final_and_initial(runs, name):
-    run, meta = runs[name], _meta(name)
+def test_optimizer_final_and_initial(trainings, name):
+    """The config saved last is the last training's; with several trainings, the optimizer
+    configs of another optimizer belong to an earlier one (lr variable aside)."""
+    run, meta = trainings[name][-1], _meta(name)
     folder = FIXTURES / "runs" / name
     serialized = json.loads((folder / "optimizer_serialized.json").read_text())
     final = json.loads((folder / "optimizer.json").read_text())
@@ -83,10 +108,10 @@ def test_optimizer_final_and_initial(runs, name):
         assert lr["config"] == final["learning_rate"]["config"]
     else:
         assert _f32(lr) == _f32(final["learning_rate"])
-        if _f32(final["learning_rate"]) != _f32(initial["learning_rate"]):
+        if _f32(final["learning_rate"]) != _f32(initial["learning_rate"]) and len(trainings[name]) == 1:
             assert _f32(run.optimizer_initial["config"]["learning_rate"]) == _f32(initial["learning_rate"])
-    assert len(run.optimizer_configs) >= 3
-    assert run.keras == meta["keras_generation"]
+    assert sum(len(training.optimizer_configs) for training in trainings[name]) >= 3
+    assert {training.keras for training in trainings[name]} == {meta["keras_generation"]}
 
 
 @pytest.mark.parametrize("name", corpus_params([n for n in RUNS if _meta(n)["saved_models"]]))

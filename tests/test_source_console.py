@@ -19,6 +19,8 @@ from lraudit.sources.base import SNIFF_BYTES
 
 ROOT = Path(__file__).resolve().parents[1] / "fixtures"
 RUNS = sorted(p.name for p in (ROOT / "runs").iterdir() if (p / "console.log").exists())
+#: runs whose one CSVLogger file (``history.csv``) logged every epoch the console shows
+CSV_RUNS = [name for name in RUNS if (ROOT / "runs" / name / "history.csv").exists()]
 
 
 def _run_json(name: str) -> dict:
@@ -87,7 +89,7 @@ def test_fixture_fits_epochs_and_steps(name, parsed):
     assert data.keras == run["keras_generation"]
 
 
-@pytest.mark.parametrize("name", RUNS)
+@pytest.mark.parametrize("name", CSV_RUNS)
 def test_fixture_metrics_match_csvlogger(name, parsed):
     scalars = parsed[name].scalars
     rows = _csv_rows(name)
@@ -200,7 +202,7 @@ def test_fixture_scheduler_messages_match_lr_history(name, parsed):
         assert _f32(shown) == _f32(history[event.epoch])
 
 
-@pytest.mark.parametrize("name", RUNS)
+@pytest.mark.parametrize("name", CSV_RUNS)
 def test_fixture_warnings_become_events(name, parsed):
     data, run = parsed[name], _run_json(name)
     kinds = [e.kind for e in data.events]
@@ -577,3 +579,23 @@ def test_result_does_not_depend_on_chunk_size(tmp_path_factory, chunk, values):
     assert list(whole.scalars["text"]) == fmt
     assert all(_within_print_precision(t, v) for t, v in zip(fmt, values, strict=True))
     assert not math.isnan(whole.scalars["value"].sum())
+
+
+def test_sweep_pipe_log_two_models_fit_by_fit(parsed):
+    """k3_sweep_two_models_pipe: two models trained one after the other, each with its own
+    CSVLogger file (run.json: sweep_sgd.csv for fit 1, sweep_adam.csv for fit 2); the console's
+    fits repeat them fit by fit, and the second fit's numbering restarts at Epoch 1/5."""
+    name = "k3_sweep_two_models_pipe"
+    data = parsed[name]
+    assert [(fit.first_epoch, fit.end_epoch) for fit in data.fits] == [(0, 3), (0, 5)]
+    assert data.fits[1].start_markers and data.fits[1].start_markers[0].startswith("epoch numbering restarts")
+    scalars = data.scalars
+    for fit, csv_name in enumerate(("sweep_sgd.csv", "sweep_adam.csv")):
+        with (ROOT / "runs" / name / csv_name).open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        printed = scalars[scalars["fit"] == fit]
+        for row in rows:
+            epoch = printed[printed["epoch"] == int(row["epoch"])]
+            shown = dict(zip(epoch["name"], epoch["text"], strict=True))
+            for key in ("loss", "val_loss"):
+                assert _within_print_precision(shown[key], float(row[key])), (fit, row, shown)

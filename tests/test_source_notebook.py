@@ -112,7 +112,7 @@ def test_console_paste_from_the_middle_of_epoch_one_is_one_fit(tmp_path, monkeyp
 
 
 def test_already_right_audit_of_a_notebook_run(monkeypatch, capsys):
-    run_path = str(FIXTURES / "notebook_runs" / "nb_k2_sgd_decay_plateau")
+    run_path = str(FIXTURES / "runs" / "nb_k2_sgd_decay_plateau")
     code, out, err = run_cli(
         ["audit", run_path, "--format", "json", "--fail-on", "never"],
         monkeypatch,
@@ -178,13 +178,22 @@ def test_megabyte_output_and_thousands_of_cells_are_read(tmp_path, monkeypatch, 
 
 # ---- the notebook runs of the shared corpus (real Jupyter kernel), against their run.json
 
-NOTEBOOK_RUNS = sorted(p.name for p in (FIXTURES / "notebook_runs").iterdir() if p.is_dir())
+NOTEBOOK_RUNS = sorted(
+    p.name for p in (FIXTURES / "runs").iterdir() if p.is_dir() and any(p.glob("*.ipynb"))
+)
+
+
+def test_the_notebook_runs_are_there():
+    assert len(NOTEBOOK_RUNS) >= 4
 
 
 @pytest.mark.parametrize("name", NOTEBOOK_RUNS)
 def test_notebook_run_fits_steps_and_new_optimizers(name, tmp_path, monkeypatch, capsys):
-    meta = json.loads((FIXTURES / "notebook_expected" / name / "run.json").read_text())
-    path = FIXTURES / "notebook_runs" / name / f"{name}.ipynb"
+    meta = json.loads((FIXTURES / "expected" / name / "run.json").read_text())
+    truth = (FIXTURES / "expected" / name / "truth.csv").read_text().splitlines()
+    last_epoch = max(int(line.split(",")[1]) for line in truth[1:])
+    ran_in_last_epoch = sum(1 for line in truth[1:] if int(line.split(",")[1]) == last_epoch)
+    path = FIXTURES / "runs" / name / f"{name}.ipynb"
     rows, err = parse_rows(path, tmp_path, monkeypatch, capsys)
     assert "Traceback" not in err and any(row["source"] == "console" for row in rows)
     data = notebook.read(path)
@@ -197,8 +206,10 @@ def test_notebook_run_fits_steps_and_new_optimizers(name, tmp_path, monkeypatch,
         elif truth["fit"] > 1:
             assert ours.new_training is None
         if "interrupted" in truth:
-            # the stored bar was last drawn at 1/12 (Keras 3 redraws at most every 50 ms): a lower bound
-            assert ours.last_epoch_steps is not None and 1 <= ours.last_epoch_steps <= meta["steps_per_epoch"]
+            # the stored bar was last drawn at 1/12 (Keras 3 redraws at most every 50 ms); the
+            # callback's traceback names the batch it raised at: the exact count
+            assert ours.last_epoch_steps == ran_in_last_epoch, ours.last_epoch_evidence
+            assert "(exact)" in ours.last_epoch_evidence
         else:
             assert ours.last_epoch_steps is None
     locations = {row["location"] for row in rows if row["kind"] == "scalar"}

@@ -194,3 +194,5 @@ class CodeFacts:
     schedule_functions: list[ScheduleFunction] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: ``(backend, where)``: the ``KERAS_BACKEND`` the code set before importing Keras, if any
+    keras_backend: tuple[str, str] | None = None

@@ -18,6 +18,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from lraudit.code.backend import keras_backend
 from lraudit.code.cells import execution_order, parse_cell
 from lraudit.code.model import (
     CallbackRecord,
@@ -1040,15 +1041,19 @@ def read_code(cells: list[CodeCell]) -> CodeFacts:
                 f"{len(reader.unexecuted)} code cells have no execution count (outputs of another "
                 "session): all cells read in document order"
             )
+    parsed = []
     for cell in ordered:
         tree = parse_cell(cell, reader.facts.warnings)
         if tree is None:
             continue
+        parsed.append((cell, tree))
         try:
             reader.run_cell(cell, tree)
         except RecursionError:
             reader.facts.warnings.append(f"{cell.label}: nested too deeply to read; skipped")
-    return reader.finish()
+    facts = reader.finish()
+    facts.keras_backend = keras_backend(parsed)
+    return facts
 
 
 def lr_at_fit_start(facts: CodeFacts, fit_index: int) -> tuple[float | ScheduleSpec | None, list[str]]:

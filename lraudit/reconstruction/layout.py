@@ -30,7 +30,7 @@ class FitPlan:
     first_epoch: int
     end_epoch: int
     steps_per_epoch: int
-    #: steps of an interrupted last epoch (0 < n < steps_per_epoch), None when it completed
+    #: micro-batches the last epoch ran when it was cut (exception, interrupt); None: complete
     last_epoch_steps: int | None = None
 
     @property
@@ -38,7 +38,12 @@ class FitPlan:
         full = (self.end_epoch - self.first_epoch) * self.steps_per_epoch
         if self.last_epoch_steps is None:
             return full
-        return full - self.steps_per_epoch + self.last_epoch_steps
+        return full - self.steps_per_epoch + min(max(self.last_epoch_steps, 0), self.steps_per_epoch)
+
+    def epoch_ends(self, counter: int) -> np.ndarray:
+        """The raw counter after each of the fit's epochs, the fit starting at ``counter``."""
+        ends = np.arange(1, self.end_epoch - self.first_epoch + 1, dtype=np.int64) * self.steps_per_epoch
+        return counter + np.minimum(ends, self.micro_steps)
 
 
 def fit_plan(
@@ -75,11 +80,22 @@ def fit_plan(
                 argument="steps_per_epoch",
             )
         if fit.end_epoch > fit.first_epoch:
-            # an epoch cut mid-way (an interrupt) ran only the steps its last bar shows
-            cut = fit.last_epoch_steps
-            partial = int(cut) if cut is not None and 0 < cut < int(spe) else None
-            plans.append(FitPlan(fit.index, fit.first_epoch, fit.end_epoch, int(spe), partial))
+            plans.append(FitPlan(fit.index, fit.first_epoch, fit.end_epoch, int(spe), _cut_epoch(fit, notes)))
     return plans
+
+
+def _cut_epoch(fit, notes: list[str] | None) -> int | None:
+    """The updates of a fit's last epoch when it was cut, said in ``notes`` with what told it."""
+    steps = getattr(fit, "last_epoch_steps", None)
+    if steps is None:
+        return None
+    if notes is not None:
+        evidence = getattr(fit, "last_epoch_evidence", None) or "its progress bar never completed"
+        notes.append(
+            f"epoch {fit.end_epoch} (fit {fit.index + 1}) was cut after {steps} update(s): {evidence}; "
+            "the timeline stops there"
+        )
+    return steps
 
 
 _PER_EPOCH_NOTE = "steps per epoch unknown"
@@ -298,8 +314,7 @@ def lay_out_steps(fits: list[FitPlan], accumulation: int, resets: set[int]) -> L
         count = steps[-1].shape[0]
         fit_ids.append(np.full(count, fit.index, dtype=np.int64))
         positions.append(np.full(count, position, dtype=np.int64))
-        epoch_ends = counter + np.arange(1, fit.end_epoch - fit.first_epoch + 1) * fit.steps_per_epoch
-        epoch_ends[-1] = counter + fit.micro_steps  # a cut last epoch ends early
+        epoch_ends = fit.epoch_ends(counter)
         # the counter the next real update uses: with accumulation the next multiple of k, minus 1
         next_counter[fit.first_epoch : fit.end_epoch] = _next_update_counter(epoch_ends, accumulation)
         read_counter[fit.first_epoch : fit.end_epoch] = epoch_ends

@@ -263,7 +263,7 @@ def complete_spec(
         evidence = f"the optimizer's class is backend-specific ({spec.source or 'the optimizer'})"
     elif run.backend:
         changes["backend"] = run.backend
-        evidence = "the logs name it"
+        evidence = getattr(run, "backend_evidence", None) or "the logs name it"
     elif keras == "3" and run.compile_config.get("jit_compile") is True:
         # Keras 3 resolves jit_compile="auto" to True only where XLA compiles the train step
         # (JAX; TensorFlow only with a GPU or when asked): XLA's arithmetic is what ran.

@@ -107,6 +107,9 @@ class FitInfo:
     validation_samples: int | None = None
     #: steps the last epoch ran when it was cut (interrupt, exception, truncated log); None if complete
     last_epoch_steps: int | None = None
+    #: what told ``last_epoch_steps`` ("the bar was last drawn at 1/12": a lower bound, or the
+    #: exception a batch callback raised, naming its batch: exact); None when complete
+    last_epoch_evidence: str | None = None
 
 
 @dataclass

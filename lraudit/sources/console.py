@@ -57,6 +57,7 @@ from lraudit.sources.base import (
     format_location,
     scalars_frame,
 )
+from lraudit.sources.batch_exception import BatchHookRaise
 
 KIND = "console"
 
@@ -278,6 +279,8 @@ class _EpochState:
     closed: bool = False
     first_seen: bool = False  # the epoch's first bar update was looked at (batch size evidence)
     closed_line: int | None = None  # the line whose new bar closed this epoch
+    #: (batches that ran, evidence) when a batch callback's exception tells it (exact count)
+    raised_after: tuple[int, str] | None = None
 
 
 @dataclass
@@ -320,6 +323,7 @@ class _Reader:
         self.force_new_fit = False  # a "Train on" header or a strong marker: the next header starts a fit
         self.pending_samples: tuple[int, int | None] | None = None
         self._header_line = 0
+        self._batch_raise = BatchHookRaise()  # a batch callback's traceback: how far the epoch got
         # a script prints a summary for the model it is about to train; a notebook user calls
         # summary() on a trained model too, so there only compile() tells a new optimizer
         self.summary_is_new_model = True
@@ -356,7 +360,14 @@ class _Reader:
         if bar is not None:
             self._bar(number, bar)
             return
+        self._traceback_line(number, text)
         self._warning(number, text)
+
+    def _traceback_line(self, number: int, text: str) -> None:
+        """A traceback of a batch callback that names its batch: how far the cut epoch got."""
+        raised = self._batch_raise.line(text)
+        if raised is not None and self.epoch is not None and self.epoch.final is None:
+            self.epoch.raised_after = (raised[0], f"{raised[1]} ({self._location(number)})")
 
     def _first_update(self, state: _EpochState, head: bytes) -> None:
         """A sample-count bar's first update of an epoch counts one batch: the batch size."""
@@ -768,6 +779,22 @@ class _Reader:
             samples=fit.samples,
             validation_samples=fit.validation_samples,
             last_epoch_steps=self._last_epoch_steps(fit, batch),
+            last_epoch_evidence=self._last_epoch_evidence(fit),
+        )
+
+    @staticmethod
+    def _last_epoch_evidence(fit: _FitState) -> str | None:
+        """What tells the steps of a cut last epoch: an exception's batch (exact) or the bar."""
+        last = fit.epochs[-1] if fit.epochs else None
+        if last is None or last.final is not None:
+            return None
+        if last.raised_after is not None and last.raised_after[0] >= (last.last_current or 0):
+            return last.raised_after[1]
+        if last.last_current is None:
+            return "no progress bar was drawn for it (a lower bound: batches may have run)"
+        return (
+            f"its progress bar was last drawn at {last.last_current}/{last.target} (a lower bound: "
+            "Keras redraws the bar at most every 50 ms, so more batches may have run)"
         )
 
     def _last_epoch_steps(self, fit: _FitState, batch: int | None) -> int | None:
@@ -777,6 +804,8 @@ class _Reader:
         last = fit.epochs[-1]
         if last.final is not None:
             return None
+        if last.raised_after is not None and last.raised_after[0] >= (last.last_current or 0):
+            return last.raised_after[0]
         if last.last_current is None:
             return 0 if last is not fit.epochs[0] or fit.index > 0 else None
         if fit.samples is not None and last.target == fit.samples:
