@@ -811,7 +811,9 @@ def _link_code(datas: list[SourceData], authority: list[FitInfo]):
     owner = next((data for data in with_code if data.fits is authority), None)
     chosen = owner or with_code[0]
     locations = [fit.location for fit in authority]
-    linked, notes = link_fits(locations, chosen.code_facts, by_cell=owner is not None)
+    logs = next((data for data in datas if data.fits is authority), None)
+    first = logs.first_fit if logs is not None and owner is None else 0
+    linked, notes = link_fits(locations, chosen.code_facts, by_cell=owner is not None, first=first)
     if len(with_code) > 1:
         notes.append(
             f"training code was found in {len(with_code)} files; {chosen.path} was read for this run"

@@ -57,19 +57,20 @@ def new_training_reason(fit) -> str | None:
     return getattr(fit, "new_training", None)
 
 
-def fresh_optimizers(data: SourceData) -> dict[int, str]:
+def fresh_optimizers(data: SourceData, script=None) -> dict[int, str]:
     """Fits (by index) whose code compiled a fresh optimizer rather than continuing the last one.
 
     The notebook's own code tells it even when the output does not (a compile in a cell saved
-    without an execution count, a second model trained with the same printed epoch count).
+    without an execution count, a second model trained with the same printed epoch count); a
+    training script beside a log (``script``: its CodeFacts) tells it for the log's fits in order.
     """
-    facts = data.code_facts
+    facts = data.code_facts or script
     if facts is None or not facts.trainings or not data.fits:
         return {}
     from lraudit.code.link import link_fits
 
     ordered = sorted(data.fits, key=lambda f: f.index)
-    linked, _ = link_fits([fit.location for fit in ordered], facts, by_cell=True)
+    linked, _ = link_fits([fit.location for fit in ordered], facts, by_cell=data.code_facts is not None)
     fresh: dict[int, str] = {}
     for previous, (fit, code) in zip([None, *linked[:-1]], zip(ordered, linked, strict=True), strict=True):
         if code is None or previous is None or code is previous or code.continues_fit is not None:
@@ -96,14 +97,16 @@ def _numbering_restarts(data: SourceData) -> list[int]:
     ]
 
 
-def split_source(data: SourceData, optimizers: list[list[SourceData]] | None = None) -> list[SourceData]:
+def split_source(
+    data: SourceData, optimizers: list[list[SourceData]] | None = None, script=None
+) -> list[SourceData]:
     """Cut one source at the fits it marked as starting a new training (else ``[data]``).
 
     ``optimizers`` (the different optimizers the files beside it hold, as groups of files) also
     cuts it where the epoch numbering restarts, when that gives one training per optimizer.
     """
     fits = sorted(data.fits, key=lambda f: f.index)
-    fresh = fresh_optimizers(data)
+    fresh = fresh_optimizers(data, script)
     cuts_now = sum(1 for fit in fits[1:] if new_training_reason(fit) or fit.index in fresh)
     restarts = _numbering_restarts(data)
     if optimizers and len(optimizers) > 1 and restarts and cuts_now + len(restarts) == len(optimizers) - 1:
@@ -149,7 +152,10 @@ def _fit_slice(data: SourceData, low: int, high: float) -> SourceData:
         for e in data.events
         if (e.fit is None and low == 0) or (e.fit is not None and low <= e.fit < high)
     ]
-    part = replace(data, scalars=scalars, events=events, fits=fits, warnings=list(data.warnings))
+    part = replace(
+        data, scalars=scalars, events=events, fits=fits, warnings=list(data.warnings),
+        first_fit=data.first_fit + int(low),
+    )
     if low > 0:
         # what a file says once (optimizer, saved counter, era) belongs to its first training
         part.warnings = []
@@ -222,21 +228,19 @@ def group_trainings(datas: list[SourceData], splittable) -> list[Training]:
     optimizers = optimizer_groups(
         [d for d in datas if not splittable(d.kind) and not _fingerprint(d) and d.optimizer is not None]
     )
+    # a training script describes every training of the logs beside it
+    scripts = [d for d in datas if not splittable(d.kind) and d.code_facts is not None and not d.fits]
+    script = scripts[0].code_facts if len(scripts) == 1 else None
     for data in datas:
-        if splittable(data.kind) and not data.fits and not _fingerprint(data):
-            loose.append(data)  # text that trained nothing (a README quoting a log line): no run of its own
-        elif splittable(data.kind):
-            for index, part in enumerate(split_source(data, optimizers)):
-                first = part.fits[0] if part.fits else None
-                trainings.append(
-                    Training(
-                        [part],
-                        start=getattr(first, "location", None) or part.path,
-                        reason=new_training_reason(first) if index else None,
-                    )
-                )
+        if data in scripts:
+            continue
+        if splittable(data.kind) and (data.fits or _fingerprint(data)):
+            trainings.extend(_trainings_of(data, optimizers, script))
         else:
+            # a file without fits, or text that trained nothing (a README quoting a log line)
             loose.append(data)
+    for training in trainings:
+        training.datas.extend(scripts)
     with_metrics = [d for d in loose if _fingerprint(d)]
     without = [d for d in loose if not _fingerprint(d)]
     for data in with_metrics:
@@ -245,6 +249,21 @@ def group_trainings(datas: list[SourceData], splittable) -> list[Training]:
         trainings.append(Training([], start=None))
     _place_optimizers(without, trainings)
     return trainings
+
+
+def _trainings_of(data: SourceData, optimizers, script) -> list[Training]:
+    """The trainings one log holds, each named after where it starts."""
+    found = []
+    for index, part in enumerate(split_source(data, optimizers, script)):
+        first = part.fits[0] if part.fits else None
+        found.append(
+            Training(
+                [part],
+                start=getattr(first, "location", None) or part.path,
+                reason=new_training_reason(first) if index else None,
+            )
+        )
+    return found
 
 
 def _place(data: SourceData, trainings: list[Training]) -> None:

@@ -24,21 +24,22 @@ def cell_of(location: str | None) -> str | None:
 
 
 def link_fits(
-    locations: Sequence[str | None], facts: CodeFacts, by_cell: bool
+    locations: Sequence[str | None], facts: CodeFacts, by_cell: bool, first: int = 0
 ) -> tuple[list[CodeFit | None], list[str]]:
     """The code's ``fit`` for each logged fit (given by where its output starts), and notes.
 
     ``by_cell``: the logs and the code come from one notebook, so cells decide; otherwise the
-    logged fits are matched to the code's fits in execution order.
+    logged fits are matched to the code's fits in execution order, from the code's fit ``first``
+    (the logs' part of a file holding several trainings starts there).
     """
-    trainings = list(facts.trainings)
+    trainings = list(facts.trainings)[first:] if not by_cell else list(facts.trainings)
     if not trainings or not locations:
         return [None] * len(locations), []
     if by_cell:
         return _link_by_cell(locations, trainings)
     linked: list[CodeFit | None] = [*trainings[: len(locations)], *[None] * (len(locations) - len(trainings))]
     notes = []
-    if len(trainings) != len(locations):
+    if len(trainings) < len(locations):
         notes.append(
             f"the code has {len(trainings)} fit call(s) and the logs show {len(locations)} fit(s): "
             "they were matched in order"

@@ -69,6 +69,7 @@ from lraudit.reconstruction.logged import fill_frame_logged, join_logged
 from lraudit.reconstruction.scalars import exact_epoch_lr
 from lraudit.reconstruction.spec import (
     choose_optimizer,
+    code_fit_start_lr,
     complete_spec,
     fit_optimizer_specs,
     keras_generation,
@@ -168,9 +169,12 @@ def build_timeline(run: Run, options: RunOptions | None = None) -> Timeline:
     if not schedule_driven:
         start = initial_variable(run, spec, spec_origin, epoch_lr, callbacks, notes)
         lr_known = bool(np.isfinite(start))
-        starts = {
-            p: np.float32(s.learning_rate) for p, s in fit_specs.items() if isinstance(s.learning_rate, float)
-        }
+        # the lr at a fit's start: set in the code between fits, or a fresh optimizer given for it
+        from_code = code_fit_start_lr(run, len(fits), notes) if not options.optimizer else {}
+        starts = {p: np.float32(v) for p, v in from_code.items()}
+        for p, given in fit_specs.items():
+            if isinstance(given.learning_rate, float):
+                starts[p] = np.float32(given.learning_rate)
         variable = VariableWalk(run, layout, start, epoch_lr, callbacks, keras, notes, starts).run()
         changes = variable.changes
 

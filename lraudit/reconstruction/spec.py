@@ -373,3 +373,21 @@ def fit_optimizer_specs(
         notes.append(f"fit {number}: a fresh optimizer compiled before it ({given})")
         found[number - 1] = spec
     return found
+
+
+def code_fit_start_lr(run: Run, n_fits: int, notes: list[str]) -> dict[int, float]:
+    """The lr the code sets between fits of one optimizer (``K.set_value(opt.lr, ...)``), by fit
+    plan position, when it states the value; each is cited in a note."""
+    from lraudit.code import lr_at_fit_start
+
+    found: dict[int, float] = {}
+    for position in range(1, n_fits):
+        linked = code_fit(run, position)
+        if linked is None or linked.continues_fit is None or not linked.lr_changes:
+            continue
+        value, reasons = lr_at_fit_start(run.code_facts, linked.index)
+        if isinstance(value, (int, float)):
+            found[position] = float(value)
+            where = "; ".join(c.location for c in linked.lr_changes if c.location) or reasons[0]
+            notes.append(f"fit {position + 1}: the code sets the lr to {value:g} before it ({where})")
+    return found

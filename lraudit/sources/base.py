@@ -140,6 +140,9 @@ class SourceData:
     #: notebooks: every code cell, in document order: ``{"index": 1-based cell index in the
     #: document, "source": str, "execution_count": int | None}`` (for static code readers)
     code_cells: list[dict[str, Any]] = field(default_factory=list)
+    #: index, in the file it was read from, of this data's first fit (a file holding several
+    #: trainings is cut into parts, each renumbering its fits from 0)
+    first_fit: int = 0
 
 
 @dataclass
