@@ -462,6 +462,9 @@ def parse_to_file(
 
 #: ``keras=`` values: a generation, or decided from the logs
 KERAS_CHOICES = ("2", "3", "auto")
+#: ``keras="2.1.5"``: a version, for the behaviours that changed within a generation
+#: (ReduceLROnPlateau waited one epoch longer up to Keras 2.1.5)
+_KERAS_VERSION = re.compile(r"^[23]\.\d+(\.\d+)?$")
 #: ``backend=`` values: the Keras 3 executor of the train step, or decided from the logs
 BACKEND_CHOICES = ("auto", "tensorflow", "jax", "torch")
 
@@ -517,8 +520,10 @@ def run_options(
     """
     from lraudit.options import RunOptions
 
-    if keras not in KERAS_CHOICES:
-        raise UsageError(f"keras must be '2', '3' or 'auto', not {keras!r}", argument="keras")
+    if keras not in KERAS_CHOICES and not _KERAS_VERSION.match(str(keras)):
+        raise UsageError(
+            f"keras must be '2', '3', 'auto' or a version such as '2.1.5', not {keras!r}", argument="keras"
+        )
     if steps_per_epoch is not None and (isinstance(steps_per_epoch, bool) or int(steps_per_epoch) <= 0):
         raise UsageError(
             f"steps_per_epoch must be a positive integer, not {steps_per_epoch}", argument="steps_per_epoch"

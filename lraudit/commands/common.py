@@ -32,7 +32,14 @@ CallbackOpt = Annotated[
         help="Repeatable: \"ReduceLROnPlateau(monitor='val_loss', factor=0.75, patience=3)\".",
     ),
 ]
-KerasOpt = Annotated[str, typer.Option("--keras", metavar="2|3|auto", help="Keras semantics: 2, 3 or auto.")]
+KerasOpt = Annotated[
+    str,
+    typer.Option(
+        "--keras",
+        metavar="2|3|auto|VERSION",
+        help="Keras semantics: 2, 3, auto, or the version that ran (e.g. 2.1.5: callbacks of that release).",
+    ),
+]
 BackendOpt = Annotated[
     str,
     typer.Option(

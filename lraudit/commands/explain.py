@@ -71,12 +71,13 @@ def explain(
 def _optimizer_spec(override: OptimizerOverride, keras: str) -> OptimizerSpec:
     """``--optimizer`` as resolved by the library: an expression's spec, or a file's config."""
     if override.spec is not None:
-        if keras in ("2", "3") and override.spec.generation is None:
+        major = keras.split(".", 1)[0] if keras != "auto" else None
+        if major in ("2", "3") and override.spec.generation is None:
             # the Keras version given picks the constructor's defaults of that era
             from lraudit.semantics.defaults import eras_for_keras
             from lraudit.semantics.expressions import parse_optimizer_expr
 
-            return parse_optimizer_expr(override.text, generation=eras_for_keras(keras))
+            return parse_optimizer_expr(override.text, generation=eras_for_keras(major))
         return override.spec
     from lraudit.semantics.optimizers import optimizer_spec_from_config
 
@@ -86,4 +87,5 @@ def _optimizer_spec(override: OptimizerOverride, keras: str) -> OptimizerSpec:
             f"optimizer={override.path!r}: no optimizer config found in that file", argument="optimizer"
         )
     source = str(override.path)
-    return optimizer_spec_from_config(config, keras=None if keras == "auto" else keras, source=source)
+    major = keras.split(".", 1)[0] if keras != "auto" else None
+    return optimizer_spec_from_config(config, keras=major, source=source)

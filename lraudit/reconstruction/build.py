@@ -73,6 +73,7 @@ from lraudit.reconstruction.spec import (
     complete_spec,
     fit_optimizer_specs,
     keras_generation,
+    keras_release,
     note_assumed_backend,
     parse_callbacks,
     per_step_dependency,
@@ -168,14 +169,15 @@ def build_timeline(run: Run, options: RunOptions | None = None) -> Timeline:
     changes: list[LrChange] = []
     if not schedule_driven:
         start = initial_variable(run, spec, spec_origin, epoch_lr, callbacks, notes)
-        lr_known = bool(np.isfinite(start))
+        lr_known = bool(np.isfinite(start)) and not _unreplayed_scheduler(run, notes, epoch_lr)
         # the lr at a fit's start: set in the code between fits, or a fresh optimizer given for it
         from_code = code_fit_start_lr(run, len(fits), notes) if not options.optimizer else {}
         starts = {p: np.float32(v) for p, v in from_code.items()}
         for p, given in fit_specs.items():
             if isinstance(given.learning_rate, float):
                 starts[p] = np.float32(given.learning_rate)
-        variable = VariableWalk(run, layout, start, epoch_lr, callbacks, keras, notes, starts).run()
+        release = keras_release(options, keras)
+        variable = VariableWalk(run, layout, start, epoch_lr, callbacks, release, notes, starts).run()
         changes = variable.changes
 
     per_row = variable.per_row(layout) if variable else None
@@ -203,12 +205,29 @@ def build_timeline(run: Run, options: RunOptions | None = None) -> Timeline:
             "steps_per_epoch": [f.steps_per_epoch for f in fits],
             "gradient_accumulation_steps": accumulation,
             "optimizer_origin": spec_origin,
+            # the release given with keras="2.1.5" (callbacks changed within a generation)
+            "keras_release": keras_release(options, keras),
             "backend_assumed": backend_assumed,
             # False when neither the optimizer nor any log tells an lr value: the frame's lr
             # columns are NaN placeholders, and only rules that need no value apply
             "lr_known": lr_known,
         },
     )
+
+
+def _unreplayed_scheduler(run: Run, notes: list[str], epoch_lr: dict) -> bool:
+    """True when a LearningRateScheduler from the code could not be evaluated and no log shows what
+    it set: the lr after its first write is unknown, so no value is presented as applied."""
+    from lraudit.reconstruction.scalars import events_by_epoch
+
+    unreplayed = any(n.startswith("LearningRateScheduler(") and "is not replayed" in n for n in notes)
+    if not unreplayed or events_by_epoch(run, "scheduler_set") or epoch_lr:
+        return False
+    notes.append(
+        "the lr this LearningRateScheduler set is in no log and its function is not evaluated: the "
+        "applied lr is unknown, so only what needs no lr value is checked"
+    )
+    return True
 
 
 def _spec_segments(

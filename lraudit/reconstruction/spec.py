@@ -37,7 +37,7 @@ def choose_optimizer(run: Run, options: RunOptions, notes: list[str]) -> tuple[O
     """The spec and where it came from: ``option`` | ``option-file`` | ``initial`` | ``final``."""
     from lraudit.semantics.optimizers import optimizer_spec_from_config
 
-    keras_hint = options.keras if options.keras in ("2", "3") else run.keras
+    keras_hint = keras_major(options.keras) or run.keras
     override = options.optimizer
     if isinstance(override, str):  # an expression (a file is read first by lraudit.api.run_options)
         from lraudit.semantics.expressions import parse_optimizer_expr
@@ -227,8 +227,8 @@ def _override_spec(
 
 def keras_generation(run: Run, options: RunOptions, spec: OptimizerSpec) -> str:
     """``"2"`` or ``"3"``: ``--keras``, then the logs, then what the optimizer spec implies."""
-    if options.keras in ("2", "3"):
-        return options.keras
+    if keras_major(options.keras):
+        return keras_major(options.keras)
     if run.keras in ("2", "3"):
         return run.keras
     if spec.generation:
@@ -391,3 +391,15 @@ def code_fit_start_lr(run: Run, n_fits: int, notes: list[str]) -> dict[int, floa
             where = "; ".join(c.location for c in linked.lr_changes if c.location) or reasons[0]
             notes.append(f"fit {position + 1}: the code sets the lr to {value:g} before it ({where})")
     return found
+
+
+def keras_major(keras: str | None) -> str | None:
+    """``"2"``/``"3"`` of a ``keras=`` option given as a generation or a version (None for auto)."""
+    if not keras or keras == "auto":
+        return None
+    return keras.split(".", 1)[0] if keras.split(".", 1)[0] in ("2", "3") else None
+
+
+def keras_release(options: RunOptions, keras: str) -> str:
+    """The Keras release whose callbacks replay (a version given with ``keras=``, else the generation)."""
+    return options.keras if options.keras and "." in options.keras else keras

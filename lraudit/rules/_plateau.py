@@ -213,7 +213,7 @@ def replay_era(timeline: Timeline) -> str:
     """The ReduceLROnPlateau era the run's Keras generation runs (the timeline's own choice)."""
     from lraudit.semantics.callbacks import plateau_era
 
-    return plateau_era(timeline.keras)
+    return plateau_era(timeline.extra.get("keras_release") or timeline.keras)
 
 
 def replay(
