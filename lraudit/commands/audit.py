@@ -12,7 +12,6 @@ from lraudit.commands.common import (
     CallbackOpt,
     KerasOpt,
     OptimizerOpt,
-    PathsArg,
     StepsOpt,
     run_options,
 )
@@ -40,10 +39,19 @@ TimelineOpt = Annotated[
 ]
 PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Also plot logged vs effective lr (.png/.svg).")]
 JobsOpt = Annotated[int, typer.Option("--jobs", "-j", help="Audit this many runs in parallel processes.")]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Audit the runs on this dask.distributed scheduler (tcp://HOST:PORT)."),
+]
+#: local paths, file:// or remote URLs (s3://, gs://, az://, https://): kept as text, a Path would
+#: fold the "//" of a URL
+AuditPathsArg = Annotated[
+    list[str], typer.Argument(help="Run folders, log files, or URLs of folders (s3://bucket/runs).")
+]
 
 
 def audit(
-    paths: PathsArg,
+    paths: AuditPathsArg,
     optimizer: OptimizerOpt = None,
     callback: CallbackOpt = None,
     keras: KerasOpt = "auto",
@@ -57,10 +65,10 @@ def audit(
     timeline: TimelineOpt = None,
     plot: PlotOpt = None,
     jobs: JobsOpt = 1,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Audit the learning rate of one or more runs; exit 1 when findings reach --fail-on."""
-    from lraudit.api import audit as audit_paths
-    from lraudit.auditing import FAIL_ON
+    from lraudit.auditing import FAIL_ON, AuditResult
     from lraudit.config import load_config
     from lraudit.report._common import summary_line
     from lraudit.report.formats import Format, render
@@ -83,13 +91,22 @@ def audit(
         from lraudit.report.tables import table_format
 
         table_format(timeline, None)
-    missing = [str(p) for p in paths if not p.exists()]
+    from lraudit.scale.remote import is_remote, local_path
+
+    missing = [str(p) for p in paths if not is_remote(p) and not local_path(p).exists()]
     if missing:
         raise InputError(f"no such file or directory: {', '.join(missing)}")
     options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
-
-    result = audit_paths(paths, select=selected, ignore=ignored, jobs=jobs, options=options)
-    text = render(result, chosen, color=output is None and use_color(sys.stdout))
+    codes = [rule.code for rule in REGISTRY.select(selected, ignored)]
+    result = _run_audits(paths, options, codes, chosen, output, jobs, scheduler,
+                         keep_timeline=timeline is not None or plot is not None)
+    if len(result.errors) == len(result.runs):
+        raise InputError(f"no run could be audited ({len(result.runs)} failed)")
+    audited = result if chosen in (Format.JSON, Format.JSONL) else AuditResult(
+        [run for run in result.runs if run.error is None], result.rules
+    )
+    color = output is None and use_color(sys.stdout)
+    text = "" if chosen is Format.JSONL else render(audited, chosen, color=color)
 
     # side outputs and the report are written only now that the audit has succeeded
     if timeline is not None:
@@ -99,18 +116,54 @@ def audit(
 
         plot_runs([r.timeline for r in result.runs if r.timeline is not None],
                   [r.findings for r in result.runs if r.timeline is not None], plot)
-    if output is not None:
-        output.write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    if chosen is not Format.JSONL:
+        if output is not None:
+            output.write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
     failed = result.fails(threshold)
+    failures = f", {len(result.errors)} could not be audited" if result.errors else ""
     typer.echo(
-        f"lraudit: {summary_line(result.counts(), len(result.runs))}"
+        f"lraudit: {summary_line(result.counts(), len(result.runs) - len(result.errors))}{failures}"
         f" -> exit {EXIT_FINDINGS if failed else EXIT_SUCCESS} (--fail-on {threshold})",
         err=True,
     )
     raise typer.Exit(EXIT_FINDINGS if failed else EXIT_SUCCESS)
+
+
+def _run_audits(paths, options, codes, chosen, output, jobs, scheduler, *, keep_timeline):
+    """Audit every run folder, streaming ``--format jsonl`` lines as runs complete; errors to stderr."""
+    from lraudit.auditing import AuditResult
+    from lraudit.report.formats import Format
+    from lraudit.report.jsonl import run_line
+    from lraudit.rules import REGISTRY
+    from lraudit.scale import iter_task_audits, plan_tasks
+    from lraudit.scale.progress import RunProgress
+
+    tasks = plan_tasks(paths)
+    done: dict[int, list] = {}
+    stream = None
+    if chosen is Format.JSONL:
+        stream = output.open("w", encoding="utf-8") if output is not None else sys.stdout
+    try:
+        with RunProgress(len(tasks)) as progress:
+            for index, audits in iter_task_audits(
+                tasks, options, codes, jobs=jobs, scheduler=scheduler, keep_timeline=keep_timeline
+            ):
+                for audit in audits:
+                    if audit.error is not None:
+                        typer.echo(f"lraudit: {audit.path}: {audit.error}", err=True)
+                    if stream is not None:
+                        stream.write(run_line(audit))
+                        stream.flush()
+                done[index] = audits
+                progress.advance()
+    finally:
+        if stream is not None and output is not None:
+            stream.close()
+    runs = [audit for index in sorted(done) for audit in done[index]]  # discovery order, as a local run
+    return AuditResult(runs=runs, rules=[REGISTRY.get(code) for code in codes])
 
 
 def _plot_format(path: Path) -> None:
