@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
 #: runs in flight per worker: enough to keep workers busy, few enough to bound memory
 IN_FLIGHT_PER_WORKER = 2
+#: how long to try reaching a Dask scheduler before saying it is not there
+CONNECT_TIMEOUT = "5s"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +71,8 @@ def plan_tasks(paths: Sequence[str | os.PathLike[str]]) -> list[RunTask]:
 
 def _replace_text(value: Any, old: str, new: str) -> Any:
     """``value`` with ``old`` replaced by ``new`` in every string of it (dataclasses, lists)."""
+    if isinstance(value, enum.Enum):  # str-valued enums (Severity) stay what they are
+        return value
     if isinstance(value, str):
         return value.replace(old, new)
     if isinstance(value, list):
@@ -101,8 +106,6 @@ def _audit_remote(task: RunTask, options: RunOptions | None, codes: Sequence[str
         audit = _replace_text(audit, local_root, url)
         audit.timeline = timeline
         rewritten.append(audit)
-    if rewritten and task.plan.skipped:
-        rewritten[0].inputs.extend(task.plan.skipped)
     return rewritten
 
 
@@ -167,21 +170,21 @@ def _dask_client(scheduler: str) -> Any:
     except ImportError:
         raise UsageError(f"--scheduler needs the 'scale' extra: {EXTRA_HINT}") from None
     try:
-        return Client(scheduler, timeout="10s", set_as_default=False)
+        return Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
 
 
 def _iter_dask(tasks: Sequence[RunTask], run: Callable[[RunTask], list[RunAudit]], scheduler: str):
+    client = _dask_client(scheduler)
     from distributed import as_completed
 
-    client = _dask_client(scheduler)
     try:
         workers = max(1, sum(client.nthreads().values()))
         window = IN_FLIGHT_PER_WORKER * workers
         queue = deque(enumerate(tasks))
         owner: dict[str, tuple[int, RunTask]] = {}
-        pending = as_completed()
+        pending = as_completed(loop=client.loop)
 
         def submit() -> None:
             index, task = queue.popleft()

@@ -147,14 +147,15 @@ def plan_remote_runs(store: RemoteStore) -> list[Any]:
             found.append(Found(PurePosixPath(path), source))
             continue
         reason = f"cannot read: {prefix}" if isinstance(prefix, Exception) else unrecognised_reason(prefix)
-        skipped.append(InputFile(path=store.to_url(root, path), kind=None, status="skipped", reason=reason))
+        skipped.append(InputFile(path=path, kind=None, status="skipped", reason=reason))
     if not found:
         raise InputError(f"no training log found in {store.url} ({len(skipped)} files skipped)")
     root_is_file = root in files  # a URL naming one log file: a run of that file
-    plans = group_runs([PurePosixPath(root)], found, [], lambda path: not root_is_file)
-    if plans and skipped:
-        plans[0].skipped.extend(skipped)  # URLs already: kept as they are, shown with the first run
-    return plans
+    return group_runs([PurePosixPath(root)], found, skipped, lambda path: not root_is_file)
+
+
+def _local_name(path: PurePosixPath, root: PurePath, local_root: Path) -> Path:
+    return local_root / path.relative_to(root) if root in path.parents else local_root / path.name
 
 
 @contextmanager
@@ -180,6 +181,11 @@ def local_copy(store: RemoteStore, plan: Any) -> Iterator[tuple[Any, str]]:
                 url = store.to_url("", item.path)
                 raise InputError(f"{url}: cannot download ({type(exc).__name__}: {exc})") from None
             found.append(Found(target, item.source))
-        yield RunPlan(root=local_root, found=found), str(local_root)
+        # skipped files are named as if copied, so the result names them by URL like the rest
+        skipped = [
+            dataclasses.replace(entry, path=str(_local_name(PurePosixPath(entry.path), plan.root, local_root)))
+            for entry in plan.skipped
+        ]
+        yield RunPlan(root=local_root, found=found, skipped=skipped), str(local_root)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
