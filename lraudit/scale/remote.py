@@ -154,7 +154,8 @@ def plan_remote_runs(store: RemoteStore) -> list[Any]:
     return group_runs([PurePosixPath(root)], found, skipped, lambda path: not root_is_file)
 
 
-def _local_name(path: PurePosixPath, root: PurePath, local_root: Path) -> Path:
+def _local_name(name: str, root: PurePath, local_root: Path) -> Path:
+    path = PurePosixPath(name)
     return local_root / path.relative_to(root) if root in path.parents else local_root / path.name
 
 
@@ -183,7 +184,7 @@ def local_copy(store: RemoteStore, plan: Any) -> Iterator[tuple[Any, str]]:
             found.append(Found(target, item.source))
         # skipped files are named as if copied, so the result names them by URL like the rest
         skipped = [
-            dataclasses.replace(entry, path=str(_local_name(PurePosixPath(entry.path), plan.root, local_root)))
+            dataclasses.replace(entry, path=str(_local_name(entry.path, plan.root, local_root)))
             for entry in plan.skipped
         ]
         yield RunPlan(root=local_root, found=found, skipped=skipped), str(local_root)
