@@ -68,11 +68,10 @@ def audit(
     scheduler: SchedulerOpt = None,
 ) -> None:
     """Audit the learning rate of one or more runs; exit 1 when findings reach --fail-on."""
-    from lraudit.auditing import FAIL_ON, AuditResult
+    from lraudit.auditing import FAIL_ON
     from lraudit.config import load_config
     from lraudit.report._common import summary_line
-    from lraudit.report.formats import Format, render
-    from lraudit.report.text import use_color
+    from lraudit.report.formats import Format
     from lraudit.rules import REGISTRY, parse_codes
 
     config = load_config()
@@ -83,6 +82,28 @@ def audit(
     selected = parse_codes(select) or config.select
     ignored = parse_codes(ignore) or config.ignore
     REGISTRY.select(selected, ignored)  # unknown codes are usage errors before any work
+    _check_arguments(paths, jobs, plot, timeline)
+    options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
+    codes = [rule.code for rule in REGISTRY.select(selected, ignored)]
+    result = _run_audits(paths, options, codes, chosen, output, jobs, scheduler,
+                         keep_timeline=timeline is not None or plot is not None)
+    if len(result.errors) == len(result.runs):
+        raise InputError(f"no run could be audited ({len(result.runs)} failed)")
+    _write_outputs(result, chosen, output, timeline, plot)
+    failed = result.fails(threshold)
+    failures = f", {len(result.errors)} could not be audited" if result.errors else ""
+    typer.echo(
+        f"lraudit: {summary_line(result.counts(), len(result.runs) - len(result.errors))}{failures}"
+        f" -> exit {EXIT_FINDINGS if failed else EXIT_SUCCESS} (--fail-on {threshold})",
+        err=True,
+    )
+    raise typer.Exit(EXIT_FINDINGS if failed else EXIT_SUCCESS)
+
+
+def _check_arguments(paths: list[str], jobs: int, plot: Path | None, timeline: Path | None) -> None:
+    """Usage and missing-path errors, before any work."""
+    from lraudit.scale.remote import is_remote, local_path
+
     if jobs < 1:
         raise UsageError(f"jobs must be at least 1, not {jobs}", argument="jobs")
     if plot is not None:
@@ -91,24 +112,23 @@ def audit(
         from lraudit.report.tables import table_format
 
         table_format(timeline, None)
-    from lraudit.scale.remote import is_remote, local_path
-
     missing = [str(p) for p in paths if not is_remote(p) and not local_path(p).exists()]
     if missing:
         raise InputError(f"no such file or directory: {', '.join(missing)}")
-    options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
-    codes = [rule.code for rule in REGISTRY.select(selected, ignored)]
-    result = _run_audits(paths, options, codes, chosen, output, jobs, scheduler,
-                         keep_timeline=timeline is not None or plot is not None)
-    if len(result.errors) == len(result.runs):
-        raise InputError(f"no run could be audited ({len(result.runs)} failed)")
+
+
+def _write_outputs(result, chosen, output: Path | None, timeline: Path | None, plot: Path | None) -> None:
+    """The report (unless jsonl, already streamed) and the side outputs, once the audit succeeded."""
+    from lraudit.auditing import AuditResult
+    from lraudit.report.formats import Format, render
+    from lraudit.report.text import use_color
+
+    # runs that could not be audited are in the JSON reports ("error"); elsewhere only on stderr
     audited = result if chosen in (Format.JSON, Format.JSONL) else AuditResult(
         [run for run in result.runs if run.error is None], result.rules
     )
     color = output is None and use_color(sys.stdout)
     text = "" if chosen is Format.JSONL else render(audited, chosen, color=color)
-
-    # side outputs and the report are written only now that the audit has succeeded
     if timeline is not None:
         _write_timelines(result, timeline)
     if plot is not None:
@@ -122,14 +142,6 @@ def audit(
         else:
             sys.stdout.write(text)
             sys.stdout.flush()
-    failed = result.fails(threshold)
-    failures = f", {len(result.errors)} could not be audited" if result.errors else ""
-    typer.echo(
-        f"lraudit: {summary_line(result.counts(), len(result.runs) - len(result.errors))}{failures}"
-        f" -> exit {EXIT_FINDINGS if failed else EXIT_SUCCESS} (--fail-on {threshold})",
-        err=True,
-    )
-    raise typer.Exit(EXIT_FINDINGS if failed else EXIT_SUCCESS)
 
 
 def _run_audits(paths, options, codes, chosen, output, jobs, scheduler, *, keep_timeline):
