@@ -110,7 +110,8 @@ def main() -> None:
             with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                               dashboard_address=None, silence_logs=40) as cluster:
                 local_wall, _, _ = timed(["audit", str(small), *jsonl, "--jobs", "2"])
-                wall, peak, code = timed(["audit", str(small), *jsonl, "--scheduler", cluster.scheduler_address])
+                address = cluster.scheduler_address
+                wall, peak, code = timed(["audit", str(small), *jsonl, "--scheduler", address])
                 lines = sum(1 for _ in out.open())
                 rows.append(("--jobs 2 (same runs)", options.dask_runs, lines, local_wall,
                              local_wall * 2 / options.dask_runs * 1000, float("nan"), 0))

@@ -103,10 +103,34 @@ class Layout:
     keep: bool = True  # passes the tag filter
     #: (word index, mask, expected) as Python ints, words whose mask is not zero
     checks: list[tuple[int, int, int]] = field(default_factory=list)
+    #: a tensor without plugin metadata: a point only at or after the record where its tag
+    #: declared the scalars plugin (checked once the block is decoded)
+    needs_declaration: bool = False
 
     @property
     def words(self) -> int:
         return -(-self.length // 8)
+
+
+def summary_tag(data: bytes) -> bytes | None:
+    """The tag of the first summary value of an Event record (a few byte reads, no full parse);
+    None when the record does not start the usual way (wall time, step, summary, value, tag)."""
+    try:
+        pos = 9 if data[0] == 0x09 else 0
+        if data[pos] == 0x10:
+            _, pos = _varint(data, pos + 1, len(data))
+        if data[pos] != 0x2A:
+            return None
+        _, pos = _varint(data, pos + 1, len(data))
+        if data[pos] != 0x0A:
+            return None
+        _, pos = _varint(data, pos + 1, len(data))
+        if data[pos] != 0x0A:
+            return None
+        size, pos = _varint(data, pos + 1, len(data))
+        return data[pos : pos + size]
+    except (IndexError, _Malformed):
+        return None
 
 
 def learn_layout(data: bytes) -> Layout | None:
