@@ -112,25 +112,40 @@ class Layout:
         return -(-self.length // 8)
 
 
-def summary_tag(data: bytes) -> bytes | None:
-    """The tag of the first summary value of an Event record (a few byte reads, no full parse);
-    None when the record does not start the usual way (wall time, step, summary, value, tag)."""
+def _first_value(data: bytes) -> tuple[bytes, bool] | None:
+    """The tag of the first summary value of an Event record and whether it is the record's only
+    value (a few byte reads, no full parse); None when the record does not start the usual way
+    (wall time, step, summary, value, tag)."""
     try:
         pos = 9 if data[0] == 0x09 else 0
         if data[pos] == 0x10:
             _, pos = _varint(data, pos + 1, len(data))
         if data[pos] != 0x2A:
             return None
-        _, pos = _varint(data, pos + 1, len(data))
+        summary_size, pos = _varint(data, pos + 1, len(data))
+        summary_end = pos + summary_size
         if data[pos] != 0x0A:
             return None
-        _, pos = _varint(data, pos + 1, len(data))
+        value_size, pos = _varint(data, pos + 1, len(data))
+        only = pos + value_size == summary_end == len(data)
         if data[pos] != 0x0A:
             return None
         size, pos = _varint(data, pos + 1, len(data))
-        return data[pos : pos + size]
+        return data[pos : pos + size], only
     except (IndexError, _Malformed):
         return None
+
+
+def summary_tag(data: bytes) -> bytes | None:
+    """The tag of the first summary value of an Event record (see :func:`_first_value`)."""
+    first = _first_value(data)
+    return None if first is None else first[0]
+
+
+def single_value(data: bytes) -> bool:
+    """True when the Event record holds exactly one summary value (and nothing after it)."""
+    first = _first_value(data)
+    return first is not None and first[1]
 
 
 def learn_layout(data: bytes) -> Layout | None:

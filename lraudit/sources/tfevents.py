@@ -180,6 +180,8 @@ class EventScalarReader:
         #: (length, tag) of records that are not one float scalar (histograms, images, text...):
         #: never learnt again, so a file full of them costs one protobuf decode per record only
         self._unlearnable: set[tuple[int, bytes | None]] = set()
+        #: (length, tag) of single-value records of those kinds that gave no point: not decoded again
+        self._no_points: set[tuple[int, bytes | None]] = set()
         self._categories: pd.Index | None = None
         self._constant_categories: tuple[pd.Index, pd.Index] | None = None
         self._file_str = str(path)
@@ -418,7 +420,15 @@ class EventScalarReader:
                 break
             length = int(lengths[record])
             data = buf[starts[record] : starts[record] + length].tobytes()
+            key = (length, es.summary_tag(data))
+            if key in self._no_points:
+                continue
+            hints = len(self._hints)
             points = es.protobuf_points(data, self._scalar_since, (self._block_no, record), self._hints)
+            no_point = points == [] and hints == len(self._hints)
+            if no_point and key in self._unlearnable and es.single_value(data):
+                # one histogram/image/text value: its kind of record never holds a point
+                self._no_points.add(key)
             checked = self.verify_crc or points == []
             if not checked and not es.record_crc_ok(buf, int(offsets[record]), length):
                 first_bad = record
