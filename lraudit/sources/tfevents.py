@@ -492,6 +492,34 @@ class EventScalarReader:
 
     # --- output --------------------------------------------------------------------------
 
+    def summarise_batch_metrics(self, codes, steps, walls, values, known) -> tuple[np.ndarray, ...]:
+        """Drop the inner rows of per-batch metrics (``batch_loss``...; never an lr tag).
+
+        An audit needs of them only how far each run of batch steps goes (steps per epoch),
+        so per tag the first and last row of the chunk and the rows around each step reset are
+        kept: a 1 M-step run then holds thousands of rows, not millions. ``lraudit parse``
+        streams every row through :meth:`tables` instead.
+        """
+        summarised = np.asarray(
+            [name.rsplit("/", 1)[-1].startswith("batch_") and not lr_tags(name) for name in self._names],
+            dtype=bool,
+        )
+        if not summarised.any() or codes.shape[0] == 0:
+            return codes, steps, walls, values, known
+        keep = ~summarised[codes]
+        for code in np.flatnonzero(summarised).tolist():
+            rows = np.flatnonzero(codes == code)
+            if rows.size <= 2:
+                keep[rows] = True
+                continue
+            reset = np.flatnonzero(steps[rows[1:]] <= steps[rows[:-1]])
+            keep[rows[[0, -1]]] = True
+            keep[rows[reset]] = True  # the last row before a reset
+            keep[rows[reset + 1]] = True  # and the first after it
+        if keep.all():
+            return codes, steps, walls, values, known
+        return codes[keep], steps[keep], walls[keep], values[keep], known[keep]
+
     def _assemble(self, out: _RecordColumns, slow: dict[int, list[es.SlowPoint]], limit: int):
         """Per-record results -> point columns in file order (codes, steps, walls, values, epochs, known)."""
         codes, steps, walls, values = out.code[:limit], out.step[:limit], out.wall[:limit], out.value[:limit]
@@ -740,8 +768,13 @@ def read(
     tags: TagsArg = None,
     verify_crc: bool = False,
     block_bytes: int = tfr.DEFAULT_BLOCK_BYTES,
+    batch_metrics: str = "all",
 ) -> SourceData:
     """Every scalar point of the event file (or those ``tags`` selects), with warnings and a Keras hint.
+
+    ``batch_metrics="bounds"`` keeps of the per-batch metrics other than the lr (``batch_loss``...)
+    only the rows that bound each run of steps (:meth:`EventScalarReader.summarise_batch_metrics`):
+    all a run needs of them, in bounded memory (what the registered source reads).
 
     ``keras`` is set from the Keras model summary TensorBoard stores (``keras_version`` in Keras 2's
     model JSON, Keras 3's serialization format otherwise); None without one. The summary's
@@ -749,7 +782,10 @@ def read(
     ``optimizer_stage="initial"``: the callback writes it when ``fit()`` begins.
     """
     reader = EventScalarReader(path, tags=tags, verify_crc=verify_crc, block_bytes=block_bytes)
-    columns = list(reader._columns())
+    if batch_metrics == "bounds":
+        columns = [reader.summarise_batch_metrics(*chunk) for chunk in reader._columns()]
+    else:
+        columns = list(reader._columns())
     if columns:
         joined = [np.concatenate(parts) for parts in zip(*columns, strict=True)]
         reader._categories = None  # every name seen: one category list for the whole file
@@ -789,8 +825,14 @@ class TfeventsSource(Source):
         in_mode_folders=True,
     )
     sniff = staticmethod(sniff)
-    read = staticmethod(read)
     streams = True
+
+    @staticmethod
+    def read(path: Path) -> SourceData:
+        """The file's points for a run: per-batch metrics other than the lr summarised to the
+        rows that bound each run of steps (a 1 M-step run holds thousands of rows, not millions;
+        ``lraudit parse`` streams every row through :meth:`iter_tables`)."""
+        return read(path, batch_metrics="bounds")
 
     @staticmethod
     def iter_tables(
