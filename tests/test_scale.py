@@ -95,6 +95,31 @@ def test_jobs_give_the_same_runs(tree, local_runs):
     assert _by_path(result.stdout) == local_runs
 
 
+@pytest.mark.slow
+def test_a_worker_that_dies_loses_only_its_run(tree, local_runs, monkeypatch):
+    import multiprocessing
+    import os
+
+    from lraudit.scale import engine
+
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("the patched function reaches the workers only when they are forked")
+    real = engine._audit_plan
+
+    def killer(plan, options, codes):
+        if plan.root.name == SAMPLE[0]:
+            os._exit(9)  # as the kernel's OOM killer would end it
+        return real(plan, options, codes)
+
+    monkeypatch.setattr(engine, "_audit_plan", killer)
+    result = run_lraudit("audit", tree, "--format", "jsonl", "--jobs", "2", "--fail-on", "never")
+    runs = _by_path(result.stdout)
+    assert [run["path"] for run in runs.values() if "error" in run] == [str(tree / SAMPLE[0])]
+    assert {k: v for k, v in runs.items() if "error" not in v} == {
+        k: v for k, v in local_runs.items() if SAMPLE[0] not in k
+    }
+
+
 # ---- dask.distributed -------------------------------------------------------------------------
 
 

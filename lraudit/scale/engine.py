@@ -19,6 +19,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -149,19 +150,41 @@ def _iter_local(tasks: Sequence[RunTask], run: Callable[[RunTask], list[RunAudit
         return
     window = IN_FLIGHT_PER_WORKER * jobs
     queue = deque(enumerate(tasks))
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+    retried: set[int] = set()
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)))
+    broken = False
+    try:
         running: dict[Future[list[RunAudit]], tuple[int, RunTask]] = {}
         while queue or running:
-            while queue and len(running) < window:
+            if broken and not running:  # every run of the dead pool is back: a fresh pool
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)))
+                broken = False
+            while queue and len(running) < window and not broken:
+                if queue[0][0] in retried and running:
+                    break  # a run retried after a worker died goes alone: only it can fail
                 index, task = queue.popleft()
                 running[pool.submit(run, task)] = (index, task)
+                if index in retried:
+                    break
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 index, task = running.pop(future)
                 try:
                     yield index, future.result()
-                except Exception as exc:  # a worker process died (BrokenProcessPool), out of memory...
+                except BrokenProcessPool as exc:
+                    broken = True
+                    # a worker died (killed, out of memory): the runs it took down with it are
+                    # tried once more in a fresh pool; a run that fails twice is reported
+                    if index in retried:
+                        yield index, _lost(task, exc)
+                    else:
+                        retried.add(index)
+                        queue.appendleft((index, task))
+                except Exception as exc:  # the result could not come back (pickling...)
                     yield index, _lost(task, exc)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _dask_client(scheduler: str) -> Any:
