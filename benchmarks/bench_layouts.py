@@ -17,8 +17,8 @@ tf1-mixed-e100      + per epoch 4 ``HistogramProto`` and 2 ``Summary.Image`` val
 tf1-tensor-e100     TF2-style tensor scalars through TF1's ``FileWriter`` (metadata on the first only)
 ==================  ===========================================================================
 
-Each tool reads all the layout's files in a fresh child process (imports excluded from the
-time, best of ``--repeat``; peak RSS of the child): ``lraudit`` streams
+Each tool reads all the layout's files in a fresh child process (imports, protobuf's included,
+excluded from the time; best of ``--repeat``; peak RSS of the child): ``lraudit`` streams
 :class:`lraudit.sources.tfevents.EventScalarReader` tables, ``fastread`` is
 ``../shared/bench/fastread.py``'s ``read_np`` (``pip install crc32c``). Prints the ratio
 lraudit / fastread per layout (goal: <= 0.8x, <= 300 MB).
@@ -249,7 +249,9 @@ CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 tool, files = sys.argv[1], sys.argv[2:]
+from tensorboard.compat.proto import event_pb2, summary_pb2  # both fall back to protobuf: not timed
 if tool == "lraudit":
+    import lraudit.progress
     from lraudit.sources.tfevents import EventScalarReader
     def work(path):
         return sum(t.num_rows for t in EventScalarReader(path, progress=False).tables())

@@ -106,6 +106,8 @@ def main() -> None:
         except ImportError:
             print("dask: skipped (pip install -e '.[scale]')")
         else:
+            # the scheduler and workers unpickle the per-run function: they import this lraudit
+            os.environ["PYTHONPATH"] = str(ROOT)
             small = make_tree(options.dask_runs)
             with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                               dashboard_address=None, silence_logs=40) as cluster:

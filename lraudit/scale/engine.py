@@ -111,9 +111,9 @@ def _audit_remote(task: RunTask, options: RunOptions | None, codes: Sequence[str
 
 
 def _error_message(exc: BaseException) -> str:
-    if isinstance(exc, LrauditError):
-        return exc.message
-    return f"{type(exc).__name__}: {exc}"
+    """One line: the problem, never a multi-line dump."""
+    text = exc.message if isinstance(exc, LrauditError) else f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())
 
 
 def audit_task(
