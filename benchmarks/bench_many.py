@@ -108,6 +108,7 @@ def main() -> None:
         else:
             # the scheduler and workers unpickle the per-run function: they import this lraudit
             os.environ["PYTHONPATH"] = str(ROOT)
+            sys.path.insert(0, str(ROOT))  # the scheduler runs in this process
             small = make_tree(options.dask_runs)
             with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                               dashboard_address=None, silence_logs=40) as cluster:
