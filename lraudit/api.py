@@ -136,6 +136,11 @@ def _runs_of_plan(plan: RunPlan, root: str, stream_events: bool = False) -> list
     return runs
 
 
+def runs_of_plan(plan: RunPlan) -> list[Run]:
+    """The runs one planned run folder holds (one per training; see :mod:`lraudit.trainings`)."""
+    return _runs_of_plan(plan, str(plan.root))
+
+
 def _holds_several_trainings(kind: str) -> bool:
     from lraudit.sources.registry import facts_for
 

@@ -7,8 +7,9 @@ and calls :func:`iter_audits`; ``lraudit audit`` renders its result with one of 
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,11 @@ class RunAudit:
     #: how the reconstruction was decided (which config, which evidence): context, not problems
     notes: list[str] = field(default_factory=list)
     timeline: Timeline | None = None
+    #: why this run could not be audited at all (its files unreadable, a worker lost); None when it was
+    error: str | None = None
+    #: True when ``error`` is about the arguments (a schedule function that is missing or raises),
+    #: not about this run's files: the command then stops with that one line
+    usage_error: bool = False
 
     @property
     def skipped(self) -> list[InputFile]:
@@ -54,6 +60,11 @@ class AuditResult:
 
     runs: list[RunAudit]
     rules: list[type[Rule]]
+
+    @property
+    def errors(self) -> list[RunAudit]:
+        """The runs that could not be audited (:attr:`RunAudit.error`)."""
+        return [run for run in self.runs if run.error is not None]
 
     @property
     def findings(self) -> list[Finding]:
@@ -144,16 +155,26 @@ def _audit_worker(run: Run, options: RunOptions | None, codes: Sequence[str]) ->
 def iter_audits(
     runs: Sequence[Run], options: RunOptions | None, rules: Sequence[type[Rule]], jobs: int = 1
 ) -> Iterator[RunAudit]:
-    """Audit ``runs`` in order; ``jobs > 1`` uses that many worker processes."""
+    """Audit ``runs`` in order; ``jobs > 1`` uses that many worker processes.
+
+    At most ``2 * jobs`` runs are in flight at a time, so memory stays bounded however many
+    runs there are (folders of runs are better audited with :mod:`lraudit.scale`, which also
+    reads each run in its worker).
+    """
     codes = [rule.code for rule in rules]
     if jobs <= 1 or len(runs) <= 1:
         for run in runs:
             yield audit_run(run, options, codes)
         return
+    window = 2 * jobs
     with ProcessPoolExecutor(max_workers=min(jobs, len(runs))) as pool:
-        futures = [pool.submit(_audit_worker, run, options, codes) for run in runs]
-        for future in futures:
-            yield future.result()
+        pending: deque[Future[RunAudit]] = deque()
+        for run in runs:
+            pending.append(pool.submit(_audit_worker, run, options, codes))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _steps_per_epoch_used(run: Run, timeline: Timeline) -> int | None:

@@ -361,27 +361,33 @@ def _disagreements(scalars: pd.DataFrame) -> list[str]:
     last = rows.sort_values(["file", "line"], na_position="first").groupby(
         ["file", "name", "global_epoch"], as_index=False
     ).last()
-    found: list[str] = []
     files = list(dict.fromkeys(last["file"]))
-    for i, first_file in enumerate(files):
-        for second_file in files[i + 1 :]:
-            merged = last[last["file"] == first_file].merge(
-                last[last["file"] == second_file], on=["name", "global_epoch"], suffixes=("_a", "_b")
-            )
-            for row in merged.itertuples(index=False):
-                a, b = float(row.value_a), float(row.value_b)
-                tolerance = max(
-                    print_tolerance(row.text_a) if row.source_a in rounded else 0.0,
-                    print_tolerance(row.text_b) if row.source_b in rounded else 0.0,
-                ) * (1 + 1e-9)
-                if _f32_equal(a, b) or abs(a - b) <= tolerance:
-                    continue
-                where_a = f"{row.file_a}:{row.line_a}" if not pd.isna(row.line_a) else row.file_a
-                where_b = f"{row.file_b}:{row.line_b}" if not pd.isna(row.line_b) else row.file_b
-                found.append(
-                    f"{row.name} at {epoch_text(int(row.global_epoch))}: {where_a} logs {row.text_a}, "
-                    f"{where_b} logs {row.text_b}"
-                )
+    if len(files) < 2:
+        return []
+    # every pair of files at once: one self-join on (metric, epoch), pairs in first-seen file order
+    last["file_order"] = last["file"].map({file: index for index, file in enumerate(files)}).astype(int)
+    merged = last.merge(last, on=["name", "global_epoch"], suffixes=("_a", "_b"))
+    merged = merged[merged["file_order_a"].to_numpy() < merged["file_order_b"].to_numpy()]
+    merged = merged.sort_values(["file_order_a", "file_order_b"], kind="stable")
+    a = merged["value_a"].to_numpy(dtype=np.float64, na_value=np.nan)
+    b = merged["value_b"].to_numpy(dtype=np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore", over="ignore"):
+        same = (a.astype(np.float32) == b.astype(np.float32)) | (np.isnan(a) & np.isnan(b))
+    found: list[str] = []
+    for row in merged[~same].itertuples(index=False):  # only the few rows that differ in float32
+        a_value, b_value = float(row.value_a), float(row.value_b)
+        tolerance = max(
+            print_tolerance(row.text_a) if row.source_a in rounded else 0.0,
+            print_tolerance(row.text_b) if row.source_b in rounded else 0.0,
+        ) * (1 + 1e-9)
+        if _f32_equal(a_value, b_value) or abs(a_value - b_value) <= tolerance:
+            continue
+        where_a = f"{row.file_a}:{row.line_a}" if not pd.isna(row.line_a) else row.file_a
+        where_b = f"{row.file_b}:{row.line_b}" if not pd.isna(row.line_b) else row.file_b
+        found.append(
+            f"{row.name} at {epoch_text(int(row.global_epoch))}: {where_a} logs {row.text_a}, "
+            f"{where_b} logs {row.text_b}"
+        )
     return found
 
 

@@ -184,8 +184,19 @@ def _tolerance(value: float, text) -> float:
 
 
 def _fingerprint(data: SourceData) -> dict[str, list[tuple[float, float]]]:
-    found = {name: _metric_sequence(data, name) for name in _FINGERPRINT_METRICS}
-    return {name: seq for name, seq in found.items() if seq}
+    """The fingerprint metrics of ``data`` in log order (one filtering pass over its table)."""
+    scalars = data.scalars
+    if scalars is None or len(scalars) == 0:
+        return {}
+    mask = scalars["name"].isin(_FINGERPRINT_METRICS) & scalars["epoch"].notna() & scalars["step"].isna()
+    if not mask.any():
+        return {}
+    rows = scalars.loc[mask]
+    found: dict[str, list[tuple[float, float]]] = {}
+    for name, value, text in zip(rows["name"].tolist(), rows["value"].tolist(), rows["text"].tolist(),
+                                 strict=True):
+        found.setdefault(name, []).append((float(value), _tolerance(float(value), text)))
+    return {name: found[name] for name in _FINGERPRINT_METRICS if name in found}
 
 
 def _agree(a: tuple[float, float], b: tuple[float, float]) -> bool:

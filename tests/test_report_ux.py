@@ -139,12 +139,12 @@ def test_bare_lraudit_prints_usage_without_an_error_line():
 
 
 def test_ctrl_c_prints_interrupted_and_exits_130(monkeypatch):
-    import lraudit.api
+    import lraudit.scale
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(lraudit.api, "audit", interrupted)
+    monkeypatch.setattr(lraudit.scale, "iter_task_audits", interrupted)  # what `lraudit audit` runs
     done = run_lraudit("audit", SEED)
     assert done.returncode == 130
     assert "lraudit: interrupted" in done.stderr and "Traceback" not in done.stderr

@@ -23,6 +23,7 @@ from tfevents_helpers import (
 )
 
 from lraudit.progress import ByteProgress
+from lraudit.sources import _event_scalars as es
 from lraudit.sources import _tfrecord as tfr
 from lraudit.sources import tfevents
 
@@ -63,7 +64,13 @@ def _keras_like(steps: int, epoch_every: int, extra=None):
     return events
 
 
-def test_keras_like_file_uses_periodic_runs_and_equals_protobuf(tmp_path):
+@pytest.mark.parametrize("framer", ["scan", "walk"])
+def test_keras_like_file_framed_in_bulk_and_equals_protobuf(tmp_path, monkeypatch, framer):
+    """The header scan frames every record; the walking framer (what the scan leaves: records of
+    64 KiB or more, damage) verifies most of them in periodic runs."""
+    if framer == "walk":
+        nothing = np.zeros(0, np.int64)
+        monkeypatch.setattr(tfr, "_scan_chain", lambda buf, end: (nothing, nothing, 0))
     path = write_events(tmp_path / "train", _keras_like(400, 50))
     raw = list(event_file_loader.RawEventFileLoader(str(path)).Load())
     for block_bytes in (tfr.DEFAULT_BLOCK_BYTES, 2048):
@@ -75,7 +82,7 @@ def test_keras_like_file_uses_periodic_runs_and_equals_protobuf(tmp_path):
                 for o, n in zip(block.offsets.tolist(), block.lengths.tolist(), strict=True)
             ]
         assert framed == raw
-        if block_bytes == tfr.DEFAULT_BLOCK_BYTES:
+        if block_bytes == tfr.DEFAULT_BLOCK_BYTES and framer == "walk":
             assert in_runs > 0.8 * len(raw)  # most records were framed and verified in bulk
     points = _assert_same_as_protobuf_and_reference(path)
     assert len(points) == 400 * 2 + 8 * 2
@@ -264,3 +271,23 @@ def test_any_flipped_bit_or_cut_gives_the_reference_prefix(tmp_path_factory, whe
     assert checked == reference_points(path)
     assert len(warnings) <= 1
     _points(path)  # the default mode reads without raising too
+
+
+def test_tensor_scalars_with_metadata_on_the_first_value_only_decode_in_bulk(tmp_path, monkeypatch):
+    """TF1's FileWriter keeps a tag's plugin metadata on its first value only: the later values
+    (same bytes but no metadata) are scalars, learnt once; values before the declaration are not."""
+    events = [event(step, 10.0 + step, tensor_value("loss", step / 7, metadata=False))
+              for step in range(1, 40)]
+    events.append(event(40, 50.0, tensor_value("loss", 0.5)))
+    for step in range(41, 3000):
+        events.append(event(step, 10.0 + step, tensor_value("loss", step / 7, metadata=False)))
+        events.append(event(step, 10.5 + step, tensor_value("acc", 1 / step, metadata=step == 41)))
+    path = write_events(tmp_path / "train", events)
+    points = _assert_same_as_protobuf_and_reference(path)
+    assert len(points) == 1 + 2 * 2959
+    calls = []
+    real = es.protobuf_points
+    monkeypatch.setattr(es, "protobuf_points", lambda *args: calls.append(1) or real(*args))
+    reader = tfevents.EventScalarReader(path, progress=False)
+    assert sum(table.num_rows for table in reader.tables()) == len(points)
+    assert len(calls) < 200  # learnt layouts, not one protobuf decode per record

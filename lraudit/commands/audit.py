@@ -1,5 +1,4 @@
 """``lraudit audit``: reconstruct runs, apply the rules, render one report, exit 0/1/2."""
-
 from __future__ import annotations
 
 import sys
@@ -13,7 +12,6 @@ from lraudit.commands.common import (
     CallbackOpt,
     KerasOpt,
     OptimizerOpt,
-    PathsArg,
     StepsOpt,
     run_options,
 )
@@ -57,9 +55,20 @@ PlotOpt = Annotated[
 ]
 JobsOpt = Annotated[int, typer.Option("--jobs", "-j", help="Audit this many runs in parallel processes.")]
 
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", metavar="URL", help="Audit the runs on this dask.distributed scheduler (tcp://HOST:PORT)."),
+]
+#: local paths, file:// or remote URLs (s3://, gs://, az://, https://): kept as text, a Path would
+#: fold the "//" of a URL
+AuditPathsArg = Annotated[
+    list[str],
+    typer.Argument(help="Run folders, log files, or URLs of folders (s3://bucket/runs).", metavar="PATH"),
+]
+
 
 def audit(
-    paths: PathsArg,
+    paths: AuditPathsArg,
     optimizer: OptimizerOpt = None,
     callback: CallbackOpt = None,
     keras: KerasOpt = "auto",
@@ -73,16 +82,13 @@ def audit(
     timeline: TimelineOpt = None,
     plot: PlotOpt = None,
     jobs: JobsOpt = 1,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Audit the learning rate of one or more runs; exit 1 when findings reach --fail-on."""
-    from lraudit.api import audit as audit_paths
     from lraudit.auditing import FAIL_ON
     from lraudit.config import load_config
-    from lraudit.outputs import atomic_write_text
-    from lraudit.progress import RunsProgress
     from lraudit.report._common import summary_line
-    from lraudit.report.formats import SUMMARISED, Format, render
-    from lraudit.report.text import use_color
+    from lraudit.report.formats import SUMMARISED, Format
     from lraudit.rules import REGISTRY, parse_codes
 
     config = load_config()
@@ -95,53 +101,36 @@ def audit(
     selected = parse_codes(select) or config.select
     ignored = parse_codes(ignore) or config.ignore
     REGISTRY.select(selected, ignored)  # unknown codes are usage errors before any work
-    if jobs < 1:
-        raise UsageError(f"jobs must be at least 1, not {jobs}", argument="jobs")
-    _check_outputs(output, timeline, plot)  # every file it will write, before any input is read
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise InputError(f"no such file or directory: {', '.join(missing)}")
+    _check_arguments(paths, jobs, output, plot, timeline)  # every output, before any input is read
     options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
-
-    with RunsProgress() as progress:
-        result = audit_paths(
-            paths, select=selected, ignore=ignored, jobs=jobs, options=options, progress=progress.update
-        )
-    to_terminal = output is None and use_color(sys.stdout)
-    text = render(result, chosen, color=to_terminal)
-
-    # side outputs and the report are written only now that the audit has succeeded
-    if timeline is not None:
-        _write_timelines(result, timeline)
-    if plot is not None:
-        from lraudit.report.plot import plot_runs
-
-        plot_runs(
-            [r.timeline for r in result.runs if r.timeline is not None],
-            [r.findings for r in result.runs if r.timeline is not None],
-            plot,
-        )
-    if output is not None:
-        atomic_write_text(output, text)
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    codes = [rule.code for rule in REGISTRY.select(selected, ignored)]
+    result = _run_audits(paths, options, codes, chosen, output, jobs, scheduler,
+                         keep_timeline=timeline is not None or plot is not None)
+    if len(result.errors) == len(result.runs):
+        raise InputError(f"no run could be audited ({len(result.runs)} failed)")
+    _write_outputs(result, chosen, output, timeline, plot)
     failed = result.fails(threshold)
     code = EXIT_FINDINGS if failed else EXIT_SUCCESS
     verdict = f"exit {code} (--fail-on {threshold})"
-    if output is None and chosen in SUMMARISED:
+    failures = f", {len(result.errors)} could not be audited" if result.errors else ""
+    if output is None and chosen in SUMMARISED and not result.errors:
         # the report on stdout ends with the summary line: stderr adds only the verdict
         typer.echo(f"lraudit: {verdict}", err=True)
     else:
         written = f"; wrote {output}" if output is not None else ""
-        typer.echo(
-            f"lraudit: {summary_line(result.counts(), len(result.runs))} -> {verdict}{written}", err=True
-        )
+        counts = summary_line(result.counts(), len(result.runs) - len(result.errors))
+        typer.echo(f"lraudit: {counts}{failures} -> {verdict}{written}", err=True)
     raise typer.Exit(code)
 
 
-def _check_outputs(output: Path | None, timeline: Path | None, plot: Path | None) -> None:
-    """Fail at once (exit 2, one line) on an output that cannot be written or has no known format."""
+def _check_arguments(
+    paths: list[str], jobs: int, output: Path | None, plot: Path | None, timeline: Path | None
+) -> None:
+    """Usage, output and missing-path errors, before any work (exit 2, one line, at once)."""
+    from lraudit.scale.remote import is_remote, local_path
+
+    if jobs < 1:
+        raise UsageError(f"jobs must be at least 1, not {jobs}", argument="jobs")
     if output is not None:
         check_output(output, "--output")
     if plot is not None:
@@ -152,6 +141,75 @@ def _check_outputs(output: Path | None, timeline: Path | None, plot: Path | None
 
         table_format(timeline, None)
         check_output(timeline, "--timeline")
+    missing = [str(p) for p in paths if not is_remote(p) and not local_path(p).exists()]
+    if missing:
+        raise InputError(f"no such file or directory: {', '.join(missing)}")
+
+
+def _write_outputs(result, chosen, output: Path | None, timeline: Path | None, plot: Path | None) -> None:
+    """The report (unless jsonl, already streamed) and the side outputs, once the audit succeeded."""
+    from lraudit.auditing import AuditResult
+    from lraudit.report.formats import Format, render
+    from lraudit.report.text import use_color
+
+    # runs that could not be audited are in the JSON reports ("error"); elsewhere only on stderr
+    audited = result if chosen in (Format.JSON, Format.JSONL) else AuditResult(
+        [run for run in result.runs if run.error is None], result.rules
+    )
+    color = output is None and use_color(sys.stdout)
+    text = "" if chosen is Format.JSONL else render(audited, chosen, color=color)
+    if timeline is not None:
+        _write_timelines(result, timeline)
+    if plot is not None:
+        from lraudit.report.plot import plot_runs
+
+        plot_runs([r.timeline for r in result.runs if r.timeline is not None],
+                  [r.findings for r in result.runs if r.timeline is not None], plot)
+    if chosen is not Format.JSONL:
+        if output is not None:
+            from lraudit.outputs import atomic_write_text
+
+            atomic_write_text(output, text)
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+
+def _run_audits(paths, options, codes, chosen, output, jobs, scheduler, *, keep_timeline):
+    """Audit every run folder, streaming ``--format jsonl`` lines as runs complete; errors to stderr."""
+    from lraudit.auditing import AuditResult
+    from lraudit.report.formats import Format
+    from lraudit.report.jsonl import run_line
+    from lraudit.rules import REGISTRY
+    from lraudit.scale import iter_task_audits, plan_tasks
+    from lraudit.scale.progress import RunProgress
+
+    tasks = plan_tasks(paths)
+    done: dict[int, list] = {}
+    stream = None
+    if chosen is Format.JSONL:
+        stream = output.open("w", encoding="utf-8") if output is not None else sys.stdout
+    try:
+        with RunProgress(len(tasks)) as progress:
+            for index, audits in iter_task_audits(
+                tasks, options, codes, jobs=jobs, scheduler=scheduler, keep_timeline=keep_timeline
+            ):
+                for audit in audits:
+                    if audit.usage_error:
+                        # the arguments are wrong for every run: one line, exit 2
+                        raise UsageError(audit.error or "bad arguments")
+                    if audit.error is not None:
+                        typer.echo(f"lraudit: {audit.path}: {audit.error}", err=True)
+                    if stream is not None:
+                        stream.write(run_line(audit))
+                        stream.flush()
+                done[index] = audits
+                progress.advance()
+    finally:
+        if stream is not None and output is not None:
+            stream.close()
+    runs = [audit for index in sorted(done) for audit in done[index]]  # discovery order, as a local run
+    return AuditResult(runs=runs, rules=[REGISTRY.get(code) for code in codes])
 
 
 def _plot_format(path: Path) -> None:

@@ -21,6 +21,7 @@ class Format(str, enum.Enum):
 
     TEXT = "text"
     JSON = "json"
+    JSONL = "jsonl"
     JUNIT = "junit"
     SARIF = "sarif"
     GITHUB = "github"
@@ -41,6 +42,8 @@ class Format(str, enum.Enum):
             from lraudit.report.text import render
         elif self is Format.JSON:
             from lraudit.report.json_report import render
+        elif self is Format.JSONL:
+            from lraudit.report.jsonl import render
         elif self is Format.JUNIT:
             from lraudit.report.junit import render
         elif self is Format.SARIF:

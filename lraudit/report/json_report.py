@@ -42,6 +42,7 @@ def run_dict(run: RunAudit) -> dict[str, Any]:
         "findings": [f.to_dict() for f in run.findings],
         "warnings": list(run.warnings),
         "notes": list(run.notes),
+        **({"error": run.error} if run.error is not None else {}),
     }
 
 

@@ -103,10 +103,49 @@ class Layout:
     keep: bool = True  # passes the tag filter
     #: (word index, mask, expected) as Python ints, words whose mask is not zero
     checks: list[tuple[int, int, int]] = field(default_factory=list)
+    #: a tensor without plugin metadata: a point only at or after the record where its tag
+    #: declared the scalars plugin (checked once the block is decoded)
+    needs_declaration: bool = False
 
     @property
     def words(self) -> int:
         return -(-self.length // 8)
+
+
+def _first_value(data: bytes) -> tuple[bytes, bool] | None:
+    """The tag of the first summary value of an Event record and whether it is the record's only
+    value (a few byte reads, no full parse); None when the record does not start the usual way
+    (wall time, step, summary, value, tag)."""
+    try:
+        pos = 9 if data[0] == 0x09 else 0
+        if data[pos] == 0x10:
+            _, pos = _varint(data, pos + 1, len(data))
+        if data[pos] != 0x2A:
+            return None
+        summary_size, pos = _varint(data, pos + 1, len(data))
+        summary_end = pos + summary_size
+        if data[pos] != 0x0A:
+            return None
+        value_size, pos = _varint(data, pos + 1, len(data))
+        only = pos + value_size == summary_end == len(data)
+        if data[pos] != 0x0A:
+            return None
+        size, pos = _varint(data, pos + 1, len(data))
+        return data[pos : pos + size], only
+    except (IndexError, _Malformed):
+        return None
+
+
+def summary_tag(data: bytes) -> bytes | None:
+    """The tag of the first summary value of an Event record (see :func:`_first_value`)."""
+    first = _first_value(data)
+    return None if first is None else first[0]
+
+
+def single_value(data: bytes) -> bool:
+    """True when the Event record holds exactly one summary value (and nothing after it)."""
+    first = _first_value(data)
+    return first is not None and first[1]
 
 
 def learn_layout(data: bytes) -> Layout | None:

@@ -171,7 +171,98 @@ def _period(recent: list[int]) -> int | None:
     return None
 
 
+_HEADER_CRCS: np.ndarray | None = None
+#: a block whose chain of record headers breaks more often than this is left to the walking framer
+_MAX_CHAIN_JUMPS = 4096
+
+
+def _header_crcs() -> np.ndarray:
+    """The masked CRC of every 8-byte length below 65536 (computed once, vectorised)."""
+    global _HEADER_CRCS
+    if _HEADER_CRCS is None:
+        lengths = np.zeros(65536 + 1, dtype="<u8")
+        lengths[:65536] = np.arange(65536, dtype=np.uint64)
+        raw = lengths.view(np.uint8)
+        _HEADER_CRCS = masked_crc32c_equal_length(raw, np.arange(65536, dtype=np.int64) * 8, 8)
+    return _HEADER_CRCS
+
+
+def _scan_chain(buf: np.ndarray, end: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The records linked from byte 0 of ``buf[:end]``, found by scanning every byte for headers.
+
+    A header candidate is a position whose 8-byte length is below 64 KiB and is followed by that
+    length's CRC; the true records are the chain ``start -> start + 16 + length`` from 0 (false
+    candidates inside data are skipped by following the chain, not the candidate order). Cost is
+    a few vectorised passes over the bytes, whatever the order or sizes of records, so no layout
+    is slow. Returns ``(offsets, lengths, stop)``: ``stop`` is the end of the last whole record
+    of the chain; a record of 64 KiB or more, or damage, ends the chain there.
+    """
+    count = end - HEADER_BYTES + 1
+    empty = np.zeros(0, np.int64)
+    if count <= 0:
+        return empty, empty, 0
+    zero = buf[7 : 7 + count] == 0
+    for k in (6, 5, 4, 3, 2):
+        zero &= buf[k : k + count] == 0
+    starts = np.flatnonzero(zero)
+    lengths = buf[starts].astype(np.int64) | (buf[starts + 1].astype(np.int64) << 8)
+    stored = unaligned_view(buf, np.uint32)[starts + 8]
+    ok = stored == _header_crcs()[lengths]
+    starts, lengths = starts[ok], lengths[ok]
+    if not starts.size or starts[0] != 0:
+        return empty, empty, 0
+    after = starts + lengths + (HEADER_BYTES + FOOTER_BYTES)
+    broken = np.flatnonzero(starts[1:] != after[:-1])  # where the next candidate is not the next record
+    pieces: list[tuple[int, int]] = []
+    first = 0
+    for _ in range(_MAX_CHAIN_JUMPS):
+        at = int(np.searchsorted(broken, first))
+        last = int(broken[at]) if at < broken.size else starts.size - 1
+        pieces.append((first, last + 1))
+        follow = int(np.searchsorted(starts, after[last]))
+        if at >= broken.size or follow >= starts.size or starts[follow] != after[last]:
+            break
+        first = follow  # skip the false candidates inside record `last`
+    if len(pieces) == 1:
+        offsets, found = starts[pieces[0][0] : pieces[0][1]], lengths[pieces[0][0] : pieces[0][1]]
+    else:
+        offsets = np.concatenate([starts[a:b] for a, b in pieces])
+        found = np.concatenate([lengths[a:b] for a, b in pieces])
+    whole = int(np.searchsorted(offsets + found + (HEADER_BYTES + FOOTER_BYTES), end, side="right"))
+    offsets, found = offsets[:whole], found[:whole]
+    stop = int(offsets[-1] + found[-1]) + HEADER_BYTES + FOOTER_BYTES if whole else 0
+    return offsets, found, stop
+
+
 def frame_block(
+    buf: np.ndarray, end: int, state: FramingState
+) -> tuple[np.ndarray, np.ndarray, int, list[tuple[int, int, int]]]:
+    """Find the whole records in ``buf[:end]``, which starts at a record boundary.
+
+    The header scan (:func:`_scan_chain`) takes the chain of records it proves; whatever it
+    cannot (a record of 64 KiB or more, damage) is framed by walking and predicting
+    (:func:`_walk_block`) from there on. Returns ``(offsets, lengths, stop, runs)``: ``stop`` is
+    where the first incomplete record begins (or ``end``); ``runs`` as in :class:`Block`.
+    """
+    offsets, lengths, stop = _scan_chain(buf, end)
+    if not offsets.size:
+        return _walk_block(buf, end, state)
+    state.recent[:] = lengths[-_RECENT_KEEP:].tolist()
+    if end - stop >= HEADER_BYTES:
+        length, stored_crc = struct.unpack_from("<QI", memoryview(buf), stop)
+        complete = stop + HEADER_BYTES + length + FOOTER_BYTES <= end
+        if complete or stored_crc != length_crc(length):
+            # a big record or damage: the walking framer takes over from there
+            more, more_lengths, more_stop, runs = _walk_block(buf[stop:], end - stop, state)
+            if state.problem_offset is not None and state.problem is not None:
+                state.problem_offset += stop
+            shifted = [(first + offsets.size, count, period) for first, count, period in runs]
+            return (np.concatenate([offsets, more + stop]), np.concatenate([lengths, more_lengths]),
+                    stop + more_stop, shifted)
+    return offsets, lengths, stop, []
+
+
+def _walk_block(
     buf: np.ndarray, end: int, state: FramingState
 ) -> tuple[np.ndarray, np.ndarray, int, list[tuple[int, int, int]]]:
     """Find the whole records in ``buf[:end]``, which starts at a record boundary.

@@ -15,8 +15,9 @@ run too. Any other folder is a collection: each child is examined the same way.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from lraudit.errors import InputError
 from lraudit.sources import read_prefix, sniff_prefix
@@ -31,7 +32,7 @@ TENSORBOARD_MODE_DIRS = frozenset({"train", "validation", "eval", "evaluation", 
 class Found:
     """A recognised file and the source class that reads it."""
 
-    path: Path
+    path: PurePath  # a local Path, or a PurePosixPath inside a remote store
     source: type[Source]
 
     @property
@@ -49,7 +50,7 @@ class Found:
 class RunPlan:
     """The files of one run: its root folder, what will be read, what was skipped."""
 
-    root: Path
+    root: PurePath
     found: list[Found] = field(default_factory=list)
     skipped: list[InputFile] = field(default_factory=list)
 
@@ -77,7 +78,8 @@ def _walk_files(directory: Path) -> list[Path]:
     return files
 
 
-def _unrecognised_reason(prefix: bytes) -> str:
+def unrecognised_reason(prefix: bytes) -> str:
+    """Why a file with these first bytes is not read (empty, binary, or its first text line)."""
     if not prefix:
         return "empty file"
     text, _ = decode(prefix)
@@ -97,7 +99,7 @@ def classify(path: Path) -> tuple[type[Source] | None, str | None]:
         return None, f"cannot read: {exc.strerror or exc}"
     source = sniff_prefix(prefix, path) if prefix else None
     if source is None:
-        return None, _unrecognised_reason(prefix)
+        return None, unrecognised_reason(prefix)
     return source, None
 
 
@@ -150,73 +152,89 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[InputFile]]:
     return [item.path for item in found], skipped
 
 
-def _is_within(path: Path, root: Path) -> bool:
+def _is_within(path: PurePath, root: PurePath) -> bool:
     return path == root or root in path.parents
 
 
-def _roots(directory: Path, found: list[Found]) -> list[Path]:
-    """The run roots in ``directory`` given the recognised files below it."""
-    direct = [item for item in found if item.path.parent == directory]
+def _roots(directory: PurePath, found: list[Found]) -> list[PurePath]:
+    """The run roots in ``directory`` given the recognised files below it.
+
+    Files are bucketed by their first folder below ``directory`` once per level, so a tree of
+    thousands of runs is grouped in time linear in its files (not runs x files).
+    """
+    direct: list[Found] = []
+    by_child: dict[PurePath, list[Found]] = {}
+    for item in found:
+        if item.path.parent == directory:
+            direct.append(item)
+        else:
+            child = directory / item.path.relative_to(directory).parts[0]
+            by_child.setdefault(child, []).append(item)
     is_mode_dir = directory.name.lower() in TENSORBOARD_MODE_DIRS
     if any(not item.facts.in_mode_folders for item in direct) or (direct and not is_mode_dir):
         return [directory]
-    children = sorted(
-        {directory / item.path.relative_to(directory).parts[0] for item in found if item not in direct}
-    )
+    children = sorted(by_child)
     if not children:
         return [directory] if direct else []
     if all(
         child.name.lower() in TENSORBOARD_MODE_DIRS
-        and all(item.facts.in_mode_folders for item in found if _is_within(item.path, child))
+        and all(item.facts.in_mode_folders for item in by_child[child])
         for child in children
     ):
         return [directory]  # tb/{train,validation}: one run's event files
-    roots: list[Path] = []
+    roots: list[PurePath] = []
     for child in children:
-        roots.extend(_roots(child, [item for item in found if _is_within(item.path, child)]))
+        roots.extend(_roots(child, by_child[child]))
     return roots
 
 
-def plan_runs(paths: list[Path]) -> list[RunPlan]:
-    """Group the files under ``paths`` into runs (see the module docstring).
+def group_runs(
+    paths: list[PurePath], found: list[Found], skipped: list[InputFile], is_dir: Callable[[PurePath], bool]
+) -> list[RunPlan]:
+    """Group recognised files into runs (see the module docstring); works on local and remote paths.
 
     Files given explicitly (not directories) form one run together, rooted at their common
     folder. Skipped files go to the run whose root holds them (else the first run).
     """
-    paths = [Path(path) for path in paths]
-    found, skipped = _scan(paths)
-    if not found:
-        raise _no_log_error(paths, skipped)
-    roots: list[Path] = []
-    loose = [path for path in paths if not path.is_dir()]
+    roots: list[PurePath] = []
+    loose = [path for path in paths if not is_dir(path)]
     for given in paths:
-        if given.is_dir():
+        if is_dir(given):
             roots.extend(_roots(given, [item for item in found if _is_within(item.path, given)]))
     plans = [RunPlan(root) for root in dict.fromkeys(roots)]
+    by_root = {plan.root: plan for plan in plans}
     loose_plan = None
+    loose_set = set(loose)
     if loose:
-        common = Path(os.path.commonpath([str(path.parent) for path in loose]))
+        common = type(loose[0])(os.path.commonpath([str(path.parent) for path in loose]))
         loose_plan = RunPlan(loose[0] if len(loose) == 1 else common)
         plans.insert(0, loose_plan)
 
-    def owner(path: Path) -> RunPlan | None:
-        if loose_plan is not None and path in loose:
+    def owner(path: PurePath) -> RunPlan | None:
+        if loose_plan is not None and path in loose_set:
             return loose_plan
-        best = None
-        for plan in plans:
-            deeper = best is None or len(plan.root.parts) > len(best.root.parts)
-            if plan is not loose_plan and _is_within(path, plan.root) and deeper:
-                best = plan
-        return best
+        for folder in (path, *path.parents):  # the deepest run root holding it
+            if folder in by_root:
+                return by_root[folder]
+        return None
 
     for item in found:
         plan = owner(item.path)
         if plan is not None:
             plan.found.append(item)
     for entry in skipped:
-        plan = owner(Path(entry.path)) or plans[0]
+        plan = owner(type(paths[0])(entry.path)) or plans[0]
         plan.skipped.append(entry)
     return [plan for plan in plans if plan.found]
+
+
+def plan_runs(paths: list[Path]) -> list[RunPlan]:
+    """Group the files under ``paths`` into runs (see the module docstring and :func:`group_runs`)."""
+    paths = [Path(path) for path in paths]
+    found, skipped = _scan(paths)
+    if not found:
+        raise _no_log_error(paths, skipped)
+    return group_runs(list(paths), found, skipped, lambda path: Path(path).is_dir())
 
 
 def discover_runs(paths: list[Path]) -> list[Path]:

@@ -177,6 +177,11 @@ class EventScalarReader:
         self._block_no = 0
         self._hints: dict[str, str] = {}
         self._plain: dict[int, _PlainState] = {}
+        #: (length, tag) of records that are not one float scalar (histograms, images, text...):
+        #: never learnt again, so a file full of them costs one protobuf decode per record only
+        self._unlearnable: set[tuple[int, bytes | None]] = set()
+        #: (length, tag) of single-value records of those kinds that gave no point: not decoded again
+        self._no_points: set[tuple[int, bytes | None]] = set()
         self._categories: pd.Index | None = None
         self._constant_categories: tuple[pd.Index, pd.Index] | None = None
         self._file_str = str(path)
@@ -275,6 +280,7 @@ class EventScalarReader:
         else:
             slow_records = list(range(n))
         slow, notes, first_bad = self._decode_slow(block, starts, slow_records, first_bad)
+        self._drop_undeclared(out)
         self._block_no += 1
         limit = n if first_bad is None else first_bad
         self.warnings.extend(text for record, text in sorted(notes) if record < limit)
@@ -330,9 +336,26 @@ class EventScalarReader:
             codes, steps = codes[ok], steps.reshape(-1)[ok]
             walls, values = walls.reshape(-1)[ok], values.reshape(-1)[ok]
         out.code[where] = codes
+        out.undeclared.update((layout.code, layout.tag) for layout in layouts if layout.needs_declaration)
         out.step[where] = steps.reshape(-1).view(np.int64)
         out.wall[where] = walls.reshape(-1)
         out.value[where] = values.reshape(-1)
+
+    def _drop_undeclared(self, out: _RecordColumns) -> None:
+        """Unset the points of metadata-less tensors whose tag had not declared the scalars plugin
+        before them (every record of the block is decoded by now, so every declaration is known)."""
+        if not out.undeclared:
+            return
+        records = np.arange(out.code.shape[0])
+        for code, tag in out.undeclared.items():
+            since = self._scalar_since.get(tag)
+            if since is None or since[0] > self._block_no:
+                first_point = records.shape[0]
+            elif since[0] < self._block_no:
+                continue
+            else:
+                first_point = since[1]  # the declaring record itself carries the metadata
+            out.code[(out.code == code) & (records < first_point)] = -1
 
     def _layout_of(self, block: tfr.Block, start: int, record: int) -> es.Layout | None:
         """The known layout of one record, else one learnt from it, else None."""
@@ -352,8 +375,10 @@ class EventScalarReader:
         buf, lengths = block.buf, block.lengths
         u64 = tfr.unaligned_view(buf, np.uint64)
         slow_records: list[int] = []
-        for local in _length_groups(lengths[records]):
-            group = records[local]
+        # groups in the order they start in the file: a tag's first value (which declares the
+        # scalars plugin) is learnt before its later values without metadata
+        for group in sorted((records[local] for local in _length_groups(lengths[records])),
+                            key=lambda group: int(group[0])):
             length = int(lengths[group[0]])
             if length > _MAX_LAYOUT_BYTES:
                 slow_records.extend(group.tolist())
@@ -395,7 +420,15 @@ class EventScalarReader:
                 break
             length = int(lengths[record])
             data = buf[starts[record] : starts[record] + length].tobytes()
+            key = (length, es.summary_tag(data))
+            if key in self._no_points:
+                continue
+            hints = len(self._hints)
             points = es.protobuf_points(data, self._scalar_since, (self._block_no, record), self._hints)
+            no_point = points == [] and hints == len(self._hints)
+            if no_point and key in self._unlearnable and es.single_value(data):
+                # one histogram/image/text value: its kind of record never holds a point
+                self._no_points.add(key)
             checked = self.verify_crc or points == []
             if not checked and not es.record_crc_ok(buf, int(offsets[record]), length):
                 first_bad = record
@@ -416,10 +449,22 @@ class EventScalarReader:
         known = self._layouts.setdefault(length, [])
         if length > _MAX_LAYOUT_BYTES or len(known) >= _MAX_LAYOUTS_PER_LENGTH:
             return None
+        key = (length, es.summary_tag(data))
+        if key in self._unlearnable:
+            return None
         layout = es.learn_layout(data)
-        if layout is None or not es.record_crc_ok(buf, offset, length):
+        if layout is None:
+            self._unlearnable.add(key)
+            return None
+        if not es.record_crc_ok(buf, offset, length):
             return None
         points = es.protobuf_points(data, {}, position, {})
+        if not points:
+            # a tensor without plugin metadata: a scalar once its tag declared the scalars plugin
+            # earlier in the file (TF1's FileWriter writes the metadata with the first value only);
+            # decoded as one, and dropped at the end of the block where it is not (yet) declared
+            points = es.protobuf_points(data, {layout.tag: (-1, -1)}, position, {})
+            layout.needs_declaration = True
         if not points or len(points) != 1:
             return None
         point = points[0]
@@ -437,7 +482,7 @@ class EventScalarReader:
             or not same_value
         ):
             return None
-        if not point.simple_value:
+        if not point.simple_value and not layout.needs_declaration:
             since = self._scalar_since.get(point.tag)
             self._scalar_since[point.tag] = position if since is None else min(since, position)
         layout.code = self._code(layout.tag, point.simple_value)
@@ -446,6 +491,34 @@ class EventScalarReader:
         return layout
 
     # --- output --------------------------------------------------------------------------
+
+    def summarise_batch_metrics(self, codes, steps, walls, values, known) -> tuple[np.ndarray, ...]:
+        """Drop the inner rows of per-batch metrics (``batch_loss``...; never an lr tag).
+
+        An audit needs of them only how far each run of batch steps goes (steps per epoch),
+        so per tag the first and last row of the chunk and the rows around each step reset are
+        kept: a 1 M-step run then holds thousands of rows, not millions. ``lraudit parse``
+        streams every row through :meth:`tables` instead.
+        """
+        summarised = np.asarray(
+            [name.rsplit("/", 1)[-1].startswith("batch_") and not lr_tags(name) for name in self._names],
+            dtype=bool,
+        )
+        if not summarised.any() or codes.shape[0] == 0:
+            return codes, steps, walls, values, known
+        keep = ~summarised[codes]
+        for code in np.flatnonzero(summarised).tolist():
+            rows = np.flatnonzero(codes == code)
+            if rows.size <= 2:
+                keep[rows] = True
+                continue
+            reset = np.flatnonzero(steps[rows[1:]] <= steps[rows[:-1]])
+            keep[rows[[0, -1]]] = True
+            keep[rows[reset]] = True  # the last row before a reset
+            keep[rows[reset + 1]] = True  # and the first after it
+        if keep.all():
+            return codes, steps, walls, values, known
+        return codes[keep], steps[keep], walls[keep], values[keep], known[keep]
 
     def _assemble(self, out: _RecordColumns, slow: dict[int, list[es.SlowPoint]], limit: int):
         """Per-record results -> point columns in file order (codes, steps, walls, values, epochs, known)."""
@@ -620,9 +693,13 @@ class _RecordColumns:
         self.step = np.empty(n, dtype=np.int64)
         self.wall = np.empty(n, dtype=np.float64)
         self.value = np.empty(n, dtype=np.float64)
+        #: name code -> tag of the points decoded by layouts that need a declaration
+        self.undeclared: dict[int, str] = {}
 
     def put(self, where, layout: es.Layout, step, wall, value) -> None:
         """Store decoded points at ``where`` (a slice or record indices); widens on assignment."""
+        if layout.needs_declaration:
+            self.undeclared[layout.code] = layout.tag
         self.code[where] = layout.code
         self.step[where] = step
         self.wall[where] = 0.0 if wall is None else wall
@@ -691,8 +768,13 @@ def read(
     tags: TagsArg = None,
     verify_crc: bool = False,
     block_bytes: int = tfr.DEFAULT_BLOCK_BYTES,
+    batch_metrics: str = "all",
 ) -> SourceData:
     """Every scalar point of the event file (or those ``tags`` selects), with warnings and a Keras hint.
+
+    ``batch_metrics="bounds"`` keeps of the per-batch metrics other than the lr (``batch_loss``...)
+    only the rows that bound each run of steps (:meth:`EventScalarReader.summarise_batch_metrics`):
+    all a run needs of them, in bounded memory (what the registered source reads).
 
     ``keras`` is set from the Keras model summary TensorBoard stores (``keras_version`` in Keras 2's
     model JSON, Keras 3's serialization format otherwise); None without one. The summary's
@@ -700,7 +782,10 @@ def read(
     ``optimizer_stage="initial"``: the callback writes it when ``fit()`` begins.
     """
     reader = EventScalarReader(path, tags=tags, verify_crc=verify_crc, block_bytes=block_bytes)
-    columns = list(reader._columns())
+    if batch_metrics == "bounds":
+        columns = [reader.summarise_batch_metrics(*chunk) for chunk in reader._columns()]
+    else:
+        columns = list(reader._columns())
     if columns:
         joined = [np.concatenate(parts) for parts in zip(*columns, strict=True)]
         reader._categories = None  # every name seen: one category list for the whole file
@@ -740,8 +825,14 @@ class TfeventsSource(Source):
         in_mode_folders=True,
     )
     sniff = staticmethod(sniff)
-    read = staticmethod(read)
     streams = True
+
+    @staticmethod
+    def read(path: Path) -> SourceData:
+        """The file's points for a run: per-batch metrics other than the lr summarised to the
+        rows that bound each run of steps (a 1 M-step run holds thousands of rows, not millions;
+        ``lraudit parse`` streams every row through :meth:`iter_tables`)."""
+        return read(path, batch_metrics="bounds")
 
     @staticmethod
     def iter_tables(
