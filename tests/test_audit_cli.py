@@ -191,12 +191,14 @@ def test_shared_run_reaches_its_conclusion(corpus_trainings, name):
             assert finding["message"] and finding["fix"] and finding["run"] == run["path"]
 
 
+@pytest.mark.slow  # reads the corpus audit
 @pytest.mark.parametrize("name", sorted(NO_WARNINGS))
 def test_explained_runs_raise_no_warning(corpus_trainings, name):
     severities = {f["code"]: f["severity"] for run in corpus_trainings[name] for f in run["findings"]}
     assert set(severities.values()) <= {"info"}, severities
 
 
+@pytest.mark.slow  # reads the corpus audit
 def test_sweep_zero_lr_is_the_second_models(corpus_trainings):
     """k3_sweep_two_models_pipe (INDEX.md): model 1 applies a constant 0.05 over its 30 steps;
     model 2's CosineDecay(3e-3, 40) restarts at iteration 0 and applies 0.0 in steps 40-49."""
@@ -208,6 +210,7 @@ def test_sweep_zero_lr_is_the_second_models(corpus_trainings):
     assert zero["step"] == 40 and "steps 40-49" in zero["message"]
 
 
+@pytest.mark.slow  # reads the corpus audit
 def test_callback_exception_stops_the_timeline_where_training_stopped(corpus_report):
     """nb_k3torch_callback_raises (INDEX.md): 30 updates (epochs 1-2 complete, epoch 3 up to
     batch 5), told by the callback's own message in the notebook's traceback; torch backend
@@ -219,6 +222,7 @@ def test_callback_exception_stops_the_timeline_where_training_stopped(corpus_rep
     assert any("KERAS_BACKEND='torch'" in note for note in notes), notes
 
 
+@pytest.mark.slow  # reads the corpus audit
 @pytest.mark.parametrize("name", ["e2_mixed_precision_expdecay_probe", "k3_mixed_precision_staircase_probe"])
 def test_loss_scale_optimizer_is_read_through(corpus_report, name):
     """INDEX.md: the wrapper does not change the lr; the note says why the inner optimizer rules."""
@@ -227,6 +231,7 @@ def test_loss_scale_optimizer_is_read_through(corpus_report, name):
     assert any("wrapped in LossScaleOptimizer" in note for note in run.get("notes", [])), run.get("notes")
 
 
+@pytest.mark.slow  # reads the corpus audit
 @pytest.mark.parametrize("name", ["k3_grad_accum_odd_inverse_time_probe", "k3jax_grad_accum3_odd_probe"])
 def test_accumulation_across_epoch_ends_is_explained(corpus_report, name):
     """INDEX.md: which batches update, which counter the schedule reads, what the epoch log shows."""
@@ -236,6 +241,7 @@ def test_accumulation_across_epoch_ends_is_explained(corpus_report, name):
     assert not [f for f in run["findings"] if f["severity"] != "info" and f["code"] != "LRA010"]
 
 
+@pytest.mark.slow  # reads the corpus audit
 def test_odd_accumulation_epoch_reads_between_updates_are_named(corpus_report):
     """k3_grad_accum_odd_inverse_time_probe: 9 batches/epoch, k=2; TensorBoard's epoch 1 value is
     0.08/(1+0.4*18/5), the schedule at raw counter 18, which no update (raw 17, 19) applied."""

@@ -133,6 +133,7 @@ def cluster():
         yield local
 
 
+@pytest.mark.slow  # starts a server
 def test_scheduler_gives_the_same_results(tree, local_runs, cluster):
     result = run_lraudit(
         "audit", tree, "--format", "jsonl", "--scheduler", cluster.scheduler_address, "--fail-on", "never"
@@ -184,6 +185,7 @@ def s3_bucket(tree):
     server.stop()
 
 
+@pytest.mark.slow  # starts a server
 def test_s3_folder_audits_like_the_local_one(tree, local_runs, s3_bucket):
     before = s3_bucket.list_objects_v2(Bucket="runs")["KeyCount"]
     result = run_lraudit("audit", "s3://runs/team", "--format", "jsonl", "--fail-on", "never")

@@ -273,6 +273,7 @@ def test_any_flipped_bit_or_cut_gives_the_reference_prefix(tmp_path_factory, whe
     _points(path)  # the default mode reads without raising too
 
 
+@pytest.mark.slow  # a large generated file
 def test_tensor_scalars_with_metadata_on_the_first_value_only_decode_in_bulk(tmp_path, monkeypatch):
     """TF1's FileWriter keeps a tag's plugin metadata on its first value only: the later values
     (same bytes but no metadata) are scalars, learnt once; values before the declaration are not."""
