@@ -188,15 +188,34 @@ def _fingerprint(data: SourceData) -> dict[str, list[tuple[float, float]]]:
     scalars = data.scalars
     if scalars is None or len(scalars) == 0:
         return {}
-    mask = scalars["name"].isin(_FINGERPRINT_METRICS) & scalars["epoch"].notna() & scalars["step"].isna()
+    names = scalars["name"].astype("string")
+    keyed = names.isin(_FINGERPRINT_METRICS) & scalars["step"].isna()
+    tagged = names.isin(list(_epoch_tags(names.dropna().unique())))
+    mask = (keyed | tagged) & scalars["epoch"].notna()
     if not mask.any():
         return {}
     rows = scalars.loc[mask]
     found: dict[str, list[tuple[float, float]]] = {}
     for name, value, text in zip(rows["name"].tolist(), rows["value"].tolist(), rows["text"].tolist(),
                                  strict=True):
-        found.setdefault(name, []).append((float(value), _tolerance(float(value), text)))
+        key = name if name in _FINGERPRINT_METRICS else _epoch_tag_metric(name)
+        found.setdefault(key, []).append((float(value), _tolerance(float(value), text)))
     return {name: found[name] for name in _FINGERPRINT_METRICS if name in found}
+
+
+def _epoch_tag_metric(tag: str) -> str | None:
+    """The Keras ``logs`` key an event-file epoch tag holds: ``train/epoch_loss`` -> ``loss``,
+    ``validation/epoch_loss`` -> ``val_loss`` (the TensorBoard callback writes each mode in its own
+    folder), ``epoch_val_loss`` -> ``val_loss``; None for anything else."""
+    mode, _, leaf = str(tag).rpartition("/")
+    leaf = leaf.removeprefix("epoch_")
+    if leaf not in ("loss", "val_loss") or str(tag) in _FINGERPRINT_METRICS:
+        return None
+    return "val_loss" if leaf == "val_loss" or mode.rsplit("/", 1)[-1] in ("validation", "val") else "loss"
+
+
+def _epoch_tags(names) -> set[str]:
+    return {str(name) for name in names if _epoch_tag_metric(name) is not None}
 
 
 def _agree(a: tuple[float, float], b: tuple[float, float]) -> bool:
@@ -221,6 +240,10 @@ def relation(a: dict, b: dict) -> str:
     common = [name for name in a if name in b and min(len(a[name]), len(b[name])) >= _MIN_EVIDENCE]
     if not common:
         return "unknown"
+    if "val_loss" in common:
+        # evaluated once per epoch and handed to every logger alike; a bar's training loss may be
+        # a running mean that a logger's own value does not repeat
+        common = ["val_loss"]
     for name in common:
         first, second = a[name], b[name]
         if not (_contains(first, second) or _contains(second, first)):
@@ -254,8 +277,8 @@ def group_trainings(datas: list[SourceData], splittable) -> list[Training]:
         training.datas.extend(scripts)
     with_metrics = [d for d in loose if _fingerprint(d)]
     without = [d for d in loose if not _fingerprint(d)]
-    for data in with_metrics:
-        _place(data, trainings)
+    for group in _logger_groups(with_metrics):
+        _place(group, trainings)
     if not trainings:
         trainings.append(Training([], start=None))
     _place_optimizers(without, trainings)
@@ -277,25 +300,48 @@ def _trainings_of(data: SourceData, optimizers, script) -> list[Training]:
     return found
 
 
-def _place(data: SourceData, trainings: list[Training]) -> None:
-    """Put a file with per-epoch metrics into the training it repeats, or a new one."""
-    mine = _fingerprint(data)
+def _logger_groups(datas: list[SourceData]) -> list[list[SourceData]]:
+    """Files written by one logger together: TensorBoard's per-mode files of one run folder
+    (``train/`` holds ``loss``, ``validation/`` holds ``val_loss``) are placed as one."""
+    from pathlib import Path
+
+    from lraudit.sources.discovery import TENSORBOARD_MODE_DIRS
+    from lraudit.sources.registry import facts_for
+
+    groups: dict[str, list[SourceData]] = {}
+    for data in datas:
+        facts = facts_for(data.kind)
+        path = Path(data.path)
+        in_mode_folder = facts is not None and facts.in_mode_folders
+        in_mode_folder = in_mode_folder and path.parent.name.lower() in TENSORBOARD_MODE_DIRS
+        key = str(path.parent.parent) if in_mode_folder else data.path
+        groups.setdefault(key, []).append(data)
+    return list(groups.values())
+
+
+def _place(group: list[SourceData], trainings: list[Training]) -> None:
+    """Put files with per-epoch metrics (one logger's) into the training they repeat, or a new one."""
+    mine: dict[str, list[tuple[float, float]]] = {}
+    for data in group:
+        for name, values in _fingerprint(data).items():
+            mine.setdefault(name, values)
+    first = group[0]
     verdicts = [relation(_training_fingerprint(t), mine) for t in trainings]
     for training, verdict in zip(trainings, verdicts, strict=True):
         if verdict == "same":
-            training.datas.append(data)
+            training.datas.extend(group)
             return
     if trainings and all(v == "different" for v in verdicts):
         trainings.append(
-            Training([data], start=data.path, reason="its per-epoch metrics match no other log")
+            Training(list(group), start=first.path, reason="its per-epoch metrics match no other log")
         )
         return
     if not trainings:
-        trainings.append(Training([data], start=data.path))
+        trainings.append(Training(list(group), start=first.path))
         return
     # no overlap to compare: it cannot be told apart, so it stays with the last such training
     candidates = [t for t, v in zip(trainings, verdicts, strict=True) if v != "different"]
-    candidates[-1].datas.append(data)
+    candidates[-1].datas.extend(group)
 
 
 def _training_fingerprint(training: Training) -> dict[str, list[tuple[float, float]]]:

@@ -103,3 +103,25 @@ def test_a_restarted_epoch_numbering_alone_does_not_split_a_log(tmp_path):
     runs = load_runs(SWEEP)
     assert [run.optimizer["class_name"] for run in runs] == ["SGD", "Adam"]
     assert any("different optimizers are saved beside the log" in note for note in runs[1].notes)
+
+
+def test_event_file_epoch_tags_are_read_as_the_keras_keys_they_hold():
+    from lraudit.trainings import _epoch_tag_metric
+
+    assert _epoch_tag_metric("train/epoch_loss") == "loss"
+    assert _epoch_tag_metric("validation/epoch_loss") == "val_loss"
+    assert _epoch_tag_metric("logs/run1/validation/epoch_loss") == "val_loss"
+    assert _epoch_tag_metric("epoch_val_loss") == "val_loss"
+    assert _epoch_tag_metric("train/batch_loss") is None and _epoch_tag_metric("loss") is None
+
+
+def test_validation_loss_decides_when_a_bar_shows_another_training_loss():
+    """A Keras 3 bar's loss (1.5257) differs from the logged epoch loss (1.1386) while val_loss agrees
+    (ShifatHasanGNS/brain_tumour_identification): the files are one training."""
+    from lraudit.trainings import relation
+
+    console = {"loss": [(1.5257, 5e-5), (0.8384, 5e-5)], "val_loss": [(1.2018, 5e-5), (1.6002, 5e-5)]}
+    events = {"loss": [(1.1386, 1e-6), (0.8064, 1e-6)], "val_loss": [(1.201799, 1e-6), (1.600214, 1e-6)]}
+    assert relation(console, events) == "same"
+    other = {"loss": [(1.1386, 1e-6), (0.8064, 1e-6)], "val_loss": [(0.9, 1e-6), (0.8, 1e-6)]}
+    assert relation(console, other) == "different"
