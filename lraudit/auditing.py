@@ -180,10 +180,9 @@ def iter_audits(
 def _steps_per_epoch_used(run: Run, timeline: Timeline) -> int | None:
     """The steps per epoch the reconstruction laid out (one number when every fit agrees), so the
     report's figures all come from one reconstruction; the logs' own count otherwise."""
-    per_epoch_only = any(note.startswith("steps per epoch unknown") for note in timeline.notes)
-    used = {n for n in timeline.extra.get("steps_per_epoch", []) if n}
-    if per_epoch_only:
+    if not timeline.extra.get("steps_per_epoch_known", True):
         return None
+    used = {n for n in timeline.extra.get("steps_per_epoch", []) if n}
     if len(used) == 1:
         return used.pop()
     return run.steps_per_epoch

@@ -164,17 +164,6 @@ def _fit_slice(data: SourceData, low: int, high: float) -> SourceData:
     return part
 
 
-def _metric_sequence(data: SourceData, name: str) -> list[tuple[float, float]]:
-    """A per-epoch metric in log order, as (value, tolerance) pairs."""
-    scalars = data.scalars
-    if scalars is None or len(scalars) == 0:
-        return []
-    rows = scalars[(scalars["name"] == name) & scalars["epoch"].notna() & scalars["step"].isna()]
-    if rows.empty:
-        return []
-    return [(float(v), _tolerance(float(v), t)) for v, t in zip(rows["value"], rows["text"], strict=True)]
-
-
 def _tolerance(value: float, text) -> float:
     """Half a unit of the last printed digit (console text), else a float32-width margin."""
     if isinstance(text, str) and text and "e" not in text.lower() and "." in text:

@@ -155,6 +155,11 @@ def build_timeline(run: Run, options: RunOptions | None = None) -> Timeline:
     per_step = next(filter(None, map(per_step_dependency, [spec, *fit_specs.values()])), None)
     fits = fit_plan(run, options, per_step, notes)
     if not fits:
+        if run.code_facts is not None:
+            raise InputError(
+                f"{run.path}: training code but no training output (console log, notebook outputs, "
+                "CSVLogger/History/TensorBoard files): nothing ran that could be audited"
+            )
         raise InputError(f"{run.path}: the logs show no training epoch, so there is no step to rebuild")
     accumulation = int(spec.gradient_accumulation_steps or 1)
     resets = choose_counter_resets(
@@ -203,6 +208,8 @@ def build_timeline(run: Run, options: RunOptions | None = None) -> Timeline:
             "counter_resets": [fits[i].index for i in resets],
             "fit_counter_starts": layout.fit_starts,
             "steps_per_epoch": [f.steps_per_epoch for f in fits],
+            # False when a fit is laid out one row per epoch (the logs did not tell its steps)
+            "steps_per_epoch_known": all(f.steps_known for f in fits),
             "gradient_accumulation_steps": accumulation,
             "optimizer_origin": spec_origin,
             # the release given with keras="2.1.5" (callbacks changed within a generation)

@@ -32,6 +32,8 @@ class FitPlan:
     steps_per_epoch: int
     #: micro-batches the last epoch ran when it was cut (exception, interrupt); None: complete
     last_epoch_steps: int | None = None
+    #: False when the logs did not tell the steps per epoch and the fit is laid out one row per epoch
+    steps_known: bool = True
 
     @property
     def micro_steps(self) -> int:
@@ -66,13 +68,9 @@ def fit_plan(
         spe = options.steps_per_epoch or fit.steps_per_epoch or run.steps_per_epoch
         if spe is None:
             spe = _steps_per_epoch_from_batch_scalars(run, fit)
+        known = spe is not None
         if spe is None and per_step is None:
             spe = 1
-            if notes is not None and not any(n.startswith(_PER_EPOCH_NOTE) for n in notes):
-                notes.append(
-                    f"{_PER_EPOCH_NOTE}: nothing in this run changes the lr inside an epoch, so it is "
-                    "audited per epoch (one row per epoch; give --steps-per-epoch for per-step rows)"
-                )
         if spe is None:
             raise InputError(
                 f"{run.path}: the logs do not show the steps per epoch (no progress bar, no batch "
@@ -80,7 +78,13 @@ def fit_plan(
                 argument="steps_per_epoch",
             )
         if fit.end_epoch > fit.first_epoch:
-            plans.append(FitPlan(fit.index, fit.first_epoch, fit.end_epoch, int(spe), _cut_epoch(fit, notes)))
+            cut = _cut_epoch(fit, notes)
+            plans.append(FitPlan(fit.index, fit.first_epoch, fit.end_epoch, int(spe), cut, steps_known=known))
+    if notes is not None and not all(plan.steps_known for plan in plans):
+        notes.append(
+            f"{_PER_EPOCH_NOTE}: nothing in this run changes the lr inside an epoch, so it is "
+            "audited per epoch (one row per epoch; give --steps-per-epoch for per-step rows)"
+        )
     return plans
 
 
