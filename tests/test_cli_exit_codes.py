@@ -84,3 +84,21 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, says, tmp_path):
     assert proc.stderr.startswith("lraudit: error:") and proc.stderr.count("\n") == 1, proc.stderr
     assert says in proc.stderr
     assert not out.exists() and proc.stdout == ""
+
+
+def test_a_folder_of_code_without_output_is_one_line_naming_what_is_missing():
+    proc = run_lraudit("audit", ROOT / "fixtures" / "code")
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "training code but no training output" in proc.stderr
+
+
+@pytest.mark.slow
+def test_python_m_lraudit_without_its_dependencies_is_one_line_exit_2():
+    """A checkout run before installing: the missing package named, no traceback."""
+    code = "import sys, runpy; sys.modules['typer'] = None; runpy.run_module('lraudit', run_name='__main__')"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (
+        "lraudit: missing dependency 'typer': install lraudit first (pip install -e . or pip install "
+        "keras-lraudit)"
+    )

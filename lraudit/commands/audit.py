@@ -107,6 +107,8 @@ def audit(
     result = _run_audits(paths, options, codes, chosen, output, jobs, scheduler,
                          keep_timeline=timeline is not None or plot is not None)
     if len(result.errors) == len(result.runs):
+        if len(result.runs) == 1:  # its own line says it all: not a second, vaguer one
+            raise InputError(result.runs[0].error or "the run could not be audited")
         raise InputError(f"no run could be audited ({len(result.runs)} failed)")
     _write_outputs(result, chosen, output, timeline, plot)
     failed = result.fails(threshold)
@@ -198,7 +200,7 @@ def _run_audits(paths, options, codes, chosen, output, jobs, scheduler, *, keep_
                     if audit.usage_error:
                         # the arguments are wrong for every run: one line, exit 2
                         raise UsageError(audit.error or "bad arguments")
-                    if audit.error is not None:
+                    if audit.error is not None and len(tasks) > 1:
                         typer.echo(f"lraudit: {audit.path}: {audit.error}", err=True)
                     if stream is not None:
                         stream.write(run_line(audit))
