@@ -226,9 +226,9 @@ def _unreplayed_scheduler(run: Run, notes: list[str], epoch_lr: dict) -> bool:
     """True when a LearningRateScheduler from the code could not be evaluated and no log shows what
     it set: the lr after its first write is unknown, so no value is presented as applied."""
     from lraudit.reconstruction.scalars import events_by_epoch
+    from lraudit.reconstruction.spec import unevaluable_code_schedules
 
-    unreplayed = any(n.startswith("LearningRateScheduler(") and "is not replayed" in n for n in notes)
-    if not unreplayed or events_by_epoch(run, "scheduler_set") or epoch_lr:
+    if not unevaluable_code_schedules(run) or events_by_epoch(run, "scheduler_set") or epoch_lr:
         return False
     notes.append(
         "the lr this LearningRateScheduler set is in no log and its function is not evaluated: the "

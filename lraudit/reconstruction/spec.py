@@ -105,39 +105,56 @@ def _cited(citations: list[str]) -> str:
     return "; ".join([head, *dict.fromkeys(others)][:4])
 
 
-def code_callbacks(run: Run, notes: list[str]) -> list[CallbackSpec]:
-    """The lr-relevant callbacks the code passed to the run's fits (as if given as options).
-
-    Each keeps the epochs of the fits it was passed to (:attr:`CallbackSpec.epochs`): a
-    ReduceLROnPlateau given to the third ``fit`` only is replayed over that fit's epochs.
-    """
+def _code_fit_callbacks(run: Run):
+    """``(fit, spec, citations)`` for every lr-relevant callback the code passed to the run's fits."""
     from lraudit.code import callbacks_for_fit
 
     if run.code_facts is None:
-        return []
-    merged: dict[tuple[str, str], CallbackSpec] = {}
-    cited: list[str] = []
+        return
     for position, fit in enumerate(run.fits):
         linked = code_fit(run, position)
         if linked is None:
             continue
         specs, citations = callbacks_for_fit(run.code_facts, linked.index)
         for spec in specs:
-            if spec.class_name not in _REPLAYED_CALLBACKS:
-                continue
-            schedule = spec.kwargs.get("schedule")
-            if schedule is not None and not getattr(schedule, "evaluable", True):
-                notes.append(
-                    f"LearningRateScheduler({schedule.name}) at {schedule.location} is not replayed: "
-                    f"{schedule.reason}; its writes are taken from the logs only"
-                )
-                continue
-            key = (spec.class_name, _kwargs_text(spec.kwargs))
-            ranges = (*(merged[key].epochs or ()), (fit.first_epoch, fit.end_epoch)) if key in merged else (
-                (fit.first_epoch, fit.end_epoch),
-            )
-            merged[key] = dataclasses.replace(spec, epochs=ranges)
-            cited.extend(c for c in citations if spec.class_name in c and c not in cited)
+            if spec.class_name in _REPLAYED_CALLBACKS:
+                yield fit, spec, citations
+
+
+def unevaluable_code_schedules(run: Run) -> list:
+    """The code's LearningRateScheduler functions that cannot be evaluated from their ast."""
+    found = []
+    for _, spec, _ in _code_fit_callbacks(run):
+        schedule = spec.kwargs.get("schedule")
+        if schedule is not None and not getattr(schedule, "evaluable", True) and schedule not in found:
+            found.append(schedule)
+    return found
+
+
+def code_callbacks(run: Run, notes: list[str]) -> list[CallbackSpec]:
+    """The lr-relevant callbacks the code passed to the run's fits (as if given as options).
+
+    Each keeps the epochs of the fits it was passed to (:attr:`CallbackSpec.epochs`): a
+    ReduceLROnPlateau given to the third ``fit`` only is replayed over that fit's epochs. A
+    LearningRateScheduler whose function cannot be evaluated is left out, said in a note.
+    """
+    for schedule in unevaluable_code_schedules(run):
+        notes.append(
+            f"LearningRateScheduler({schedule.name}) at {schedule.location} is not replayed: "
+            f"{schedule.reason}; its writes are taken from the logs only"
+        )
+    merged: dict[tuple[str, str], CallbackSpec] = {}
+    cited: list[str] = []
+    for fit, spec, citations in _code_fit_callbacks(run):
+        schedule = spec.kwargs.get("schedule")
+        if schedule is not None and not getattr(schedule, "evaluable", True):
+            continue
+        key = (spec.class_name, _kwargs_text(spec.kwargs))
+        ranges = (*(merged[key].epochs or ()), (fit.first_epoch, fit.end_epoch)) if key in merged else (
+            (fit.first_epoch, fit.end_epoch),
+        )
+        merged[key] = dataclasses.replace(spec, epochs=ranges)
+        cited.extend(c for c in citations if spec.class_name in c and c not in cited)
     wanted = list(merged.values())
     if wanted:
         named = ", ".join(f"{spec.class_name}({_kwargs_text(spec.kwargs)})" for spec in wanted)

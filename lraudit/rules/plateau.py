@@ -94,15 +94,6 @@ def _spec_replay(run: Run, timeline: Timeline, spec: CallbackSpec) -> list[tuple
     )
 
 
-def _has_console(run: Run) -> bool:
-    """True when text a verbose callback prints into (console, notebook) is among the inputs."""
-    printers = kinds_where(lambda facts: "callback_events" in facts.tells)
-    if any(entry.status != "skipped" and entry.kind in printers for entry in run.inputs):
-        return True
-    scalars = run.scalars
-    return scalars is not None and not scalars.empty and bool(scalars["source"].isin(printers).any())
-
-
 def _optional_float(value: object) -> float | None:
     return None if value is None else float(value)
 
@@ -199,7 +190,7 @@ class PlateauMissedReduction(Rule):
         logged_epochs = set(pd.to_numeric(logs["epoch"], errors="coerce").dropna().astype(int))
         # what the logs prove does not depend on the verbose the user typed: a missing message
         # counts only where the console shows the callback printing (its own verbose=1 messages)
-        messages_possible = bool(events(run, "plateau_reduction")) and _has_console(run)
+        messages_possible = bool(events(run, "plateau_reduction"))
         last_epoch = int(frame(timeline)["epoch"].max()) if len(frame(timeline)) else -1
         # a LearningRateScheduler writing at the next epoch's start hides any reduction (LRA014's case)
         scheduler_writes = {c.epoch for c in timeline.changes if c.callback == "LearningRateScheduler"}
