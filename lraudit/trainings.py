@@ -246,10 +246,18 @@ def group_trainings(datas: list[SourceData], splittable) -> list[Training]:
     ``splittable(kind)`` tells whether a source kind can hold several trainings (text logs).
     Returns at least one training while ``datas`` is not empty; the order follows the logs.
     """
+    fingerprints: dict[int, dict[str, list[tuple[float, float]]]] = {}
+
+    def fingerprint(data: SourceData) -> dict[str, list[tuple[float, float]]]:
+        # computed once per file: a file is asked several times while trainings are formed
+        if id(data) not in fingerprints:
+            fingerprints[id(data)] = _fingerprint(data)
+        return fingerprints[id(data)]
+
     trainings: list[Training] = []
     loose: list[SourceData] = []
     optimizers = optimizer_groups(
-        [d for d in datas if not splittable(d.kind) and not _fingerprint(d) and d.optimizer is not None]
+        [d for d in datas if not splittable(d.kind) and not fingerprint(d) and d.optimizer is not None]
     )
     # a training script describes every training of the logs beside it
     scripts = [d for d in datas if not splittable(d.kind) and d.code_facts is not None and not d.fits]
@@ -257,17 +265,17 @@ def group_trainings(datas: list[SourceData], splittable) -> list[Training]:
     for data in datas:
         if data in scripts:
             continue
-        if splittable(data.kind) and (data.fits or _fingerprint(data)):
+        if splittable(data.kind) and (data.fits or fingerprint(data)):
             trainings.extend(_trainings_of(data, optimizers, script))
         else:
             # a file without fits, or text that trained nothing (a README quoting a log line)
             loose.append(data)
     for training in trainings:
         training.datas.extend(scripts)
-    with_metrics = [d for d in loose if _fingerprint(d)]
-    without = [d for d in loose if not _fingerprint(d)]
+    with_metrics = [d for d in loose if fingerprint(d)]
+    without = [d for d in loose if not fingerprint(d)]
     for group in _logger_groups(with_metrics):
-        _place(group, trainings)
+        _place(group, trainings, fingerprint)
     if not trainings:
         trainings.append(Training([], start=None))
     _place_optimizers(without, trainings)
@@ -308,14 +316,15 @@ def _logger_groups(datas: list[SourceData]) -> list[list[SourceData]]:
     return list(groups.values())
 
 
-def _place(group: list[SourceData], trainings: list[Training]) -> None:
+def _place(group: list[SourceData], trainings: list[Training], fingerprint=None) -> None:
     """Put files with per-epoch metrics (one logger's) into the training they repeat, or a new one."""
+    fingerprint = fingerprint or _fingerprint
     mine: dict[str, list[tuple[float, float]]] = {}
     for data in group:
-        for name, values in _fingerprint(data).items():
+        for name, values in fingerprint(data).items():
             mine.setdefault(name, values)
     first = group[0]
-    verdicts = [relation(_training_fingerprint(t), mine) for t in trainings]
+    verdicts = [relation(_training_fingerprint(t, fingerprint), mine) for t in trainings]
     for training, verdict in zip(trainings, verdicts, strict=True):
         if verdict == "same":
             training.datas.extend(group)
@@ -333,10 +342,10 @@ def _place(group: list[SourceData], trainings: list[Training]) -> None:
     candidates[-1].datas.extend(group)
 
 
-def _training_fingerprint(training: Training) -> dict[str, list[tuple[float, float]]]:
+def _training_fingerprint(training: Training, fingerprint=None) -> dict[str, list[tuple[float, float]]]:
     """The fingerprint of a training's first file with metrics."""
     for data in training.datas:
-        found = _fingerprint(data)
+        found = (fingerprint or _fingerprint)(data)
         if found:
             return found
     return {}
