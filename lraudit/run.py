@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from lraudit.code.model import CodeFacts, CodeFit
+    from lraudit.torchfacts import TorchFacts
 
 
 @dataclass
@@ -78,6 +79,9 @@ class Run:
     notes: list[str] = field(default_factory=list)
     #: the training code read statically with the logs (a notebook's cells, a script), if any
     code_facts: CodeFacts | None = None
+    #: a PyTorch / Transformers / Lightning run: every file's :class:`TorchFacts`, merged; None for
+    #: a Keras run (the reconstruction dispatches on it)
+    torch: TorchFacts | None = None
     #: per fit (as :attr:`fits`): the code's ``fit`` call that produced it, None when unlinked
     code_fits: list[CodeFit | None] = field(default_factory=list)
     disagreements: list[str] = field(default_factory=list)

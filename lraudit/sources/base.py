@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from lraudit.code.model import CodeFacts
+    from lraudit.torchfacts import TorchFacts
 
 #: how many leading bytes a source may look at to recognise a file
 SNIFF_BYTES = 64 * 1024
@@ -136,6 +137,8 @@ class SourceData:
     backend: str | None = None
     #: trainings read statically from training code (a script, a notebook's code cells)
     code_facts: CodeFacts | None = None
+    #: a PyTorch / Transformers / Lightning run: what this file tells about it (None for Keras files)
+    torch: TorchFacts | None = None
     warnings: list[str] = field(default_factory=list)
     #: notebooks: every code cell, in document order: ``{"index": 1-based cell index in the
     #: document, "source": str, "execution_count": int | None}`` (for static code readers)
