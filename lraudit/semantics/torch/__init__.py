@@ -1,0 +1,1 @@
+"""PyTorch-ecosystem semantics: schedulers and optimizers replayed as PyTorch computes them."""
