@@ -30,8 +30,12 @@ PHASES = ("epoch_start", "batch", "epoch_end")
 #: ``param_groups``: ``optimizer.param_groups[0]["lr"]``; ``get_last_lr``: ``scheduler.get_last_lr()[0]``;
 #: ``get_lr``: ``scheduler.get_lr()[0]`` (recomputes, may apply a decay again)
 READS = ("param_groups", "get_last_lr", "get_lr")
-#: :attr:`LoopAction.axis` values: the step value a ``log_lr`` writes with its value
-AXES = ("global_step", "epoch", "none")
+#: :attr:`LoopAction.axis` values: the step value a ``log_lr`` writes with its value.
+#: ``global_step``: the 0-based index of the update of the current iteration (a script's own
+#: counter incremented at the end of the iteration; Lightning's ``trainer.global_step`` at batch
+#: start); ``update_count``: updates completed at the log point (the HF Trainer's 1-based
+#: ``state.global_step``); ``epoch``: the epoch loop variable (0-based); ``none``: no step written
+AXES = ("global_step", "update_count", "epoch", "none")
 
 
 @dataclass(frozen=True)
