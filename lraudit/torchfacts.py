@@ -71,6 +71,8 @@ class FunctionRef:
     name: str  # "warmup" or "<lambda>"
     source: str  # the function's source text (a ``def`` or a ``lambda`` expression)
     location: str | None = None
+    #: module-level constants the function reads, folded to values (``WARMUP = 8`` -> {"WARMUP": 8})
+    constants: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)
