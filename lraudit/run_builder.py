@@ -745,7 +745,33 @@ def assemble(path: str, datas: list[SourceData], inputs: list[InputFile]) -> Run
     run.notes.extend(code_notes)
     _backend_from_code(run, datas)
     run.fits = _steps_from_code(run, authority)
+    run.torch = _torch_facts(datas)
+    if run.torch is not None:
+        run.scalars = _without_checkpoint_copies(run.scalars)
     return run
+
+
+def _torch_facts(datas: list[SourceData]):  # -> TorchFacts | None
+    """Every file's PyTorch-ecosystem facts, merged: what a file that constructs the optimizer or
+    the schedulers (the script, a saved state) says is trusted before what a log implies."""
+    from lraudit.torchfacts import merge_torch_facts
+
+    parts = [data.torch for data in datas if data.torch is not None]
+    parts.sort(key=lambda part: not (part.optimizer or part.schedulers or part.loop or part.training_args))
+    merged = merge_torch_facts(parts)
+    return merged if merged is not None and merged.framework else None
+
+
+def _without_checkpoint_copies(scalars: pd.DataFrame) -> pd.DataFrame:
+    """One row per logged value: each checkpoint's ``trainer_state.json`` repeats the log of the
+    ones before it, so a value another file of the same kind holds at the same step is one value
+    (the last file's row is kept)."""
+    if scalars is None or len(scalars) == 0:
+        return scalars
+    stepped = scalars["step"].notna()
+    duplicate = scalars.duplicated(subset=["source", "name", "step", "value", "epoch"], keep="last") & stepped
+    other_file = scalars.groupby(["source", "name", "step"], dropna=False)["file"].transform("nunique") > 1
+    return scalars[~(duplicate & other_file)]
 
 
 def _backend_from_code(run: Run, datas: list[SourceData]) -> None:

@@ -83,8 +83,9 @@ class LoopAction:
     accumulation): they run on every k-th batch. ``step_arg`` is the argument of
     ``scheduler.step(...)``: None, ``"epoch"`` (the epoch loop variable), ``"epoch_fraction"``
     (``epoch + i / iters``), ``"metric:<name>"`` (ReduceLROnPlateau's monitored value, e.g.
-    ``metric:val_loss``). ``sink`` says where a ``log_lr`` goes: ``tensorboard:<tag>`` or
-    ``console`` (with ``text_format`` the format spec: ``.4f``, ``g``, ``repr``).
+    ``metric:val_loss``). ``sink`` says where a ``log_lr`` goes: ``tensorboard:<tag>``,
+    ``print`` (printed text, with ``text_format`` the format spec: ``.4f``, ``g``, ``repr``),
+    ``wandb:<key>``, or ``any`` (every logged lr series: a framework's own logger).
     """
 
     action: str  # one of ACTIONS

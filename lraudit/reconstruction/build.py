@@ -42,8 +42,7 @@ file was read before (:func:`lraudit.api.run_options`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -57,6 +56,7 @@ from lraudit.reconstruction.contracts import (
     SCHEDULE_READ_ULPS,
     SCHEDULER,
     LrChange,
+    Timeline,
 )
 from lraudit.reconstruction.layout import (
     Layout,
@@ -84,7 +84,7 @@ if TYPE_CHECKING:
 
     from lraudit.options import RunOptions
     from lraudit.run import Run
-    from lraudit.semantics.specs import CallbackSpec, OptimizerSpec
+    from lraudit.semantics.specs import OptimizerSpec
 
 __all__ = [
     "LOGGED_COLUMNS",
@@ -118,21 +118,6 @@ TIMELINE_COLUMNS = (
 NAN_MEANS_MISSING = ("logged_lr", "lr_variable")
 
 
-@dataclass
-class Timeline:
-    """The reconstruction of one run."""
-
-    run: Run
-    frame: pd.DataFrame
-    logged: pd.DataFrame
-    optimizer: OptimizerSpec | None
-    callbacks: list[CallbackSpec] = field(default_factory=list)
-    changes: list[LrChange] = field(default_factory=list)
-    keras: str | None = None  # "2" | "3"
-    notes: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 def build_timeline(run: Run, options: RunOptions | None = None) -> Timeline:
     """Reconstruct the lr applied at every optimizer update of ``run`` and join what was logged.
 
@@ -142,6 +127,10 @@ def build_timeline(run: Run, options: RunOptions | None = None) -> Timeline:
     """
     from lraudit.options import RunOptions
 
+    if run.torch is not None:
+        from lraudit.reconstruction.torch_build import build_torch_timeline
+
+        return build_torch_timeline(run, options)
     options = options or RunOptions()
     notes: list[str] = []
     spec, spec_origin = choose_optimizer(run, options, notes)

@@ -7,7 +7,14 @@ documented in :mod:`lraudit.reconstruction`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lraudit.run import Run
+    from lraudit.semantics.specs import CallbackSpec, OptimizerSpec
 
 LOGGED_COLUMNS = (
     "source",
@@ -47,3 +54,18 @@ class LrChange:
     effective_from_step: int | None = None  # first step that used it, None if none did
     overwritten_by: str | None = None  # another callback overwrote it before any step used it
     origin: str = "logged"  # "logged" (read from a message/log) | "replayed" (from the callback rule)
+
+
+@dataclass
+class Timeline:
+    """The reconstruction of one run."""
+
+    run: Run
+    frame: pd.DataFrame
+    logged: pd.DataFrame
+    optimizer: OptimizerSpec | None
+    callbacks: list[CallbackSpec] = field(default_factory=list)
+    changes: list[LrChange] = field(default_factory=list)
+    keras: str | None = None  # "2" | "3"
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)

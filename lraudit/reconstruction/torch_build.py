@@ -1,0 +1,427 @@
+"""The timeline of a PyTorch-ecosystem run: replay its loop, then join every logged lr to what it read.
+
+:func:`build_torch_timeline` is :func:`~lraudit.reconstruction.build.build_timeline` for a run whose
+:attr:`Run.torch <lraudit.run.Run.torch>` is set. It returns the same :class:`Timeline`: one frame
+row per optimizer update (``lr_base`` = the float64 lr in ``param_groups``, ``lr_effective`` =
+the float32 factor the update multiplied by) and one logged row per logged lr value, classified
+against the update its step value names (``effective``, ``next_step``, ``shifted``, ``mismatch``).
+
+When the files hold no loop to replay (no training script, no TrainingArguments), the logged
+per-update lr is taken as applied (the Hugging Face Trainer's known one-update lead corrected), and
+a note says so.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from lraudit.errors import InputError
+from lraudit.numfmt import print_precision
+from lraudit.reconstruction.contracts import LOGGED_COLUMNS, Timeline
+from lraudit.reconstruction.torch_programs import (
+    ProgramUnknown,
+    epoch_metrics,
+    hf_program,
+    lightning_actions,
+    monitored_metrics,
+    optimizer_builder,
+)
+from lraudit.reconstruction.torch_replay import LoopProgram, Read, Replay, replay_loop
+from lraudit.sources.registry import facts_for
+
+if TYPE_CHECKING:
+    from lraudit.options import RunOptions
+    from lraudit.run import Run
+    from lraudit.torchfacts import LoopAction, TorchFacts
+
+#: logged names that hold an lr: ``lr``, ``learning_rate``, ``train/learning_rate``, Lightning's
+#: ``lr-SGD`` and ``lr-SGD/pg1`` (not ``lr-SGD-momentum``)
+_LR_NAME = re.compile(r"^(?:.*/)?(?:lr|learning_rate)$|^lr-[A-Za-z0-9_]+(?:/pg\d+)?$")
+#: extra columns of a torch timeline's logged table
+TORCH_LOGGED_COLUMNS = ("read", "predicted", "reproduced", "read_location")
+
+
+def is_lr_name(name: str) -> bool:
+    """True for a logged name that holds an lr value (not a momentum, not a validation metric)."""
+    return bool(_LR_NAME.match(name))
+
+
+# --------------------------------------------------------------------------- the program
+
+def _epochs_seen(run: Run) -> int | None:
+    """Epochs the logs show (1 + the last 0-based epoch of any per-epoch value)."""
+    if run.scalars is None or len(run.scalars) == 0:
+        return None
+    epochs = run.scalars["epoch"].dropna()
+    return int(epochs.max()) + 1 if len(epochs) else None
+
+
+def _native_program(run: Run, facts: TorchFacts, notes: list[str]) -> LoopProgram:
+    if not facts.loop:
+        raise ProgramUnknown("no training loop was read (the script that ran is not among the files)")
+    if not any(a.action == "optimizer_step" for a in facts.loop):
+        raise ProgramUnknown("the training loop read has no optimizer.step()")
+    batches = facts.batches_per_epoch
+    if not batches:
+        raise ProgramUnknown("the batches per epoch are not known (no DataLoader size in the code)")
+    end = facts.epochs or _epochs_seen(run)
+    seen = _epochs_seen(run)
+    if seen and (end is None or seen > end):
+        end = seen
+    if not end:
+        raise ProgramUnknown("the number of epochs is not known")
+    resume = facts.resume or {}
+    return LoopProgram(
+        build=optimizer_builder(facts, facts.schedulers),
+        actions=list(facts.loop),
+        first_epoch=0,
+        end_epoch=int(end),
+        batches_per_epoch=int(batches),
+        metrics=epoch_metrics(run.scalars, monitored_metrics(facts.loop)),
+        resume_epoch=resume.get("epoch"),
+        resume_loads_scheduler=bool(resume.get("loads_scheduler", True)),
+    )
+
+
+def _lightning_program(run: Run, facts: TorchFacts, notes: list[str]) -> LoopProgram:
+    actions = lightning_actions(facts)
+    batches = facts.batches_per_epoch
+    accumulation = int(facts.trainer_args.get("accumulate_grad_batches") or 1)
+    if not batches and facts.steps_per_epoch:
+        batches = facts.steps_per_epoch * accumulation
+    if not batches:
+        batches = _lightning_batches_from_logs(run, accumulation)
+    if not batches:
+        raise ProgramUnknown("the batches per epoch are not known (no DataLoader size in the code)")
+    end = facts.trainer_args.get("max_epochs") or facts.epochs or _epochs_seen(run)
+    seen = _epochs_seen(run)
+    if isinstance(end, (int, float)) and seen and seen < end:
+        end = seen  # stopped early (EarlyStopping, an interrupt): replay what ran
+    if not isinstance(end, (int, float)) or end <= 0:
+        raise ProgramUnknown("the number of epochs is not known")
+    return LoopProgram(
+        build=optimizer_builder(facts, facts.schedulers),
+        actions=actions,
+        first_epoch=0,
+        end_epoch=int(end),
+        batches_per_epoch=int(batches),
+        metrics=epoch_metrics(run.scalars, monitored_metrics(actions)),
+        flush_partial_window=True,
+    )
+
+
+def _lightning_batches_from_logs(run: Run, accumulation: int) -> int | None:
+    """Updates per epoch from a metrics file that has both ``epoch`` and ``step`` per row."""
+    scalars = run.scalars
+    if scalars is None or len(scalars) == 0:
+        return None
+    rows = scalars.dropna(subset=["epoch", "step"])
+    if len(rows) == 0:
+        return None
+    first_steps = rows.groupby("epoch")["step"].min().sort_index()
+    gaps = set(np.diff(first_steps.to_numpy(dtype=np.int64)).tolist())
+    if len(gaps) == 1:
+        return int(gaps.pop()) * accumulation
+    return None
+
+
+def _transformers_version(facts: TorchFacts) -> str | None:
+    return facts.versions.get("transformers")
+
+
+def _program(run: Run, facts: TorchFacts, notes: list[str]) -> tuple[LoopProgram, list[LoopProgram]]:
+    """The program to replay, and alternatives to try when the version deciding the log is unknown."""
+    if facts.framework == "transformers":
+        from lraudit.semantics.torch.hf import hf_logs_next_step_lr
+
+        version = _transformers_version(facts)
+        if version:
+            program, more = hf_program(facts, hf_logs_next_step_lr(version))
+            notes.extend(more)
+            return program, []
+        program, more = hf_program(facts, False)
+        alternative, _ = hf_program(facts, True)
+        notes.extend(more)
+        return program, [alternative]
+    if facts.framework == "lightning":
+        return _lightning_program(run, facts, notes), []
+    return _native_program(run, facts, notes), []
+
+
+# --------------------------------------------------------------------------- logged values
+
+def _lr_rows(run: Run) -> pd.DataFrame:
+    scalars = run.scalars
+    if scalars is None or len(scalars) == 0:
+        return pd.DataFrame(columns=["source", "file", "line", "name", "epoch", "step", "value", "text"])
+    mask = scalars["name"].astype(str).map(is_lr_name).astype(bool)
+    return scalars[mask]
+
+
+def _sink_matches(action: LoopAction, source: str, name: str) -> bool:
+    facts = facts_for(source)
+    sink = action.sink or "any"
+    if sink == "any":
+        return True
+    if sink.startswith("tensorboard:"):
+        return facts is not None and facts.tags and name == sink.split(":", 1)[1]
+    if sink == "print":
+        return facts is not None and facts.rounded
+    return name == sink.split(":", 1)[-1]
+
+
+def _axis_key(action: LoopAction, row) -> int | None:
+    """The step value a logged row was written at, on the log statement's axis."""
+    from lraudit.reconstruction.scalars import is_missing
+
+    value = row.step
+    if action.axis == "epoch" and not is_missing(row.epoch):
+        value = row.epoch
+    return None if is_missing(value) else int(value)
+
+
+def _same(logged: float, expected: float, source: str, text: Any, text_format: str | None) -> bool:
+    """Equal in the logged value's own precision: float32 for event files, the printed digits for
+    console text (its format when the code tells it), float64 otherwise."""
+    if math.isnan(logged) or math.isnan(expected):
+        return math.isnan(logged) and math.isnan(expected)
+    facts = facts_for(source)
+    if facts is not None and facts.rounded:
+        if text_format and isinstance(text, str):
+            try:
+                shown = repr(expected) if text_format == "repr" else format(expected, text_format)
+            except ValueError:
+                shown = None
+            if shown is not None:
+                return shown.strip() == text.strip()
+        tolerance = print_precision(text, default=abs(expected) * 5e-4) or 0.0
+        return abs(logged - expected) <= tolerance * 1.000001
+    if logged == expected:
+        return True
+    return bool(np.float32(logged) == np.float32(expected)) and float(np.float32(logged)) == logged
+
+
+def _location(row) -> str:
+    from lraudit.reconstruction.scalars import row_location
+
+    return row_location(row)
+
+
+def _classify(row, read: Read | None, replay_lr: np.ndarray, epoch_first: dict[int, int]) -> dict[str, Any]:
+    """How one logged value relates to the updates, and whether the replay reproduces it."""
+    value = float(row.value)
+    text_format = read.action.text_format if read else None
+    record: dict[str, Any] = {
+        "read": None if read is None else read.action.read or "param_groups",
+        "predicted": np.nan if read is None else read.value,
+        "reproduced": None if read is None else _same(value, read.value, row.source, row.text, text_format),
+        "read_location": None if read is None else read.action.location,
+    }
+    if read is not None and read.names_update is not None:
+        update = read.names_update
+    elif read is not None and read.action.axis == "epoch":
+        update = epoch_first.get(read.epoch)
+    else:
+        update = None
+    epoch = read.epoch if read is not None else None
+    record.update(epoch=epoch, step=update, lr_base=np.nan, lr_effective=np.nan, relation="mismatch")
+    record["ulps"] = None
+    if update is None or update >= len(replay_lr):
+        record["relation"] = "mismatch" if update is not None else "invalid"
+        return record
+    applied = float(replay_lr[update])
+    record.update(lr_base=applied, lr_effective=float(np.float32(applied)))
+
+    def same(expected: float) -> bool:
+        return _same(value, expected, row.source, row.text, text_format)
+
+    if same(applied):
+        record["relation"] = "effective"
+    elif read is not None and read.action.axis == "epoch":
+        following = epoch_first.get(read.epoch + 1)
+        if following is not None and same(float(replay_lr[following])):
+            record["relation"] = "shifted"
+    elif update + 1 < len(replay_lr) and same(float(replay_lr[update + 1])):
+        record["relation"] = "next_step"
+    if record["relation"] == "effective" and value == applied:
+        record["ulps"] = 0
+    return record
+
+
+def join_torch_logged(run: Run, replay: Replay) -> pd.DataFrame:
+    """Every logged lr value with the log statement that wrote it (by sink and step value)."""
+    rows = _lr_rows(run)
+    replay_lr = np.array([u.lr for u in replay.updates], dtype=np.float64)
+    epoch_first: dict[int, int] = {}
+    for update in replay.updates:
+        epoch_first.setdefault(update.epoch, update.step)
+    reads_by_key: dict[tuple[int, int | None], Read] = {}
+    log_actions = list(dict.fromkeys(read.action for read in replay.reads))
+    for read in replay.reads:
+        reads_by_key.setdefault((log_actions.index(read.action), read.axis_value), read)
+    records = []
+    for row in rows.itertuples(index=False):
+        source, name = str(row.source), str(row.name)
+        read = None
+        for index, action in enumerate(log_actions):
+            if _sink_matches(action, source, name):
+                read = reads_by_key.get((index, _axis_key(action, row)))
+                if read is not None:
+                    break
+        record = _classify(row, read, replay_lr, epoch_first)
+        record.update(source=source, name=name, location=_location(row), value=float(row.value))
+        records.append(record)
+    columns = [*LOGGED_COLUMNS, *TORCH_LOGGED_COLUMNS]
+    return pd.DataFrame.from_records(records, columns=columns) if records else pd.DataFrame(columns=columns)
+
+
+def _reproduced_share(logged: pd.DataFrame) -> float:
+    judged = logged["reproduced"].dropna()
+    return float(judged.astype(bool).mean()) if len(judged) else 0.0
+
+
+# --------------------------------------------------------------------------- the timeline
+
+def _frame(replay: Replay) -> pd.DataFrame:
+    lr = np.array([u.lr for u in replay.updates], dtype=np.float64)
+    return pd.DataFrame(
+        {
+            "step": np.array([u.step for u in replay.updates], dtype=np.int64),
+            "epoch": np.array([u.epoch for u in replay.updates], dtype=np.int64),
+            "batch": np.array([u.batch for u in replay.updates], dtype=np.int64),
+            "lr_base": lr,
+            "lr_effective": lr.astype(np.float32),
+            "logged_lr": np.full(len(lr), np.nan),
+            "logged_source": pd.Series([None] * len(lr), dtype=object),
+            "fit": np.zeros(len(lr), dtype=np.int64),
+            "lr_variable": np.full(len(lr), np.nan),
+            "decay_factor": np.ones(len(lr), dtype=np.float32),
+        }
+    )
+
+
+def _fill_logged(frame: pd.DataFrame, logged: pd.DataFrame) -> None:
+    """Per update, the most precise logged value that describes it (same relation order as Keras)."""
+    from lraudit.reconstruction.logged import fill_frame_logged
+
+    if len(logged):
+        fill_frame_logged(frame, logged[list(LOGGED_COLUMNS)].assign(location=logged["location"]))
+
+
+def build_torch_timeline(run: Run, options: RunOptions | None = None) -> Timeline:
+    """Replay a PyTorch / Transformers / Lightning run and classify every logged lr value.
+
+    Raises :class:`~lraudit.errors.InputError` when nothing can be audited (no logged lr and no
+    loop to replay).
+    """
+
+    facts = run.torch
+    assert facts is not None
+    notes: list[str] = []
+    try:
+        program, alternatives = _program(run, facts, notes)
+    except ProgramUnknown as unknown:
+        return _logged_as_applied(run, facts, str(unknown))
+    replay = replay_loop(program)
+    logged = join_torch_logged(run, replay)
+    for alternative in alternatives:
+        other = replay_loop(alternative)
+        other_logged = join_torch_logged(run, other)
+        if _reproduced_share(other_logged) > _reproduced_share(logged):
+            replay, logged = other, other_logged
+    if facts.framework == "transformers" and alternatives:
+        lead = any(a.read == "get_last_lr" for a in {r.action for r in replay.reads})
+        notes.append(
+            "the transformers version is in no file: its logs "
+            + ("lead the applied lr by one update (as before 4.51)" if lead
+               else "match the applied lr (4.51 and later)")
+        )
+    if replay.stopped:
+        notes.append(replay.stopped)
+    notes.extend(replay.notes)
+    if not replay.updates:
+        raise InputError(f"{run.path}: the replayed loop made no optimizer update")
+    frame = _frame(replay)
+    _fill_logged(frame, logged)
+    return Timeline(
+        run=run,
+        frame=frame,
+        logged=logged,
+        optimizer=None,
+        notes=notes + list(facts.evidence),
+        extra=_extra(facts, program, replay, logged, reconstructed=True),
+    )
+
+
+def _extra(
+    facts: TorchFacts, program: LoopProgram | None, replay: Replay | None, logged, reconstructed: bool
+) -> dict[str, Any]:
+    updates = replay.updates if replay else []
+    per_epoch: dict[int, int] = {}
+    for update in updates:
+        per_epoch[update.epoch] = per_epoch.get(update.epoch, 0) + 1
+    return {
+        "framework": facts.framework,
+        "versions": dict(facts.versions),
+        "reconstructed": reconstructed,
+        "program": program,
+        "replay": replay,
+        "steps_per_epoch": sorted(set(per_epoch.values())) or [facts.steps_per_epoch],
+        "steps_per_epoch_known": bool(per_epoch) or bool(facts.steps_per_epoch),
+        "gradient_accumulation_steps": facts.gradient_accumulation_steps or 1,
+        "lr_known": True,
+        "counter_resets": [],
+        "fit_counter_starts": [0],
+        "optimizer_origin": facts.optimizer.location if facts.optimizer else None,
+        "keras_release": None,
+        "backend_assumed": False,
+    }
+
+
+def _logged_as_applied(run: Run, facts: TorchFacts, why: str) -> Timeline:
+    """No loop to replay: the most precise per-update logged lr series stands for the applied lr."""
+    from lraudit.reconstruction.torch_replay import Update
+
+    rows = _lr_rows(run)
+    if len(rows) == 0:
+        raise InputError(f"{run.path}: no lr is logged and {why}: nothing can be audited")
+    series = _best_series(rows)
+    lead = facts.framework == "transformers" and _hf_lead(facts)
+    notes = [f"not replayed: {why}; the logged lr ({series.iloc[0]['name']}, {len(series)} values) is "
+             "taken as the lr applied"
+             + (", one update later (the Trainer logged the next update's lr)" if lead else "")]
+    steps = series["step"].astype("Int64")
+    offset = int(steps.min()) if len(steps) else 0
+    updates = []
+    for position, (step, value) in enumerate(zip(steps, series["value"], strict=True)):
+        index = int(step) - offset + (1 if lead else 0)
+        epoch = series["epoch"].iloc[position]
+        updates.append(Update(index, 0 if pd.isna(epoch) else int(epoch), 0, float(value)))
+    replay = Replay(updates=updates)
+    frame = _frame(replay)
+    logged = pd.DataFrame(columns=[*LOGGED_COLUMNS, *TORCH_LOGGED_COLUMNS])
+    return Timeline(run=run, frame=frame, logged=logged, optimizer=None, notes=notes + list(facts.evidence),
+                    extra=_extra(facts, None, replay, logged, reconstructed=False))
+
+
+def _hf_lead(facts: TorchFacts) -> bool:
+    from lraudit.semantics.torch.hf import hf_logs_next_step_lr
+
+    version = _transformers_version(facts)
+    return bool(version) and hf_logs_next_step_lr(version)
+
+
+def _best_series(rows: pd.DataFrame) -> pd.DataFrame:
+    """The lr series with the most per-step values, exact sources first."""
+    ranked = []
+    for (source, name), series in rows.groupby(["source", "name"], sort=False):
+        facts = facts_for(str(source))
+        exact = 0 if facts is None or facts.exact else 1
+        steps = series.dropna(subset=["step"]).drop_duplicates("step")
+        ranked.append((exact, -len(steps), str(name), steps.sort_values("step")))
+    ranked.sort(key=lambda item: item[:3])
+    return ranked[0][3]
