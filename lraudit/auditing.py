@@ -108,6 +108,8 @@ def check_run(run: Run, timeline: Timeline, rules: Sequence[type[Rule]]) -> tupl
     """Apply ``rules`` to one run: its findings (by epoch, then code) and rules that failed."""
     findings: list[Finding] = []
     problems: list[str] = []
+    framework = timeline.extra.get("framework") or "keras"
+    rules = [rule for rule in rules if framework in rule.frameworks]
     if not timeline.extra.get("lr_known", True):
         # no log tells an lr value: the frame holds NaN placeholders, not applied values
         rules = [rule for rule in rules if not rule.needs_lr_values]

@@ -71,6 +71,10 @@ class Replay:
     reads: list[Read] = field(default_factory=list)
     stopped: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: ``scheduler.step()`` calls made, per scheduler variable
+    scheduler_steps: dict[str, int] = field(default_factory=dict)
+    #: the schedulers as the loop left them (their ``last_epoch``, ``T_max``, ... for the rules)
+    schedulers: dict[str, Any] = field(default_factory=dict)
 
 
 class ReplayStopped(Exception):
@@ -109,7 +113,9 @@ def _runs_now(action: LoopAction, batch: int, batches: int, flush: bool) -> bool
     return (batch + 1) % action.every == 0 or (flush and batch == batches - 1)
 
 
-def _step_scheduler(state: _State, action: LoopAction) -> None:
+def _step_scheduler(state: _State, action: LoopAction, replay: Replay) -> None:
+    variable = action.scheduler if action.scheduler in state.schedulers else state.outermost
+    replay.scheduler_steps[variable] = replay.scheduler_steps.get(variable, 0) + 1
     scheduler = state.scheduler(action.scheduler)
     argument = action.step_arg
     if argument is None:
@@ -161,7 +167,7 @@ def _execute(state: _State, action: LoopAction, replay: Replay, stepped: list[bo
         state.updates_done += 1
         stepped[0] = True
     elif action.action == "scheduler_step":
-        _step_scheduler(state, action)
+        _step_scheduler(state, action, replay)
     elif action.action == "log_lr":
         value = _read(state, action)
         axis_value, names_update = _axis(state, action, stepped[0] and action.phase == "batch")
@@ -199,4 +205,5 @@ def replay_loop(program: LoopProgram) -> Replay:
             _phase(state, by_phase["epoch_end"], replay)
     except ReplayStopped as stop:
         replay.stopped = str(stop)
+    replay.schedulers = dict(state.schedulers)
     return replay

@@ -1,7 +1,16 @@
-"""The rule catalogue: importing this package registers every rule (LRA001–LRA025)."""
+"""The rule catalogue: importing this package registers every rule (LRA001–LRA033)."""
 from __future__ import annotations
 
-from lraudit.rules import contradictions, decay, logged, plateau, resume, values, writers  # noqa: F401  (registration)
+from lraudit.rules import (  # noqa: F401  (registration)
+    contradictions,
+    decay,
+    logged,
+    plateau,
+    resume,
+    torch,
+    values,
+    writers,
+)
 from lraudit.rules.base import (
     DOC_SECTIONS,
     REGISTRY,

@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 CODE_PATTERN = re.compile(r"^LRA\d{3}$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 
+#: every framework a run can come from (:attr:`Rule.frameworks`)
+ALL_FRAMEWORKS = frozenset({"keras", "pytorch", "transformers", "lightning"})
+#: the PyTorch ecosystem
+TORCH_FRAMEWORKS = frozenset({"pytorch", "transformers", "lightning"})
+
 #: the fixed sections of every rule docstring, in this order
 DOC_SECTIONS = ("What it detects", "Why it matters", "Example", "Fix", "References")
 
@@ -144,6 +149,9 @@ class Rule:
     #: False for rules that judge only callbacks and metrics, so they still run when no log
     #: tells an lr value (an unknown optimizer and no lr column)
     needs_lr_values: ClassVar[bool] = True
+    #: the frameworks whose runs the rule judges (``Timeline.extra["framework"]``; Keras runs
+    #: have none): most rules describe Keras semantics; framework-neutral ones list them all
+    frameworks: ClassVar[frozenset[str]] = frozenset({"keras"})
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

@@ -10,7 +10,8 @@ import pandas as pd
 
 from lraudit.numfmt import epoch_text, epochs_text, lr_text
 from lraudit.rules._facts import cited_epoch, frame, logged, schedule, total_epochs
-from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
+from lraudit.rules.base import ALL_FRAMEWORKS, REGISTRY, Finding, Rule, Severity
+from lraudit.rules.torch import torch_shift_explanation
 
 if TYPE_CHECKING:
     from lraudit.reconstruction import Timeline
@@ -250,6 +251,7 @@ class LoggedLrShifted(Rule):
     code = "LRA021"
     name = "logged-lr-shifted"
     severity = Severity.INFO
+    frameworks = ALL_FRAMEWORKS
 
     @classmethod
     def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
@@ -282,6 +284,17 @@ class LoggedLrShifted(Rule):
                 which = "a value no step used"
             else:
                 what, which = _SHIFTED[relation], f"the lr of step {step}"
+            explained = torch_shift_explanation(
+                timeline, relation, first.get("read"), first.get("read_location")
+            )
+            if explained is not None:
+                what = explained
+                if relation == "next_step" and step is not None:
+                    which = f"the lr of update {step + 1}"
+                    applied = float(first["lr_base"])
+                    ran = f"update {step} applied {lr_text(applied)}"
+                else:
+                    which = "the lr of the next epoch"
             yield cls.finding(
                 run,
                 f"{source} {name} ({first['location']}) {what}: for "
@@ -319,6 +332,7 @@ class LogDownsampled(Rule):
     code = "LRA022"
     name = "log-downsampled"
     severity = Severity.INFO
+    frameworks = ALL_FRAMEWORKS
 
     @classmethod
     def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from lraudit.numfmt import epoch_text, lr_text
 from lraudit.rules._facts import built_schedule, frame, logged, optimizer_location, total_epochs
-from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
+from lraudit.rules.base import ALL_FRAMEWORKS, REGISTRY, Finding, Rule, Severity
 
 if TYPE_CHECKING:
     from lraudit.reconstruction import Timeline
@@ -54,6 +54,7 @@ class LrCollapse(Rule):
     code = "LRA013"
     name = "lr-collapse"
     severity = Severity.WARNING
+    frameworks = ALL_FRAMEWORKS
 
     @classmethod
     def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
@@ -177,6 +178,7 @@ class ZeroLrUpdate(Rule):
     code = "LRA020"
     name = "zero-lr-update"
     severity = Severity.WARNING
+    frameworks = ALL_FRAMEWORKS
 
     @classmethod
     def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
@@ -228,6 +230,7 @@ class InvalidLr(Rule):
     code = "LRA023"
     name = "invalid-lr"
     severity = Severity.ERROR
+    frameworks = ALL_FRAMEWORKS
 
     @classmethod
     def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
