@@ -44,6 +44,13 @@ SCHEDULER_PARAMETERS: dict[str, tuple[tuple[str, Any], ...]] = {
     ),
 }
 
+# torch 2.2-2.6 end every scheduler's parameters (ChainedScheduler's aside) with
+# verbose="deprecated" (removed in 2.7): listed so a positional verbose binds. It prints, it does
+# not change the lr. (Before 2.2 ReduceLROnPlateau had verbose after patience; not modelled.)
+for _scheduler in SCHEDULER_PARAMETERS:
+    if _scheduler != "ChainedScheduler":
+        SCHEDULER_PARAMETERS[_scheduler] += (("verbose", "deprecated"),)
+
 #: optimizer class -> ordered (parameter, default) pairs after ``params`` (lr-related ones first;
 #: the rest are listed so positional calls bind, their values do not change the lr)
 OPTIMIZER_PARAMETERS: dict[str, tuple[tuple[str, Any], ...]] = {
