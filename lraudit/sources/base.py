@@ -170,8 +170,10 @@ EPOCH_VALUES = ("exact", "rounded-text")
 #: ``position``: no number of its own, only the place in a list (History)
 EPOCH_NUMBERINGS = ("0-based", "1-based", "position")
 #: :attr:`SourceFacts.names`: ``keras-keys`` are the keys of Keras' ``logs`` dict (``lr``,
-#: ``val_loss``), one value per epoch; ``tags`` are TensorBoard tags (``epoch_lr``, ``batch_loss``)
-NAMINGS = ("keras-keys", "tags")
+#: ``val_loss``), one value per epoch; ``tags`` are TensorBoard tags (``epoch_lr``, ``batch_loss``);
+#: ``log-keys`` are the keys another framework logs per logging step (Transformers' ``log_history``
+#: ``learning_rate``, Lightning's ``lr-SGD`` column): neither per-epoch Keras keys nor tags
+NAMINGS = ("keras-keys", "tags", "log-keys")
 #: :attr:`SourceFacts.located_by`: how a value is pointed at: ``file:line``, ``file:tag``, or
 #: ``file:name[epoch]`` (a key and the position in its list)
 LOCATIONS = ("line", "tag", "key")

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from lraudit.sources.base import FitInfo, Source, SourceData, SourceFacts, scalars_frame
+from lraudit.sources.lightning_logs import is_lightning_header
 from lraudit.sources.text import decode, looks_like_text, read_text
 
 KIND = "csvlogger"
@@ -41,7 +42,8 @@ def sniff(prefix: bytes, path: Path) -> bool:
     if match is None:
         return False
     header = _split(_first_line(text), match.group(1))
-    return len(header) >= 2
+    # a Lightning CSVLogger file (a ``step`` column) is not Keras': the two sniffs exclude each other
+    return len(header) >= 2 and not is_lightning_header(header)
 
 
 def _split(line: str, separator: str) -> list[str]:
