@@ -22,9 +22,11 @@ from lraudit.sources.notebook import NotebookSource
 from lraudit.sources.optimizer_config import OptimizerConfigSource
 from lraudit.sources.script import ScriptSource
 from lraudit.sources.tfevents import TfeventsSource
+from lraudit.sources.torch_checkpoint import TorchCheckpointSource
 
 #: every source class, in the order files are tried
 SOURCES: tuple[type[Source], ...] = (
+    TorchCheckpointSource,  # a zip whose first record is data.pkl, torch's legacy magic, a pickle
     ModelsSource,
     TfeventsSource,
     NotebookSource,  # before the JSON kinds: its {"cells": [...]} could pass for a History
