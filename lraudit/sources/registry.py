@@ -23,6 +23,7 @@ from lraudit.sources.optimizer_config import OptimizerConfigSource
 from lraudit.sources.script import ScriptSource
 from lraudit.sources.tfevents import TfeventsSource
 from lraudit.sources.torch_checkpoint import TorchCheckpointSource
+from lraudit.sources.torch_console import TorchConsoleSource
 
 #: every source class, in the order files are tried
 SOURCES: tuple[type[Source], ...] = (
@@ -38,6 +39,7 @@ SOURCES: tuple[type[Source], ...] = (
     CsvLoggerSource,
     LightningHparamsSource,  # hparams.yaml in a version_N folder
     ScriptSource,  # before the console: Python text that trains is code, not a log
+    TorchConsoleSource,  # PyTorch/Transformers/Lightning output; its sniff refuses Keras consoles
     ConsoleSource,
 )
 
