@@ -74,6 +74,17 @@ class CallbackEvent:
     ``decay_ignored`` (Keras 3 "Argument `decay` is no longer supported"),
     ``lr_deprecated`` (the ``lr`` argument warning), ``decay_rejected`` (2.11+ ValueError).
     ``epoch`` is 0-based, as Keras numbers epochs (``initial_epoch`` included).
+
+    PyTorch-ecosystem consoles (:mod:`lraudit.sources.torch_console`) add:
+    ``torch_scheduler_order`` (UserWarning "Detected call of `lr_scheduler.step()` before
+    `optimizer.step()`": the first value of the schedule was skipped), ``torch_get_lr_called``
+    ("please use `get_last_lr()`": ``get_lr()`` was called outside ``step()``),
+    ``torch_epoch_arg_deprecated`` (``scheduler.step(epoch)``: the closed form was used),
+    ``torch_plateau_reduction`` (ReduceLROnPlateau ``verbose``: ``value`` the new lr of
+    ``detail['group']``, ``epoch`` the 0-based epoch at whose end it reduced, the lr applies from
+    ``epoch + 1``; ``detail['printed_epoch']`` as printed), ``torch_train_summary`` (the Trainer's
+    ``{'train_runtime': ...}``, values in ``detail``), ``torch_fit_stopped`` (Lightning's
+    "`Trainer.fit` stopped: `max_epochs=N` reached", ``detail['max_epochs']``).
     """
 
     kind: str
@@ -170,8 +181,10 @@ EPOCH_VALUES = ("exact", "rounded-text")
 #: ``position``: no number of its own, only the place in a list (History)
 EPOCH_NUMBERINGS = ("0-based", "1-based", "position")
 #: :attr:`SourceFacts.names`: ``keras-keys`` are the keys of Keras' ``logs`` dict (``lr``,
-#: ``val_loss``), one value per epoch; ``tags`` are TensorBoard tags (``epoch_lr``, ``batch_loss``)
-NAMINGS = ("keras-keys", "tags")
+#: ``val_loss``), one value per epoch; ``tags`` are TensorBoard tags (``epoch_lr``, ``batch_loss``);
+#: ``log-keys`` are the keys another framework logs per logging step (Transformers' ``log_history``
+#: ``learning_rate``, Lightning's ``lr-SGD`` column): neither per-epoch Keras keys nor tags
+NAMINGS = ("keras-keys", "tags", "log-keys")
 #: :attr:`SourceFacts.located_by`: how a value is pointed at: ``file:line``, ``file:tag``, or
 #: ``file:name[epoch]`` (a key and the position in its list)
 LOCATIONS = ("line", "tag", "key")

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from lraudit.sources.base import FitInfo, Source, SourceData, SourceFacts, scalars_frame
+from lraudit.sources.lightning_logs import is_lightning_header
 from lraudit.sources.text import decode, looks_like_text, read_text
 
 KIND = "csvlogger"
@@ -23,6 +24,7 @@ KIND = "csvlogger"
 _SEPARATORS = ",;\t| "
 _HEADER = re.compile(r'^\ufeff?\s*"?epoch"?\s*([,;\t| ])')
 _MISSING = {"", "na", "n/a", "none", "null"}
+_NUMBER_CELL = re.compile(r"^[-+]?\d+(?:\.\d*)?(?:/\d+)?$")
 
 
 def _first_line(text: str) -> str:
@@ -41,7 +43,11 @@ def sniff(prefix: bytes, path: Path) -> bool:
     if match is None:
         return False
     header = _split(_first_line(text), match.group(1))
-    return len(header) >= 2
+    # a number is no column name: "epoch 3/8 - loss: ..." is a printed line, not a header
+    if any(_NUMBER_CELL.match(cell.strip()) for cell in header[1:]):
+        return False
+    # a Lightning CSVLogger file (a ``step`` column) is not Keras': the two sniffs exclude each other
+    return len(header) >= 2 and not is_lightning_header(header)
 
 
 def _split(line: str, separator: str) -> list[str]:

@@ -14,22 +14,32 @@ from collections.abc import Callable
 from lraudit.sources.base import Source, SourceFacts
 from lraudit.sources.console import ConsoleSource
 from lraudit.sources.csvlogger import CsvLoggerSource
+from lraudit.sources.hf_trainer_state import HfModelConfigSource, HfTrainerStateSource
 from lraudit.sources.history import HistorySource
+from lraudit.sources.lightning_logs import LightningHparamsSource, LightningMetricsSource
 from lraudit.sources.models import ModelsSource
 from lraudit.sources.notebook import NotebookSource
 from lraudit.sources.optimizer_config import OptimizerConfigSource
 from lraudit.sources.script import ScriptSource
 from lraudit.sources.tfevents import TfeventsSource
+from lraudit.sources.torch_checkpoint import TorchCheckpointSource
+from lraudit.sources.torch_console import TorchConsoleSource
 
 #: every source class, in the order files are tried
 SOURCES: tuple[type[Source], ...] = (
+    TorchCheckpointSource,  # a zip whose first record is data.pkl, torch's legacy magic, a pickle
     ModelsSource,
     TfeventsSource,
     NotebookSource,  # before the JSON kinds: its {"cells": [...]} could pass for a History
+    HfTrainerStateSource,  # JSON objects with keys no Keras file has ("log_history", "global_step")
+    HfModelConfigSource,  # "transformers_version" + "model_type"
     OptimizerConfigSource,
     HistorySource,
+    LightningMetricsSource,  # before CSVLogger: a "step" column (the CSVLogger sniff refuses it too)
     CsvLoggerSource,
+    LightningHparamsSource,  # hparams.yaml in a version_N folder
     ScriptSource,  # before the console: Python text that trains is code, not a log
+    TorchConsoleSource,  # PyTorch/Transformers/Lightning output; its sniff refuses Keras consoles
     ConsoleSource,
 )
 

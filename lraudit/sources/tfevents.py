@@ -60,6 +60,7 @@ import lraudit.sources._event_scalars as es
 import lraudit.sources._tfrecord as tfr
 from lraudit.sources.base import SCALAR_COLUMNS, Source, SourceData, SourceFacts, empty_scalars
 from lraudit.sources.keras_model_json import ModelJson, read_model_json
+from lraudit.sources.torch_events import event_file_torch_facts
 
 KIND = "tfevents"
 
@@ -152,8 +153,11 @@ class EventScalarReader:
         block_bytes: int = tfr.DEFAULT_BLOCK_BYTES,
         progress: bool = True,
         fast: bool = True,
+        plain_tag_epochs: bool = True,
     ) -> None:
         self.path = Path(path)
+        #: False for PyTorch-ecosystem files: a plain tag's step is a step, never a Keras epoch
+        self.plain_tag_epochs = plain_tag_epochs
         #: False: every record through protobuf (the slow reference path, for checks)
         self.fast = fast
         self.verify_crc = verify_crc
@@ -198,7 +202,9 @@ class EventScalarReader:
             self._keep.append(self._filter is None or self._filter(name, tag))
             if tag.startswith(es.EPOCH_PREFIX):
                 kind = 1
-            elif simple_value and "/" not in tag and not tag.startswith(es._PREFIXED):
+            elif self.plain_tag_epochs and simple_value and "/" not in tag and not tag.startswith(
+                es._PREFIXED
+            ):
                 kind = 2
             else:
                 kind = 0
@@ -781,7 +787,10 @@ def read(
     compile settings fill ``compile_config`` and its optimizer (Keras 3) ``optimizer`` with
     ``optimizer_stage="initial"``: the callback writes it when ``fit()`` begins.
     """
-    reader = EventScalarReader(path, tags=tags, verify_crc=verify_crc, block_bytes=block_bytes)
+    torch = event_file_torch_facts(Path(path))
+    reader = EventScalarReader(
+        path, tags=tags, verify_crc=verify_crc, block_bytes=block_bytes, plain_tag_epochs=torch is None
+    )
     if batch_metrics == "bounds":
         columns = [reader.summarise_batch_metrics(*chunk) for chunk in reader._columns()]
     else:
@@ -798,6 +807,7 @@ def read(
     data = SourceData(
         path=str(path), kind=KIND, scalars=scalars, keras=reader.keras, warnings=list(reader.warnings)
     )
+    data.torch = torch
     summary = reader.model_json
     if summary is not None:
         data.backend = summary.backend
@@ -839,7 +849,8 @@ class TfeventsSource(Source):
         path: Path, *, verify_crc: bool = False, warnings: list[str] | None = None
     ) -> Iterator[pa.Table]:
         """The file's scalars as Arrow tables, one per read block (never the whole file)."""
-        reader = EventScalarReader(path, verify_crc=verify_crc)
+        torch = event_file_torch_facts(Path(path))
+        reader = EventScalarReader(path, verify_crc=verify_crc, plain_tag_epochs=torch is None)
         yield from reader.tables()
         if warnings is not None:
             warnings.extend(reader.warnings)
