@@ -23,7 +23,10 @@ from typing import Any
 FRAMEWORKS = ("transformers", "lightning", "pytorch")
 
 #: :attr:`LoopAction.action` values
-ACTIONS = ("optimizer_step", "scheduler_step", "log_lr")
+#: ``set_lr``: the loop writes the lr itself (``for g in optimizer.param_groups: g["lr"] = ...``, or
+#: a call of a user function that does, such as ``adjust_learning_rate(optimizer, epoch)``); the
+#: written value's source text is in :attr:`LoopAction.expression`
+ACTIONS = ("optimizer_step", "scheduler_step", "log_lr", "set_lr")
 #: :attr:`LoopAction.phase` values: before the batch loop, inside it, after it
 PHASES = ("epoch_start", "batch", "epoch_end")
 #: :attr:`LoopAction.read` values: what a ``log_lr`` reads
@@ -78,7 +81,9 @@ class LoopAction:
     ``scheduler.step(...)``: None, ``"epoch"`` (the epoch loop variable), ``"epoch_fraction"``
     (``epoch + i / iters``), ``"metric:<name>"`` (ReduceLROnPlateau's monitored value, e.g.
     ``metric:val_loss``). ``sink`` says where a ``log_lr`` goes: ``tensorboard:<tag>`` or
-    ``console`` (with ``text_format`` the format spec: ``.4f``, ``g``, ``repr``).
+    ``console`` (with ``text_format`` the format spec: ``.4f``, ``g``, ``repr``), also
+    ``wandb:<key>``, ``mlflow:<key>`` and ``lightning:<key>`` (``self.log``). ``step_arg`` may also
+    be ``explicit:<text>`` for another explicit value (``scheduler.step(global_step)``).
     """
 
     action: str  # one of ACTIONS
@@ -94,6 +99,8 @@ class LoopAction:
     #: log_lr of a value read earlier in the epoch (``lr_at_start = ...`` printed at its end): the
     #: phase where it was read
     read_phase: str | None = None
+    #: ``set_lr``: the source text of the value written (``lr * 0.1``) or of the call that writes it
+    expression: str | None = None
 
 
 @dataclass
