@@ -33,6 +33,10 @@ PHASES = ("epoch_start", "batch", "epoch_end")
 #: ``param_groups``: ``optimizer.param_groups[0]["lr"]``; ``get_last_lr``: ``scheduler.get_last_lr()[0]``;
 #: ``get_lr``: ``scheduler.get_lr()[0]`` (recomputes, may apply a decay again)
 READS = ("param_groups", "get_last_lr", "get_lr")
+#: :attr:`LoopAction.sink` kinds (a sink is ``<kind>`` or ``<kind>:<tag or key>``): TensorBoard
+#: ``add_scalar``, a console line (print/logging/tqdm), ``wandb.log``, ``mlflow.log_metric``,
+#: Lightning ``self.log``
+SINKS = ("tensorboard", "console", "wandb", "mlflow", "lightning")
 #: :attr:`LoopAction.axis` values: the step value a ``log_lr`` writes with its value
 AXES = ("global_step", "epoch", "none")
 

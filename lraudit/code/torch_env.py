@@ -7,6 +7,7 @@ besides plain names it knows dotted keys (``args.epochs`` from an ``argparse`` d
 (``CONFIG["lr"]``) and ``len(train_loader)`` when the loader's length is known. Nothing is
 imported or executed.
 """
+
 from __future__ import annotations
 
 import ast
@@ -98,8 +99,11 @@ class TorchEnv:
             base = self.key_of(node.value)
             return f"{base}[{node.slice.value!r}]" if base is not None else None
         if (
-            isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "len"
-            and len(node.args) == 1 and not node.keywords
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "len"
+            and len(node.args) == 1
+            and not node.keywords
         ):
             inner = self.key_of(node.args[0])
             return f"len({inner})" if inner is not None else None
@@ -180,7 +184,16 @@ class TorchEnv:
         canonical, last = names
         if last in ("range", "arange") and len(call.args) == 1:
             return self._int(call.args[0])
-        if last in ("tensor", "as_tensor", "from_numpy", "array", "asarray", "FloatTensor", "LongTensor", "list"):
+        if last in (
+            "tensor",
+            "as_tensor",
+            "from_numpy",
+            "array",
+            "asarray",
+            "FloatTensor",
+            "LongTensor",
+            "list",
+        ):
             return self.rows_of(call.args[0]) if call.args else None
         if last == "TensorDataset" and call.args:
             return self.rows_of(call.args[0])
@@ -220,7 +233,9 @@ class TorchEnv:
         init, length = methods.get("__init__"), methods.get("__len__")
         if init is None or length is None:
             return None
-        returned = [stmt.value for stmt in length.body if isinstance(stmt, ast.Return) and stmt.value is not None]
+        returned = [
+            stmt.value for stmt in length.body if isinstance(stmt, ast.Return) and stmt.value is not None
+        ]
         if len(returned) != 1:
             return None
         local = TorchEnv()
@@ -237,7 +252,12 @@ class TorchEnv:
                     local.objects[key] = Bound("tensor", rows=rows)
                 local.bind_constant(key, stmt.value, "")
         result = returned[0]
-        if isinstance(result, ast.Call) and isinstance(result.func, ast.Name) and result.func.id == "len" and result.args:
+        if (
+            isinstance(result, ast.Call)
+            and isinstance(result.func, ast.Name)
+            and result.func.id == "len"
+            and result.args
+        ):
             return local.rows_of(result.args[0])
         return local._int(result)
 
@@ -246,7 +266,7 @@ def _bind_call_arguments(local: TorchEnv, outer: TorchEnv, init: ast.FunctionDef
     """Bind ``__init__``'s parameters (after ``self``) to the call's folded arguments or defaults."""
     params = [arg.arg for arg in init.args.args][1:]
     defaults = init.args.defaults
-    for param, default in zip(params[len(params) - len(defaults):], defaults, strict=True):
+    for param, default in zip(params[len(params) - len(defaults) :], defaults, strict=True):
         local.bind_constant(param, default, "")
     for param, arg in zip(params, call.args, strict=False):
         try:

@@ -6,18 +6,16 @@ HF: ``TrainingArguments(...)`` arguments, the ``Trainer``'s ``train_dataset`` si
 its returned ``lr_scheduler`` dict, ``Trainer(...)`` arguments, ``LearningRateMonitor(...)`` and the
 training DataLoader's size.
 """
+
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lraudit.code.model import CodeCell
 from lraudit.code.torch_env import Bound, ceil_div
 from lraudit.code.values import NotConstant
 from lraudit.torchfacts import TorchFacts, Unevaluated
-
-if TYPE_CHECKING:
-    from lraudit.code.torch_reader import _TorchReader
 
 _HF_ROOTS = ("transformers", "trl", "setfit", "sentence_transformers")
 _LIGHTNING_ROOTS = ("lightning", "pytorch_lightning", "lightning.pytorch")
@@ -28,7 +26,7 @@ _HF_BATCH_DEFAULT = 8
 class FrameworkReader:
     """The Trainer/Lightning part of a :class:`_TorchReader`'s walk."""
 
-    def __init__(self, reader: _TorchReader) -> None:
+    def __init__(self, reader: Any) -> None:  # the torch_reader walk (no import: no cycle)
         self.reader = reader
         self.env = reader.env
         self.training_args: dict[str, Any] = {}
@@ -78,14 +76,18 @@ class FrameworkReader:
 
     def _bind_hparams(self, init: ast.FunctionDef, call: ast.Call | None) -> None:
         params = [arg.arg for arg in init.args.args][1:]
-        values: dict[str, ast.expr] = dict(zip(params[len(params) - len(init.args.defaults):], init.args.defaults,
-                                               strict=True))
+        values: dict[str, ast.expr] = dict(
+            zip(params[len(params) - len(init.args.defaults) :], init.args.defaults, strict=True)
+        )
         if call is not None:
             values.update(zip(params, call.args, strict=False))
             values.update({kw.arg: kw.value for kw in call.keywords if kw.arg})
         attributes = {
-            stmt.targets[0].attr: stmt.value.id for stmt in ast.walk(init)
-            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Attribute)
+            stmt.targets[0].attr: stmt.value.id
+            for stmt in ast.walk(init)
+            if isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Attribute)
             and isinstance(stmt.value, ast.Name)
         }
         for name, node in values.items():
@@ -101,16 +103,20 @@ class FrameworkReader:
         for node in ast.walk(value):
             if not isinstance(node, ast.Dict):
                 continue
-            entries = {key.value: item for key, item in zip(node.keys, node.values, strict=True)
-                       if isinstance(key, ast.Constant)}
+            entries = {
+                key.value: item
+                for key, item in zip(node.keys, node.values, strict=True)
+                if isinstance(key, ast.Constant)
+            }
             if "scheduler" in entries or "monitor" in entries:
                 for key in ("interval", "frequency", "monitor", "name", "strict"):
                     if key in entries:
                         self.scheduler_config[key] = self.env.value(entries[key])
 
     # ------------------------------------------------------------------ calls
-    def call(self, call: ast.Call, canonical: str, last: str, location: str, variable: str | None,
-             cell: CodeCell) -> Bound | None | bool:
+    def call(
+        self, call: ast.Call, canonical: str, last: str, location: str, variable: str | None, cell: CodeCell
+    ) -> Bound | bool | None:
         """Handle a framework call; False when ``call`` is none of them."""
         root = canonical.split(".")[0]
         is_args = last.endswith("TrainingArguments") or (root == "trl" and last.endswith("Config"))
@@ -163,10 +169,16 @@ class FrameworkReader:
             if isinstance(item, ast.Call):
                 self.reader.call(item, cell, None)
         for key in ("ckpt_path", "resume_from_checkpoint"):
-            if key in keywords and not (isinstance(keywords[key], ast.Constant) and keywords[key].value is None):
-                self.reader.resume.update({"location": location, "loads_scheduler": True, "loads_optimizer": True})
-        loader = keywords.get("train_dataloaders") or keywords.get("train_dataloader") or (
-            call.args[1] if len(call.args) > 1 else None
+            if key in keywords and not (
+                isinstance(keywords[key], ast.Constant) and keywords[key].value is None
+            ):
+                self.reader.resume.update(
+                    {"location": location, "loads_scheduler": True, "loads_optimizer": True}
+                )
+        loader = (
+            keywords.get("train_dataloaders")
+            or keywords.get("train_dataloader")
+            or (call.args[1] if len(call.args) > 1 else None)
         )
         bound = self.env.bound(loader, "loader") if loader is not None else None
         if bound is None and isinstance(loader, ast.Call):
@@ -202,7 +214,9 @@ class FrameworkReader:
         if self.hf_rows is not None and batch:
             batches = ceil_div(self.hf_rows, batch)
             facts.batches_per_epoch = batches
-            facts.evidence.append(f"batches per epoch: {batches} ({self.hf_rows_evidence}, batch {batch}, 1 device)")
+            facts.evidence.append(
+                f"batches per epoch: {batches} ({self.hf_rows_evidence}, batch {batch}, 1 device)"
+            )
             if accumulation and batches % accumulation == 0:
                 facts.steps_per_epoch = batches // accumulation
                 facts.steps_per_epoch_evidence = (
@@ -210,7 +224,8 @@ class FrameworkReader:
                 )
             elif accumulation:
                 facts.warnings.append(
-                    f"{batches} batches per epoch do not divide by gradient_accumulation_steps {accumulation}: "
+                    f"{batches} batches per epoch do not divide by gradient_accumulation_steps "
+                    f"{accumulation}: "
                     "whether the last partial accumulation steps depends on the transformers version"
                 )
 
@@ -237,7 +252,7 @@ class FrameworkReader:
                 f"{loader.extra.get('batch_size')}; {loader.location})"
             )
             if accumulation:
-                # Lightning steps the optimizer on the epoch's last batch even when the accumulation is partial
+                # Lightning steps on the epoch's last batch even when its accumulation is partial
                 facts.steps_per_epoch = ceil_div(batches, accumulation)
                 facts.steps_per_epoch_evidence = (
                     f"ceil({batches} batches / accumulate_grad_batches {accumulation}) (Lightning)"

@@ -7,6 +7,7 @@ loop an ``if (i + 1) % K == 0:`` guard (gradient accumulation) gives its stateme
 Each optimizer step, scheduler step, lr write and lr log becomes a
 :class:`~lraudit.torchfacts.LoopAction`, in program order.
 """
+
 from __future__ import annotations
 
 import ast
@@ -18,16 +19,28 @@ from dataclasses import dataclass, field
 from lraudit.code.model import CodeCell
 from lraudit.code.torch_env import Cli, TorchEnv
 from lraudit.code.values import NotConstant, dotted_name
-from lraudit.torchfacts import LoopAction
+from lraudit.torchfacts import SINKS, LoopAction
 
 #: how deep calls of user functions are followed from the loop
 _MAX_INLINE = 3
 #: receivers of ``.log(...)`` that are experiment trackers (``wandb.log``, ``run.log``)
+#: the sink of console lines
+_CONSOLE = SINKS[1]
 _TRACKERS = ("wandb", "run", "experiment", "comet", "neptune")
-_CONSOLE_CALLS = frozenset({
-    "print", "info", "debug", "warning", "write", "set_postfix", "set_description", "set_postfix_str",
-    "echo", "log_info",
-})
+_CONSOLE_CALLS = frozenset(
+    {
+        "print",
+        "info",
+        "debug",
+        "warning",
+        "write",
+        "set_postfix",
+        "set_description",
+        "set_postfix_str",
+        "echo",
+        "log_info",
+    }
+)
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?([-+ #0]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa%])")
 
 Loop = ast.For | ast.While | ast.AsyncFor
@@ -77,7 +90,7 @@ class LoopReader:
 
     # ------------------------------------------------------------ recognising the statements
     def receiver_kind(self, receiver: ast.expr, renames: dict[str, str]) -> str | None:
-        """"optimizer" / "scheduler" / None for the object whose ``.step()`` is called."""
+        """ "optimizer" / "scheduler" / None for the object whose ``.step()`` is called."""
         key = self.env.key_of(receiver)
         if key is None:
             return None
@@ -108,7 +121,8 @@ class LoopReader:
     def is_scheduler_step(self, call: ast.Call, renames: dict[str, str]) -> bool:
         func = call.func
         return (
-            isinstance(func, ast.Attribute) and func.attr == "step"
+            isinstance(func, ast.Attribute)
+            and func.attr == "step"
             and self.receiver_kind(func.value, renames) == "scheduler"
         )
 
@@ -132,8 +146,8 @@ class LoopReader:
                 result = True
                 break
             called = self.user_function(sub)
-            if called is not None and depth < _MAX_INLINE and called[0] is not node:
-                if self.has_step(called[0], depth + 1):
+            inlined = called is not None and depth < _MAX_INLINE and called[0] is not node
+            if inlined and self.has_step(called[0], depth + 1):  # type: ignore[index]
                     result = True
                     break
         self._has_step_cache[id(node)] = result
@@ -209,8 +223,10 @@ class LoopReader:
                 args = call.args  # type: ignore[union-attr]
                 count_node = args[0] if len(args) == 1 else args[1]
                 start_node = args[0] if len(args) >= 2 else None
-        elif isinstance(loop.test, ast.Compare) and len(loop.test.comparators) == 1:
-            if isinstance(loop.test.ops[0], (ast.Lt, ast.LtE)):
+        elif (
+            isinstance(loop.test, ast.Compare) and len(loop.test.comparators) == 1
+            and isinstance(loop.test.ops[0], (ast.Lt, ast.LtE))
+        ):
                 count_node = loop.test.comparators[0]
         if count_node is None:
             result.notes.append(f"{cell.location(loop.lineno)}: the number of epochs is not a constant")
@@ -305,8 +321,10 @@ class LoopReader:
         if not (isinstance(left, ast.BinOp) and isinstance(left.op, ast.Mod)):
             return None
         counter = left.left
-        offset_one = isinstance(counter, ast.BinOp) and isinstance(counter.op, ast.Add) and (
-            isinstance(counter.right, ast.Constant) and counter.right.value == 1
+        offset_one = (
+            isinstance(counter, ast.BinOp)
+            and isinstance(counter.op, ast.Add)
+            and (isinstance(counter.right, ast.Constant) and counter.right.value == 1)
         )
         try:
             modulus = self.env.fold(left.right).value
@@ -342,7 +360,9 @@ class LoopReader:
         for target in targets:
             if isinstance(target, ast.Name):
                 if read is not None:
-                    self._bindings[target.id] = _Binding(read[0], read[1], state.phase, len(self._result.actions))
+                    self._bindings[target.id] = _Binding(
+                        read[0], read[1], state.phase, len(self._result.actions)
+                    )
                 else:
                     self._bindings.pop(target.id, None)
 
@@ -370,10 +390,18 @@ class LoopReader:
         elif isinstance(stmt, ast.AugAssign):
             expression = f"lr {_OPERATORS.get(type(stmt.op), '?')}= {ast.unparse(stmt.value)}"
         else:
-            expression = ast.unparse(stmt.value) if getattr(stmt, "value", None) is not None else ast.unparse(stmt)
-        self._add(LoopAction(
-            "set_lr", state.phase, state.cell.location(stmt.lineno), every=state.every, expression=expression,
-        ))
+            expression = (
+                ast.unparse(stmt.value) if getattr(stmt, "value", None) is not None else ast.unparse(stmt)
+            )
+        self._add(
+            LoopAction(
+                "set_lr",
+                state.phase,
+                state.cell.location(stmt.lineno),
+                every=state.every,
+                expression=expression,
+            )
+        )
 
     def _statement_calls(self, node: ast.AST, state: _State) -> None:
         """Every call of ``node`` that is an lr statement, in source order (nested reads not twice)."""
@@ -396,10 +424,16 @@ class LoopReader:
             return True
         if self.is_scheduler_step(call, state.renames):
             receiver = self._variable(call.func.value, state)  # type: ignore[attr-defined]
-            self._add(LoopAction(
-                "scheduler_step", state.phase, location, every=state.every, scheduler=receiver,
-                step_arg=self._step_arg(call, receiver),
-            ))
+            self._add(
+                LoopAction(
+                    "scheduler_step",
+                    state.phase,
+                    location,
+                    every=state.every,
+                    scheduler=receiver,
+                    step_arg=self._step_arg(call, receiver),
+                )
+            )
             return True
         if self._log(call, state):
             return True
@@ -415,7 +449,8 @@ class LoopReader:
             self._result.functions.add(function.name)
             return True
         relevant = self.has_step(function) or any(
-            isinstance(sub, ast.Call) and (self.is_scheduler_step(sub, {}) or self._log_target(sub) is not None)
+            isinstance(sub, ast.Call)
+            and (self.is_scheduler_step(sub, {}) or self._log_target(sub) is not None)
             for sub in ast.walk(function)
         )
         if not relevant:
@@ -442,14 +477,18 @@ class LoopReader:
 
     def _step_arg(self, call: ast.Call, receiver: str | None) -> str | None:
         """None, ``epoch``, ``epoch_fraction``, ``metric:<text>`` or ``explicit:<text>``."""
-        arg = call.args[0] if call.args else next(
-            (kw.value for kw in call.keywords if kw.arg in ("metrics", "epoch", "metric")), None
+        arg = (
+            call.args[0]
+            if call.args
+            else next((kw.value for kw in call.keywords if kw.arg in ("metrics", "epoch", "metric")), None)
         )
         if arg is None:
             return None
         bound = self.env.objects.get(receiver or "")
-        plateau = bound is not None and bound.construction is not None and (
-            bound.construction.name == "ReduceLROnPlateau"
+        plateau = (
+            bound is not None
+            and bound.construction is not None
+            and (bound.construction.name == "ReduceLROnPlateau")
         )
         names = set(_names(arg))
         if plateau or any(kw.arg == "metrics" for kw in call.keywords):
@@ -469,21 +508,30 @@ class LoopReader:
             if isinstance(sub, ast.Name) and sub.id in self._bindings:
                 binding = self._bindings[sub.id]
                 return binding.read, binding.scheduler
-            if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr in (
-                "get_last_lr", "get_lr",
+            if (
+                isinstance(sub, ast.Call)
+                and isinstance(sub.func, ast.Attribute)
+                and sub.func.attr
+                in (
+                    "get_last_lr",
+                    "get_lr",
+                )
             ):
                 return sub.func.attr, self._variable(sub.func.value, state)
             if isinstance(sub, ast.Subscript) and _slice_is(sub, "lr") and _mentions_param_groups(sub.value):
                 return "param_groups", None
-            if isinstance(sub, (ast.ListComp, ast.GeneratorExp)) and _reads_group_lr(sub.elt, _comp_vars(sub)):
-                if any(_mentions_param_groups(gen.iter) for gen in sub.generators):
-                    return "param_groups", None
+            if isinstance(sub, (ast.ListComp, ast.GeneratorExp)) and _reads_group_lr(
+                sub.elt, _comp_vars(sub)
+            ) and any(_mentions_param_groups(gen.iter) for gen in sub.generators):
+                return "param_groups", None
         return None
 
     def _log_target(self, call: ast.Call) -> tuple[str, ast.expr | None, list[ast.expr]] | None:
         """(sink, step expression, value expressions) of a logging call, None for other calls."""
         func = call.func
-        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        name = (
+            func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        )
         receiver = dotted_name(func.value) if isinstance(func, ast.Attribute) else None
         step = next((kw.value for kw in call.keywords if kw.arg in ("global_step", "step")), None)
         if name in ("add_scalar", "add_scalars") and len(call.args) >= 2:
@@ -499,7 +547,7 @@ class LoopReader:
         if name in ("log", "log_dict") and receiver == "self" and call.args:
             return "lightning", None, list(call.args[:2])
         if name in _CONSOLE_CALLS:
-            return "console", None, [*call.args, *(kw.value for kw in call.keywords)]
+            return _CONSOLE, None, [*call.args, *(kw.value for kw in call.keywords)]
         return None
 
     def _log(self, call: ast.Call, state: _State) -> bool:
@@ -514,12 +562,23 @@ class LoopReader:
             read, scheduler, read_phase, key = found
             if sink in ("wandb", "mlflow", "lightning"):
                 sink = f"{sink}:{key or _first_string(call) or '?'}"
-            text_format = _format_of(call, value, lambda node: self._read_of(node, state) is not None) if sink == "console" else None
+            text_format = (
+                _format_of(call, value, lambda node: self._read_of(node, state) is not None)
+                if sink == _CONSOLE
+                else None
+            )
             axis = self._axis(step, sink, state)
             position = self._read_position(value, state)
             action = LoopAction(
-                "log_lr", state.phase, state.cell.location(call.lineno), every=state.every, scheduler=scheduler,
-                read=read, sink=sink, axis=axis, text_format=text_format,
+                "log_lr",
+                state.phase,
+                state.cell.location(call.lineno),
+                every=state.every,
+                scheduler=scheduler,
+                read=read,
+                sink=sink,
+                axis=axis,
+                text_format=text_format,
                 read_phase=read_phase if read_phase != state.phase else None,
             )
             self._add(action, position)
@@ -550,7 +609,7 @@ class LoopReader:
         for sub in ast.walk(value):
             if isinstance(sub, ast.Name) and sub.id in self._bindings:
                 binding = self._bindings[sub.id]
-                later = self._result.actions[binding.position:]
+                later = self._result.actions[binding.position :]
                 changed = any(a.action in ("scheduler_step", "set_lr") for a in later)
                 if binding.phase == state.phase and changed:
                     return binding.position
@@ -558,7 +617,7 @@ class LoopReader:
 
     def _axis(self, step: ast.expr | None, sink: str, state: _State) -> str:
         if step is None:
-            if sink == "console":
+            if sink == _CONSOLE:
                 return "global_step" if state.phase == "batch" else "epoch"
             return "none"
         names = set(_names(step))
@@ -640,8 +699,10 @@ def _writes_group_lr(target: ast.expr, group_vars: set[str]) -> bool:
 
 def _reads_group_lr(node: ast.expr, group_vars: set[str]) -> bool:
     return any(
-        isinstance(sub, ast.Subscript) and _slice_is(sub, "lr")
-        and isinstance(sub.value, ast.Name) and sub.value.id in group_vars
+        isinstance(sub, ast.Subscript)
+        and _slice_is(sub, "lr")
+        and isinstance(sub.value, ast.Name)
+        and sub.value.id in group_vars
         for sub in ast.walk(node)
     )
 
@@ -653,7 +714,9 @@ def _comp_vars(node: ast.ListComp | ast.GeneratorExp) -> set[str]:
 def _function_writes_lr(function: ast.FunctionDef) -> bool:
     """A user function such as ``adjust_learning_rate(optimizer, epoch)`` that sets ``param_groups`` lr."""
     group_vars = {
-        name for loop in ast.walk(function) if isinstance(loop, ast.For) and _over_param_groups(loop)
+        name
+        for loop in ast.walk(function)
+        if isinstance(loop, ast.For) and _over_param_groups(loop)
         for name in _target_names(loop)
     }
     for stmt in ast.walk(function):
@@ -676,18 +739,34 @@ def _format_of(call: ast.Call, value: ast.expr, reads: Callable[[ast.expr], bool
             for part in node.values:
                 if isinstance(part, ast.FormattedValue) and reads(part.value):
                     return _spec_of_formatted(part)
-    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Mod) and isinstance(value.left, ast.Constant):
+    if (
+        isinstance(value, ast.BinOp)
+        and isinstance(value.op, ast.Mod)
+        and isinstance(value.left, ast.Constant)
+    ):
         return _percent_spec(value.left.value, value.right, reads)
-    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "format":
-        if isinstance(value.func.value, ast.Constant) and isinstance(value.func.value.value, str):
-            return _brace_spec(value.func.value.value, value.args, reads)
+    template = _format_template(value)
+    if template is not None:
+        return _brace_spec(template, value.args, reads)  # type: ignore[attr-defined]
     first = call.args[0] if call.args else None
     if (
-        isinstance(first, ast.Constant) and isinstance(first.value, str) and "%" in first.value
+        isinstance(first, ast.Constant)
+        and isinstance(first.value, str)
+        and "%" in first.value
         and value in call.args[1:]
     ):  # logging: logger.info("lr %.4f", lr)
         return _percent_spec(first.value, ast.Tuple(elts=call.args[1:]), reads)
     return "repr"  # print(lr) / str(lr): Python's shortest repr of the float
+
+
+def _format_template(value: ast.expr) -> str | None:
+    """The template of ``"... {:.4f}".format(...)``, None for any other expression."""
+    func = value.func if isinstance(value, ast.Call) else None
+    is_format = isinstance(func, ast.Attribute) and func.attr == "format"
+    if not is_format:
+        return None
+    template = value.func.value  # type: ignore[attr-defined]
+    return template.value if isinstance(template, ast.Constant) and isinstance(template.value, str) else None
 
 
 def _spec_of_formatted(part: ast.FormattedValue) -> str:
@@ -696,7 +775,8 @@ def _spec_of_formatted(part: ast.FormattedValue) -> str:
     if part.conversion == ord("r") or part.format_spec is None:
         return "repr"
     text = "".join(
-        str(item.value) if isinstance(item, ast.Constant) else "{}" for item in part.format_spec.values  # type: ignore[attr-defined]
+        str(item.value) if isinstance(item, ast.Constant) else "{}"
+        for item in part.format_spec.values  # type: ignore[attr-defined]
     )
     return text or "repr"
 

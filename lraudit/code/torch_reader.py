@@ -8,9 +8,11 @@ hand-written loop is read by :class:`~lraudit.code.torch_loop.LoopReader`. The c
 imported or executed. None when the code builds no torch optimizer, no HF ``Trainer`` and no
 LightningModule (Keras code, data scripts).
 """
+
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
 from typing import Any
 
@@ -34,10 +36,17 @@ HF_SCHEDULE_FUNCTIONS: dict[str, tuple[str, ...]] = {
     "get_linear_schedule_with_warmup": ("num_warmup_steps", "num_training_steps", "last_epoch"),
     "get_cosine_schedule_with_warmup": ("num_warmup_steps", "num_training_steps", "num_cycles", "last_epoch"),
     "get_cosine_with_hard_restarts_schedule_with_warmup": (
-        "num_warmup_steps", "num_training_steps", "num_cycles", "last_epoch",
+        "num_warmup_steps",
+        "num_training_steps",
+        "num_cycles",
+        "last_epoch",
     ),
     "get_polynomial_decay_schedule_with_warmup": (
-        "num_warmup_steps", "num_training_steps", "lr_end", "power", "last_epoch",
+        "num_warmup_steps",
+        "num_training_steps",
+        "lr_end",
+        "power",
+        "last_epoch",
     ),
     "get_inverse_sqrt_schedule": ("num_warmup_steps", "timescale", "last_epoch"),
     "get_wsd_schedule": ("num_warmup_steps", "num_decay_steps", "num_training_steps", "num_stable_steps"),
@@ -77,7 +86,9 @@ class _TorchReader:
     # ------------------------------------------------------------------ cells and statements
     def read_cell(self, cell: CodeCell) -> None:
         for match in _PIP_VERSION.finditer(cell.text):
-            self.versions[match.group(1).replace("_", "-").replace("pytorch-lightning", "lightning")] = match.group(2)
+            self.versions[match.group(1).replace("_", "-").replace("pytorch-lightning", "lightning")] = (
+                match.group(2)
+            )
         tree = parse_cell(cell, self.warnings)
         if tree is not None:
             self.walk(tree.body, cell, conditional=False)
@@ -117,7 +128,7 @@ class _TorchReader:
 
     def _parameter_defaults(self, function: ast.FunctionDef | ast.AsyncFunctionDef, cell: CodeCell) -> None:
         """``def main(epochs=10)``: a default is the value unless a call says otherwise."""
-        params = function.args.args[len(function.args.args) - len(function.args.defaults):]
+        params = function.args.args[len(function.args.args) - len(function.args.defaults) :]
         for param, default in zip(params, function.args.defaults, strict=True):
             if param.arg not in self.env.constants:
                 self.env.bind_constant(param.arg, default, cell.location(default.lineno))
@@ -141,7 +152,9 @@ class _TorchReader:
         self.loops.append(result)
 
     # ------------------------------------------------------------------ assignments
-    def assignment(self, stmt: ast.Assign | ast.AnnAssign | ast.AugAssign, cell: CodeCell, conditional: bool) -> None:
+    def assignment(
+        self, stmt: ast.Assign | ast.AnnAssign | ast.AugAssign, cell: CodeCell, conditional: bool
+    ) -> None:
         location = cell.location(stmt.lineno)
         if isinstance(stmt, ast.AugAssign):
             key = self.env.key_of(stmt.target)
@@ -152,8 +165,10 @@ class _TorchReader:
             return
         targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
         for target in targets:
-            if isinstance(target, (ast.Tuple, ast.List)) and isinstance(stmt.value, (ast.Tuple, ast.List)) and (
-                len(target.elts) == len(stmt.value.elts)
+            if (
+                isinstance(target, (ast.Tuple, ast.List))
+                and isinstance(stmt.value, (ast.Tuple, ast.List))
+                and (len(target.elts) == len(stmt.value.elts))
             ):
                 for sub_target, sub_value in zip(target.elts, stmt.value.elts, strict=True):
                     self.bind(sub_target, sub_value, location, cell, conditional)
@@ -166,7 +181,9 @@ class _TorchReader:
             else:
                 self.bind(target, stmt.value, location, cell, conditional)
 
-    def bind(self, target: ast.expr, value: ast.expr, location: str, cell: CodeCell, conditional: bool) -> None:
+    def bind(
+        self, target: ast.expr, value: ast.expr, location: str, cell: CodeCell, conditional: bool
+    ) -> None:
         """``target = value``: an object, a constant, or nothing known."""
         key = self.env.key_of(target)
         bound = self.expression(value, cell, variable=key)
@@ -250,7 +267,10 @@ class _TorchReader:
     def _is_optimizer(canonical: str, last: str) -> bool:
         if last not in OPTIMIZER_PARAMETERS:
             return False
-        return canonical.startswith(("torch.optim", "transformers", "timm", "apex", "bitsandbytes")) or canonical == last
+        return (
+            canonical.startswith(("torch.optim", "transformers", "timm", "apex", "bitsandbytes"))
+            or canonical == last
+        )
 
     @staticmethod
     def _is_scheduler(canonical: str, last: str) -> bool:
@@ -262,7 +282,11 @@ class _TorchReader:
     def optimizer(self, call: ast.Call, name: str, location: str, variable: str | None) -> Bound:
         positional = list(call.args[1:])
         keywords = {kw.arg: kw.value for kw in call.keywords if kw.arg and kw.arg != "params"}
-        params = call.args[0] if call.args else next((kw.value for kw in call.keywords if kw.arg == "params"), None)
+        params = (
+            call.args[0]
+            if call.args
+            else next((kw.value for kw in call.keywords if kw.arg == "params"), None)
+        )
         bound_nodes = bind_arguments(name, positional, keywords)
         kwargs = {key: self.value(node) for key, node in bound_nodes.items()}
         construction = Construction(name, kwargs, location, variable)
@@ -274,13 +298,16 @@ class _TorchReader:
         """(group count, per-group lrs) of an optimizer's first argument."""
         if isinstance(params, ast.Name) and isinstance(self.env.exprs.get(params.id), (ast.List, ast.Tuple)):
             params = self.env.exprs[params.id]
-        if isinstance(params, (ast.List, ast.Tuple)) and params.elts and all(
-            isinstance(item, ast.Dict) for item in params.elts
+        if (
+            isinstance(params, (ast.List, ast.Tuple))
+            and params.elts
+            and all(isinstance(item, ast.Dict) for item in params.elts)
         ):
             lrs = []
             for group in params.elts:
                 entries = {
-                    key.value: item for key, item in zip(group.keys, group.values, strict=True)  # type: ignore[union-attr]
+                    key.value: item
+                    for key, item in zip(group.keys, group.values, strict=True)  # type: ignore[union-attr]
                     if isinstance(key, ast.Constant)
                 }
                 lrs.append(self.value(entries["lr"]) if "lr" in entries else default_lr)
@@ -296,7 +323,13 @@ class _TorchReader:
         keywords = {kw.arg: kw.value for kw in call.keywords if kw.arg}
         optimizer_node: ast.expr | None = keywords.pop("optimizer", None)
         if name == "get_scheduler":
-            names = ("name", "optimizer", "num_warmup_steps", "num_training_steps", "scheduler_specific_kwargs")
+            names = (
+                "name",
+                "optimizer",
+                "num_warmup_steps",
+                "num_training_steps",
+                "scheduler_specific_kwargs",
+            )
             bound_nodes = dict(zip(names, args, strict=False))
             bound_nodes.update(keywords)
             optimizer_node = bound_nodes.pop("optimizer", optimizer_node)
@@ -353,7 +386,11 @@ class _TorchReader:
     # ------------------------------------------------------------------ data
     def loader(self, call: ast.Call, location: str) -> Bound:
         """``DataLoader(dataset, batch_size=B, drop_last=...)``: batches per epoch when the size is known."""
-        dataset = call.args[0] if call.args else next((kw.value for kw in call.keywords if kw.arg == "dataset"), None)
+        dataset = (
+            call.args[0]
+            if call.args
+            else next((kw.value for kw in call.keywords if kw.arg == "dataset"), None)
+        )
         keywords = {kw.arg: kw.value for kw in call.keywords if kw.arg}
         size_node = call.args[1] if len(call.args) > 1 else keywords.get("batch_size")
         rows = self.env.rows_of(dataset) if dataset is not None else None
@@ -362,22 +399,39 @@ class _TorchReader:
             drop_last = self.env.fold(keywords["drop_last"]).value if "drop_last" in keywords else False
         except NotConstant:
             return Bound("loader", location=location)
-        if "batch_sampler" in keywords or "sampler" in keywords or rows is None or not isinstance(batch_size, int):
+        if (
+            "batch_sampler" in keywords
+            or "sampler" in keywords
+            or rows is None
+            or not isinstance(batch_size, int)
+        ):
             return Bound("loader", location=location, extra={"batch_size": batch_size})
         batches = rows // batch_size if drop_last else ceil_div(rows, batch_size)
-        return Bound("loader", rows=batches, location=location, extra={
-            "batch_size": batch_size, "dataset_rows": rows, "drop_last": bool(drop_last),
-        })
+        return Bound(
+            "loader",
+            rows=batches,
+            location=location,
+            extra={
+                "batch_size": batch_size,
+                "dataset_rows": rows,
+                "drop_last": bool(drop_last),
+            },
+        )
 
     # ------------------------------------------------------------------ argparse and resume
     def _argument(self, call: ast.Call, location: str) -> None:
-        options = [arg.value for arg in call.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+        options = [
+            arg.value for arg in call.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+        ]
         keywords = {kw.arg: kw.value for kw in call.keywords if kw.arg}
         longs = [option for option in options if option.startswith("--")] or options
         if not longs:
             return
-        dest = keywords["dest"].value if isinstance(keywords.get("dest"), ast.Constant) else (  # type: ignore[union-attr]
-            longs[0].lstrip("-").replace("-", "_")
+        dest = (
+            keywords["dest"].value
+            if isinstance(keywords.get("dest"), ast.Constant)
+            # type: ignore[union-attr]
+            else (longs[0].lstrip("-").replace("-", "_"))
         )
         parser = self.env.key_of(call.func.value) or ""  # type: ignore[attr-defined]
         default = keywords.get("default")
@@ -395,17 +449,17 @@ class _TorchReader:
                 value = self.env.constants[key].value
                 kind_name = kind.id if isinstance(kind, ast.Name) else None
                 if isinstance(value, str) and kind_name in ("int", "float"):
-                    try:
+                    with contextlib.suppress(ValueError):
                         self.env.constants[key].value = int(value) if kind_name == "int" else float(value)
-                    except ValueError:
-                        pass
                 self.env.cli[key] = Cli(option, location)
 
     def _load_state(self, call: ast.Call, location: str) -> None:
         receiver = self.env.key_of(call.func.value)  # type: ignore[attr-defined]
         bound = self.env.objects.get(receiver or "")
         source = any(
-            isinstance(sub, ast.Name) and sub.id in self._checkpoints for arg in call.args for sub in ast.walk(arg)
+            isinstance(sub, ast.Name) and sub.id in self._checkpoints
+            for arg in call.args
+            for sub in ast.walk(arg)
         )
         if bound is None or not (source or self._checkpoints):
             return
@@ -424,7 +478,9 @@ class _TorchReader:
         self._optimizer_facts(facts)
         self._loop_facts(facts)
         self.frameworks.fill(facts)
-        if self.resume.get("location") and (self.resume.get("loads_optimizer") or "loads_scheduler" in self.resume):
+        if self.resume.get("location") and (
+            self.resume.get("loads_optimizer") or "loads_scheduler" in self.resume
+        ):
             facts.resume = {"loads_scheduler": bool(self.resume.get("loads_scheduler")), **self.resume}
             facts.evidence.append(
                 f"resume: torch.load at {self.resume['location']}; scheduler state "
@@ -448,7 +504,8 @@ class _TorchReader:
             )
         facts.evidence.append(f"optimizer: {_describe(chosen[1])} at {chosen[1].location}")
         facts.schedulers = [
-            construction for construction, optimizer in self.schedulers
+            construction
+            for construction, optimizer in self.schedulers
             if optimizer is None or optimizer == chosen[0] or chosen[0] is None
         ]
         for construction in facts.schedulers:
@@ -481,8 +538,9 @@ class _TorchReader:
             if batches is not None:
                 extra = loader.extra
                 facts.evidence.append(
-                    f"batches per epoch: {batches} ({loop.loader}: {extra.get('dataset_rows')} rows, batch_size "
-                    f"{extra.get('batch_size')}{', drop_last' if extra.get('drop_last') else ''}; {loader.location})"
+                    f"batches per epoch: {batches} ({loop.loader}: {extra.get('dataset_rows')} rows, "
+                    f"batch_size {extra.get('batch_size')}{', drop_last' if extra.get('drop_last') else ''}; "
+                    f"{loader.location})"
                 )
         facts.batches_per_epoch = batches
         if batches is not None:
@@ -507,7 +565,9 @@ def _inside(loop: LoopResult, functions: set[str], env: TorchEnv) -> bool:
 
 
 def _is_parameters_call(node: ast.expr) -> bool:
-    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "parameters"
+    return (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "parameters"
+    )
 
 
 def _source(cell: CodeCell, node: ast.AST) -> str:

@@ -8,7 +8,8 @@ a ``Trainer`` or a LightningModule (PyTorch-ecosystem training, read by
 other ``.py`` file stays unrecognised (skipped). A file importing both is read both ways: Keras
 facts only when it imports Keras and calls fit/compile (as before), torch facts only when it builds
 a torch optimizer/Trainer/LightningModule (a Keras 3 script on the torch backend imports torch
-but builds ``keras.optimizers``: no torch facts). Each reader answers for what it recognises. The script is never imported or executed:
+but builds ``keras.optimizers``: no torch facts). Each reader answers for what it recognises.
+The script is never imported or executed:
 :func:`lraudit.code.read_code` reads its syntax tree, and the result is
 :attr:`SourceData.code_facts <lraudit.sources.base.SourceData.code_facts>`; a script that does
 not parse still yields a SourceData, with the warning.
