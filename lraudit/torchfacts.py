@@ -23,13 +23,20 @@ from typing import Any
 FRAMEWORKS = ("transformers", "lightning", "pytorch")
 
 #: :attr:`LoopAction.action` values
-ACTIONS = ("optimizer_step", "scheduler_step", "log_lr")
+#: ``set_lr``: the loop writes the lr itself (``for g in optimizer.param_groups: g["lr"] = ...``, or
+#: a call of a user function that does, such as ``adjust_learning_rate(optimizer, epoch)``); the
+#: written value's source text is in :attr:`LoopAction.expression`
+ACTIONS = ("optimizer_step", "scheduler_step", "log_lr", "set_lr")
 #: :attr:`LoopAction.phase` values: before the batch loop, inside it, after it
 PHASES = ("epoch_start", "batch", "epoch_end")
 #: :attr:`LoopAction.read` values: what a ``log_lr`` reads
 #: ``param_groups``: ``optimizer.param_groups[0]["lr"]``; ``get_last_lr``: ``scheduler.get_last_lr()[0]``;
 #: ``get_lr``: ``scheduler.get_lr()[0]`` (recomputes, may apply a decay again)
 READS = ("param_groups", "get_last_lr", "get_lr")
+#: :attr:`LoopAction.sink` kinds (a sink is ``<kind>`` or ``<kind>:<tag or key>``): TensorBoard
+#: ``add_scalar``, printed text (print/logging/tqdm), ``wandb.log``, ``mlflow.log_metric``,
+#: Lightning ``self.log``, ``any`` (every logged lr series: a framework's own logger)
+SINKS = ("tensorboard", "print", "wandb", "mlflow", "lightning", "any")
 #: :attr:`LoopAction.axis` values: the step value a ``log_lr`` writes with its value.
 #: ``global_step``: the 0-based index of the update of the current iteration (a script's own
 #: counter incremented at the end of the iteration; Lightning's ``trainer.global_step`` at batch
@@ -83,9 +90,10 @@ class LoopAction:
     accumulation): they run on every k-th batch. ``step_arg`` is the argument of
     ``scheduler.step(...)``: None, ``"epoch"`` (the epoch loop variable), ``"epoch_fraction"``
     (``epoch + i / iters``), ``"metric:<name>"`` (ReduceLROnPlateau's monitored value, e.g.
-    ``metric:val_loss``). ``sink`` says where a ``log_lr`` goes: ``tensorboard:<tag>``,
-    ``print`` (printed text, with ``text_format`` the format spec: ``.4f``, ``g``, ``repr``),
-    ``wandb:<key>``, or ``any`` (every logged lr series: a framework's own logger).
+    ``metric:val_loss``). ``sink`` says where a ``log_lr`` goes: ``tensorboard:<tag>`` or
+    ``print`` (printed text, with ``text_format`` the format spec: ``.4f``, ``g``, ``repr``), also
+    ``wandb:<key>``, ``mlflow:<key>`` and ``lightning:<key>`` (``self.log``). ``step_arg`` may also
+    be ``explicit:<text>`` for another explicit value (``scheduler.step(global_step)``).
     """
 
     action: str  # one of ACTIONS
@@ -101,6 +109,8 @@ class LoopAction:
     #: log_lr of a value read earlier in the epoch (``lr_at_start = ...`` printed at its end): the
     #: phase where it was read
     read_phase: str | None = None
+    #: ``set_lr``: the source text of the value written (``lr * 0.1``) or of the call that writes it
+    expression: str | None = None
 
 
 @dataclass

@@ -269,7 +269,23 @@ def read(path: Path) -> SourceData:
         for cell in cells
     ]
     data.code_facts = _read_code(name, cells, data.warnings)
+    data.torch = _read_torch(name, cells, data.warnings)
     return data
+
+
+def _read_torch(name: str, cells: list[dict[str, Any]], warnings: list[str]):
+    """The notebook's PyTorch-ecosystem training facts (None when its code trains no torch model)."""
+    from lraudit.code import CodeCell
+    from lraudit.sources.script import read_torch_facts
+
+    code = [
+        CodeCell(cell["source"], f"{name}:cell {cell['index']}", cell["execution_count"])
+        for cell in cells
+        if cell["source"].strip()
+    ]
+    if not code or not any(re.search(r"\b(?:torch|transformers|lightning)\b", c.text) for c in code):
+        return None
+    return read_torch_facts(code, warnings)
 
 
 def _read_code(name: str, cells: list[dict[str, Any]], warnings: list[str]):
