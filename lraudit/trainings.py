@@ -246,6 +246,8 @@ def group_trainings(datas: list[SourceData], splittable) -> list[Training]:
     ``splittable(kind)`` tells whether a source kind can hold several trainings (text logs).
     Returns at least one training while ``datas`` is not empty; the order follows the logs.
     """
+    if _one_torch_training(datas):
+        return [Training(list(datas), start=None)]
     fingerprints: dict[int, dict[str, list[tuple[float, float]]]] = {}
 
     def fingerprint(data: SourceData) -> dict[str, list[tuple[float, float]]]:
@@ -280,6 +282,15 @@ def group_trainings(datas: list[SourceData], splittable) -> list[Training]:
         trainings.append(Training([], start=None))
     _place_optimizers(without, trainings)
     return trainings
+
+
+def _one_torch_training(datas: list[SourceData]) -> bool:
+    """True for the files of a PyTorch-ecosystem run: its logs (a first and a resumed process'
+    console, event files, checkpoints' states) are parts of one training, not trainings to tell
+    apart by their metrics; a Keras log among them keeps the usual grouping."""
+    torch = [d for d in datas if d.torch is not None]
+    keras = [d for d in datas if d.torch is None and (d.fits or d.code_facts is not None)]
+    return bool(torch) and not keras
 
 
 def _trainings_of(data: SourceData, optimizers, script) -> list[Training]:
