@@ -33,6 +33,10 @@ class RunAudit:
     path: str
     inputs: list[InputFile] = field(default_factory=list)
     keras: str | None = None
+    #: "keras", or "pytorch" / "transformers" / "lightning" for a PyTorch-ecosystem run
+    framework: str | None = "keras"
+    #: framework versions the files tell (PyTorch-ecosystem runs)
+    versions: dict[str, str] = field(default_factory=dict)
     optimizer: dict[str, Any] | None = None
     steps: int = 0
     epochs: int = 0
@@ -88,6 +92,8 @@ def optimizer_summary(timeline: Timeline) -> dict[str, Any] | None:
     """The optimizer as the JSON report shows it (class, lr or schedule, decay, ...)."""
     from lraudit.semantics.specs import ScheduleSpec
 
+    if timeline.run.torch is not None:
+        return _torch_optimizer_summary(timeline)
     spec = timeline.optimizer
     if spec is None or timeline.extra.get("optimizer_origin") == "assumed":
         return None
@@ -101,6 +107,37 @@ def optimizer_summary(timeline: Timeline) -> dict[str, Any] | None:
         summary["wrapper"] = spec.wrapper  # LossScaleOptimizer: the lr is the wrapped optimizer's
     summary["generation"] = spec.generation
     summary["source"] = spec.source
+    return summary
+
+
+def _plain(value: Any) -> Any:
+    """A construction argument as JSON data (nested constructions and functions by their text)."""
+    from lraudit.torchfacts import Construction
+
+    if isinstance(value, Construction):
+        return {"class_name": value.name, "config": {k: _plain(v) for k, v in value.kwargs.items()}}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    return str(getattr(value, "name", value))
+
+
+def _torch_optimizer_summary(timeline: Timeline) -> dict[str, Any] | None:
+    """A PyTorch-ecosystem run's optimizer and schedulers as the JSON report shows them."""
+    facts = timeline.run.torch
+    if facts is None or (facts.optimizer is None and not facts.training_args):
+        return None
+    summary: dict[str, Any] = {}
+    if facts.optimizer is not None:
+        summary["class_name"] = facts.optimizer.name
+        summary["learning_rate"] = _plain(facts.optimizer.kwargs.get("lr"))
+        summary["source"] = facts.optimizer.location
+    elif facts.training_args:
+        summary["class_name"] = "AdamW (Trainer default)"
+        summary["learning_rate"] = _plain(facts.training_args.get("learning_rate"))
+        summary["lr_scheduler_type"] = _plain(facts.training_args.get("lr_scheduler_type", "linear"))
+    summary["schedulers"] = [_plain(s) for s in facts.schedulers]
     return summary
 
 
@@ -137,7 +174,9 @@ def audit_run(run: Run, options: RunOptions | None, codes: Sequence[str]) -> Run
     return RunAudit(
         path=run.path,
         inputs=list(run.inputs),
-        keras=timeline.keras or run.keras,
+        keras=None if run.torch is not None else timeline.keras or run.keras,
+        framework=timeline.extra.get("framework") or "keras",
+        versions=dict(timeline.extra.get("versions") or {}),
         optimizer=optimizer_summary(timeline),
         steps=len(table),
         epochs=int(table["epoch"].nunique()) if len(table) else run.epochs,

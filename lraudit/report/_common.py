@@ -67,7 +67,11 @@ def finding_where(finding: Finding, epochs: int | None) -> str:
 def run_heading(run: RunAudit) -> str:
     """``runs/exp1  (keras 2, 8 epochs, 160 steps)``: a run's name and size, as every report heads it."""
     size = f"{plural(run.epochs, 'epoch')}, {plural(run.steps, 'step')}"
-    return f"{run.path}  (keras {run.keras or '?'}, {size})"
+    framework = run.framework or "keras"
+    if framework == "keras":
+        return f"{run.path}  (keras {run.keras or '?'}, {size})"
+    version = run.versions.get("torch" if framework == "pytorch" else framework)
+    return f"{run.path}  ({framework}{' ' + version if version else ''}, {size})"
 
 
 def plural(count: int, word: str) -> str:

@@ -35,6 +35,8 @@ def run_dict(run: RunAudit) -> dict[str, Any]:
             for i in run.inputs
         ],
         "keras": run.keras,
+        "framework": run.framework,
+        "versions": dict(run.versions),
         "optimizer": run.optimizer,
         "steps": run.steps,
         "epochs": run.epochs,
