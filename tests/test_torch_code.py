@@ -68,7 +68,7 @@ def test_every_fixture_script_reads_as_its_run_json_says(name: str) -> None:
     steps = [a for a in facts.loop if a.action == "scheduler_step"]
     assert len(steps) == 1
     assert (steps[0].phase, steps[0].step_arg) == _expected_step(run["scheduler_step"])
-    console = [a for a in facts.loop if a.action == "log_lr" and a.sink == "console"]
+    console = [a for a in facts.loop if a.action == "log_lr" and a.sink == "print"]
     assert len(console) == 1 and console[0].text_format == run["console_lr_format"]
     assert (console[0].read_phase == "epoch_start") == run["console_lr"].startswith("lr read at the start")
     tensorboard = [a for a in facts.loop if a.action == "log_lr" and a.sink == "tensorboard:lr"]
@@ -130,7 +130,7 @@ def test_loose_real_user_code() -> None:
         ("optimizer_step", "batch", None),
         ("log_lr", "batch", "wandb:train/lr"),
         ("scheduler_step", "epoch_end", None),
-        ("log_lr", "epoch_end", "console"),
+        ("log_lr", "epoch_end", "print"),
     ]
     assert facts.loop[3].read == "get_last_lr" and facts.loop[3].scheduler == "sched"
 

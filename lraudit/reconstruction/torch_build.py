@@ -65,6 +65,12 @@ def _native_program(run: Run, facts: TorchFacts, notes: list[str]) -> LoopProgra
         raise ProgramUnknown("no training loop was read (the script that ran is not among the files)")
     if not any(a.action == "optimizer_step" for a in facts.loop):
         raise ProgramUnknown("the training loop read has no optimizer.step()")
+    writes = [a for a in facts.loop if a.action == "set_lr"]
+    if writes:
+        first = writes[0]
+        raise ProgramUnknown(
+            f"the loop writes the lr itself ({first.expression or 'param_groups'} at {first.location})"
+        )
     batches = facts.batches_per_epoch
     if not batches:
         raise ProgramUnknown("the batches per epoch are not known (no DataLoader size in the code)")

@@ -134,7 +134,14 @@ def _step_scheduler(state: _State, action: LoopAction, replay: Replay) -> None:
             )
         scheduler.step(values[state.epoch])
     else:
-        scheduler.step()
+        raise ReplayStopped(
+            f"scheduler.step({argument.split(':', 1)[-1]}){_at(action)}: an explicit value lraudit does "
+            "not follow, so the lr after it is not replayed"
+        )
+
+
+def _at(action: LoopAction) -> str:
+    return f" at {action.location}" if action.location else ""
 
 
 def _read(state: _State, action: LoopAction) -> float:
