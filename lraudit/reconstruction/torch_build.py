@@ -251,11 +251,21 @@ def _classify(row, read: Read | None, replay_lr: np.ndarray, epoch_first: dict[i
         following = epoch_first.get(read.epoch + 1)
         if following is not None and same(float(replay_lr[following])):
             record["relation"] = "shifted"
+        elif following is None and record["reproduced"] and _reads_after_updates(read.action):
+            record["relation"] = "shifted"  # after the last epoch: the lr it would have run at
     elif update + 1 < len(replay_lr) and same(float(replay_lr[update + 1])):
+        record["relation"] = "next_step"
+    elif update + 1 == len(replay_lr) and record["reproduced"] and read.action.read != "get_lr":
+        # read after the last update: the lr the schedule moved on to, which no update used
         record["relation"] = "next_step"
     if record["relation"] == "effective" and value == applied:
         record["ulps"] = 0
     return record
+
+
+def _reads_after_updates(action: LoopAction) -> bool:
+    """True for a log statement that reads the lr after the epoch's updates (at the epoch end)."""
+    return action.phase == "epoch_end" and action.read_phase != "epoch_start"
 
 
 def join_torch_logged(run: Run, replay: Replay) -> pd.DataFrame:

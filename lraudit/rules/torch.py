@@ -250,49 +250,61 @@ class ScheduleLengthMismatch(Rule):
 
 
 @REGISTRY.register
-class LoggedGetLr(Rule):
-    """The logged lr is ``scheduler.get_lr()``: at each change it shows a value no update used.
+class LoggedLrNotApplied(Rule):
+    """The log statement reads the lr at a moment no update used it: a value that trained nothing.
 
     What it detects:
-        A log of ``scheduler.get_lr()[0]`` (PyTorch warns: "please use `get_last_lr()`"). Called
-        outside ``step()``, ``get_lr()`` recomputes the chainable formula from the current lr, so
-        at a boundary it applies the decay once more: ``StepLR(step_size=10, gamma=0.5)`` logs
-        0.025 while 0.05 is applied.
+        Logged values that the replay of the loop reproduces but that no update applied:
+        ``scheduler.get_lr()[0]`` (PyTorch warns "please use `get_last_lr()`"): called outside
+        ``step()`` it recomputes the chainable formula from the current lr and, at a boundary,
+        applies the decay once more (``StepLR(step_size=10, gamma=0.5)`` logs 0.025 while 0.05
+        is applied); or an lr read between two updates, e.g. at the epoch start while the
+        scheduler steps on every batch but the optimizer every k batches.
     Why it matters:
-        The logged curve drops twice as far at each boundary as the lr that trained.
+        The logged curve is not the lr that trained: it drops twice at each boundary, or lags
+        the updates by scheduler steps that applied nothing.
     Example:
         ``writer.add_scalar("lr", scheduler.get_lr()[0], step)`` after ``scheduler.step()``.
     Fix:
-        Log ``scheduler.get_last_lr()[0]`` (or ``optimizer.param_groups[0]["lr"]``) instead.
+        Log ``scheduler.get_last_lr()[0]`` or ``optimizer.param_groups[0]["lr"]`` right before
+        ``optimizer.step()``.
     References:
         pytorch ``torch/optim/lr_scheduler.py`` (``get_lr`` warning, ``_get_closed_form_lr``) @ v2.5.0.
     """
 
     code = "LRA029"
-    name = "logged-get-lr"
+    name = "logged-lr-not-applied"
     severity = Severity.WARNING
-    frameworks = frozenset({"pytorch"})
+    frameworks = TORCH_FRAMEWORKS
 
     @classmethod
     def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
         logs = logged(timeline)
-        if logs.empty or "read" not in logs.columns:
+        if logs.empty or "reproduced" not in logs.columns:
             return
-        rows = logs[(logs["read"] == "get_lr") & (logs["relation"] == "mismatch")]
-        if rows.empty:
-            return
-        first = rows.iloc[0]
-        step = None if pd.isna(first["step"]) else int(first["step"])
-        yield cls.finding(
-            run,
-            f"{first['name']} ({first['location']}) logs `scheduler.get_lr()` ({first['read_location']}), "
-            f"which at a change applies the decay once more: {len(rows)} value(s) match no update, "
-            f"e.g. {lr_text(float(first['value']))} logged at step {step} while the next update "
-            f"applied {lr_text(_next_applied(timeline, step))}",
-            step=step,
-            logged=float(first["value"]),
-            source=str(first["location"]),
-        )
+        reproduced = logs["reproduced"].fillna(False).astype(bool)
+        rows = logs[reproduced & (logs["relation"] == "mismatch")]
+        for (_, name), series in rows.groupby(["source", "name"], sort=False):
+            first = series.iloc[0]
+            step = None if pd.isna(first["step"]) else int(first["step"])
+            applied = None if pd.isna(first["lr_base"]) else float(first["lr_base"])
+            if first["read"] == "get_lr":
+                how = "logs `scheduler.get_lr()`, which at a change applies the decay once more"
+            else:
+                how = (
+                    "reads the lr between two updates (a scheduler step came after the read or before "
+                    "the update)"
+                )
+            yield cls.finding(
+                run,
+                f"{name} ({first['location']}) {how} ({first['read_location']}): {len(series)} value(s) "
+                f"match no update, e.g. {lr_text(float(first['value']))} where update {step} applied "
+                f"{lr_text(applied)}",
+                step=step,
+                logged=float(first["value"]),
+                effective=applied,
+                source=str(first["location"]),
+            )
 
 
 def _next_applied(timeline: Timeline, step: int | None) -> float | None:
