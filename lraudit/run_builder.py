@@ -47,6 +47,7 @@ from lraudit.sources.base import (
     scalars_frame,
 )
 from lraudit.sources.registry import facts_for, kinds_ranked, kinds_where
+from lraudit.torchfacts import TorchFacts, merge_torch_facts
 
 # Which source is trusted for what is read from each kind's SourceFacts, never from its name:
 # fit structure by ``fit_rank``, Keras/backend hints by ``hint_rank``; sources with epoch numbers
@@ -745,7 +746,21 @@ def assemble(path: str, datas: list[SourceData], inputs: list[InputFile]) -> Run
     run.notes.extend(code_notes)
     _backend_from_code(run, datas)
     run.fits = _steps_from_code(run, authority)
+    run.torch = _torch_facts(datas)
     return run
+
+
+def _torch_facts(datas: list[SourceData]) -> TorchFacts | None:
+    """What the run's PyTorch-ecosystem files tell, joined: saved state (files that log no values:
+    torch.save files, configs) before the logs, each group in reading order."""
+    def saved_first(data: SourceData) -> tuple[bool, bool]:
+        facts = facts_for(data.kind)
+        # an earlier checkpoint's trainer_state.json after the latest one (its header is older)
+        superseded = data.torch is not None and "superseded_by" in data.torch.trainer_state
+        return (facts is not None and facts.logs_values, superseded)
+
+    parts = [data.torch for data in sorted(datas, key=saved_first) if data.torch is not None]
+    return merge_torch_facts(parts)
 
 
 def _backend_from_code(run: Run, datas: list[SourceData]) -> None:
