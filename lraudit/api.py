@@ -397,7 +397,11 @@ def _iter_parse(paths: PathsLike) -> Iterator[pd.DataFrame]:
 
 
 def _iter_parse_tables(
-    paths: PathsLike, *, verify_crc: bool = False, warnings: list[str] | None = None
+    paths: PathsLike,
+    *,
+    verify_crc: bool = False,
+    warnings: list[str] | None = None,
+    notes: list[str] | None = None,
 ) -> Iterator[Any]:
     """The parse table as Arrow tables: each run's text-source rows, its event files streamed, its events.
 
@@ -408,15 +412,25 @@ def _iter_parse_tables(
     schema = _parse_schema()
     for plan in plan_runs(_as_paths(paths)):
         for run in _runs_of_plan(plan, str(plan.root), stream_events=True):
-            yield from _run_tables(run, plan, schema, verify_crc=verify_crc, warnings=warnings)
+            yield from _run_tables(run, plan, schema, verify_crc=verify_crc, warnings=warnings, notes=notes)
 
 
 def _run_tables(
-    run: Run, plan: RunPlan, schema: Any, *, verify_crc: bool, warnings: list[str] | None
+    run: Run,
+    plan: RunPlan,
+    schema: Any,
+    *,
+    verify_crc: bool,
+    warnings: list[str] | None,
+    notes: list[str] | None = None,
 ) -> Iterator[Any]:
     """One run's rows: its text-source rows, its own event files streamed, its events."""
     if warnings is not None:
         warnings.extend(run.warnings)
+    if notes is not None and run.torch is not None:
+        from lraudit.torchfacts import describe
+
+        notes.extend(f"{run.path}: PyTorch-ecosystem run: {line}" for line in describe(run.torch))
         warnings.extend(
             f"skipped {item.path}: {item.reason or item.status}"
             for item in run.inputs
@@ -447,20 +461,26 @@ def parse(path: PathsLike) -> pd.DataFrame:
 
 
 def parse_to_file(
-    paths: PathsLike, output: Path, fmt: str | None = None, *, verify_crc: bool = False
+    paths: PathsLike,
+    output: Path,
+    fmt: str | None = None,
+    *,
+    verify_crc: bool = False,
+    notes: list[str] | None = None,
 ) -> list[str]:
     """Write :func:`parse`'s table to ``output`` (csv, parquet or json), streamed and atomically.
 
     The format comes from ``fmt`` or the suffix; an unknown one is a UsageError before any input
     is read. TensorBoard files are written chunk by chunk, never held in memory whole;
     ``verify_crc`` checks the data CRC of every event record. Returns the warnings (damaged or
-    skipped inputs) for the caller to show.
+    skipped inputs) for the caller to show; ``notes`` receives what each PyTorch-ecosystem run's
+    files tell (:func:`lraudit.torchfacts.describe`).
     """
     from lraudit.report.tables import table_format, write_table
 
     chosen = table_format(Path(output), fmt)
     warnings: list[str] = []
-    tables = _iter_parse_tables(paths, verify_crc=verify_crc, warnings=warnings)
+    tables = _iter_parse_tables(paths, verify_crc=verify_crc, warnings=warnings, notes=notes)
     write_table(tables, Path(output), chosen, list(PARSE_COLUMNS), schema=_parse_schema())
     return warnings
 

@@ -47,6 +47,7 @@ from lraudit.sources.base import (
     scalars_frame,
 )
 from lraudit.sources.registry import facts_for, kinds_ranked, kinds_where
+from lraudit.torchfacts import TorchFacts, merge_torch_facts
 
 # Which source is trusted for what is read from each kind's SourceFacts, never from its name:
 # fit structure by ``fit_rank``, Keras/backend hints by ``hint_rank``; sources with epoch numbers
@@ -751,13 +752,19 @@ def assemble(path: str, datas: list[SourceData], inputs: list[InputFile]) -> Run
     return run
 
 
-def _torch_facts(datas: list[SourceData]):  # -> TorchFacts | None
-    """Every file's PyTorch-ecosystem facts, merged: what a file that constructs the optimizer or
-    the schedulers (the script, a saved state) says is trusted before what a log implies."""
-    from lraudit.torchfacts import merge_torch_facts
+def _torch_facts(datas: list[SourceData]) -> TorchFacts | None:
+    """What the run's PyTorch-ecosystem files tell, joined: files that construct the optimizer or
+    schedulers (the script) first, then saved state (torch.save files, configs), then the logs; an
+    earlier checkpoint's ``trainer_state.json`` after the latest one (its header is older)."""
 
-    parts = [data.torch for data in datas if data.torch is not None]
-    parts.sort(key=lambda part: not (part.optimizer or part.schedulers or part.loop or part.training_args))
+    def trust(data: SourceData) -> tuple[bool, bool, bool]:
+        facts = facts_for(data.kind)
+        part = data.torch
+        constructs = part is not None and bool(part.optimizer or part.schedulers or part.loop)
+        superseded = part is not None and "superseded_by" in part.trainer_state
+        return (not constructs, facts is not None and facts.logs_values, superseded)
+
+    parts = [data.torch for data in sorted(datas, key=trust) if data.torch is not None]
     merged = merge_torch_facts(parts)
     return merged if merged is not None and merged.framework else None
 

@@ -191,3 +191,28 @@ def merge_torch_facts(parts: list[TorchFacts]) -> TorchFacts | None:
                 setattr(merged, name, value)
                 break
     return merged
+
+
+def describe(facts: TorchFacts) -> list[str]:
+    """Short human-readable lines of what ``facts`` holds (for ``lraudit parse`` and notes)."""
+    head = facts.framework or "unknown framework"
+    if facts.versions:
+        named = sorted(facts.versions.items())
+        head += " (" + ", ".join(f"{name} {version}" for name, version in named) + ")"
+    lines = [head]
+    sizes = [
+        ("epochs", facts.epochs), ("steps per epoch", facts.steps_per_epoch),
+        ("batches per epoch", facts.batches_per_epoch), ("param groups", facts.param_groups),
+        ("group lrs", facts.group_lrs),
+    ]
+    told = [f"{name} {value}" for name, value in sizes if not _empty(value)]
+    if told:
+        lines.append(", ".join(told))
+    for name in ("training_args", "trainer_state", "hparams", "resume"):
+        value = getattr(facts, name)
+        if value:
+            shown = ", ".join(f"{key}={value[key]!r}" for key in list(value)[:8])
+            more = f", ... ({len(value)} in all)" if len(value) > 8 else ""
+            lines.append(f"{name}: {shown}{more}")
+    lines.extend(f"from {item}" for item in facts.evidence[:12])
+    return lines

@@ -24,8 +24,11 @@ def parse(
 
     table_format(output, fmt)  # an unknown format or a missing folder fails before any input is read
     check_output(output, "--output")
-    for warning in parse_to_file(paths, output, fmt, verify_crc=verify_crc):
+    notes: list[str] = []
+    for warning in parse_to_file(paths, output, fmt, verify_crc=verify_crc, notes=notes):
         typer.echo(f"lraudit: warning: {warning}", err=True)
+    for note in notes:
+        typer.echo(f"lraudit: {note}", err=True)
     typer.echo(f"lraudit: wrote {output} ({_size(output.stat().st_size)})", err=True)
 
 

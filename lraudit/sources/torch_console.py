@@ -4,7 +4,10 @@ parser, :mod:`lraudit.sources.console`, is untouched and the two sniffs exclude 
 Recognised by content: a line (after splitting on ``\\r``/``\\n`` and dropping ANSI codes) with a
 PyTorch-ecosystem marker (:data:`_MARKERS`: the scheduler warnings, ``reducing learning rate of
 group N``, a native loop's ``epoch N/M - key: value`` line, a Trainer log dict, Lightning's
-banners) in a file the Keras console sniff refuses. What is read:
+banners) and nothing only Keras prints (:data:`_KERAS_STRONG`: an ``Epoch N/M`` header alone on
+its line, a Keras progress bar). Registered before the Keras console, so a torch log whose
+plateau message also matches a Keras marker (``Epoch 00005: reducing learning rate``) is
+read here. What is read:
 
 * scalars (``name`` the key as printed, ``text`` the value exactly as printed, ``line`` 1-based):
   - a native loop's per-epoch line ``epoch 3/8 - loss: 0.1234 - val_loss: ... - lr: 0.0500``:
@@ -34,7 +37,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from lraudit.sources import console as keras_console
 from lraudit.sources.base import CallbackEvent, Source, SourceData, SourceFacts, scalars_frame
 from lraudit.sources.text import decode, looks_like_text, read_text
 from lraudit.torchfacts import TorchFacts
@@ -80,6 +82,12 @@ _MARKERS = re.compile(
 )
 
 
+#: what only Keras prints: the epoch header alone on its line, its progress bars
+_KERAS_STRONG = re.compile(
+    r"(?m)^\s*(?:Epoch \d+/\d+\s*$|\d+/(?:\d+|Unknown) (?:\[[=>.]*\]|\u2501)|\d+/\d+ - \d+m?s - )"
+)
+
+
 def _pieces(text: str) -> list[str]:
     return re.split(r"[\r\n]+", _ANSI.sub("", text))
 
@@ -95,7 +103,8 @@ def sniff(prefix: bytes, path: Path) -> bool:
         return False
     if _MARKERS.search("\n".join(_pieces(text))) is None:
         return False
-    return not keras_console.sniff(prefix, path)
+    # a Keras header ("Epoch 3/8" alone) or progress bar makes it a Keras console, whatever else
+    return _KERAS_STRONG.search("\n".join(_pieces(text))) is None
 
 
 def _number(text: str) -> float | None:

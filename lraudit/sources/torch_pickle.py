@@ -165,30 +165,11 @@ class RestrictedUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         """An inert stand-in for ``module.name``; never imports."""
-        if module == "builtins" and name in _SAFE_BUILTINS:
-            return _SAFE_BUILTINS[name]
-        if module == "collections" and name in ("OrderedDict", "Counter", "defaultdict"):
-            return _PlainDict
-        if module == "_codecs" and name == "encode":
-            return _codecs_encode
-        if module == "copyreg" and name == "_reconstructor":
-            return _reconstructor
+        plain_global = _plain_global(module, name)
+        if plain_global is not None:
+            return plain_global
         if module == "torch._utils" and name.startswith("_rebuild_tensor"):
             return self._rebuild_tensor
-        if module == "torch._utils" and name in ("_rebuild_parameter", "_rebuild_parameter_with_state"):
-            return lambda data, *rest: data
-        if module in ("torch", "torch.storage") and name.endswith("Storage"):
-            return name
-        if module == "torch" and name == "device":
-            return lambda *args: ":".join(str(arg) for arg in args)
-        if module == "torch" and name == "Size":
-            return tuple
-        if module == "torch" and name in _DTYPE_NAMES:
-            return name
-        if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name == "scalar":
-            return _numpy_scalar
-        if module == "numpy" and name == "dtype":
-            return _stand_in(module, name)
         if any(module == data or module.startswith(data + ".") for data in DATA_MODULES):
             return _stand_in(module, name)
         self.refused.append(f"{module}.{name}")
@@ -223,6 +204,40 @@ class RestrictedUnpickler(pickle.Unpickler):
             chunk = raw[offset * size : (offset + 1) * size]
             if len(chunk) == size:
                 placeholder.value = _numpy_value(chunk, storage.dtype)
+
+
+def _torch_global(module: str, name: str) -> Any:
+    """torch's own globals a state_dict uses: parameters, storage types, devices, sizes, dtypes."""
+    if module == "torch._utils" and name in ("_rebuild_parameter", "_rebuild_parameter_with_state"):
+        return lambda data, *rest: data
+    if module in ("torch", "torch.storage") and name.endswith("Storage"):
+        return name
+    if module == "torch" and name == "device":
+        return lambda *args: ":".join(str(arg) for arg in args)
+    if module == "torch" and name == "Size":
+        return tuple
+    if module == "torch" and name in _DTYPE_NAMES:
+        return name
+    return None
+
+
+def _plain_global(module: str, name: str) -> Any:
+    """The inert builtins, collections, codecs, numpy and torch globals (None for anything else)."""
+    if module == "builtins" and name in _SAFE_BUILTINS:
+        return _SAFE_BUILTINS[name]
+    if module == "collections" and name in ("OrderedDict", "Counter", "defaultdict"):
+        return _PlainDict
+    if module == "_codecs" and name == "encode":
+        return _codecs_encode
+    if module == "copyreg" and name == "_reconstructor":
+        return _reconstructor
+    if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name == "scalar":
+        return _numpy_scalar
+    if module == "numpy" and name == "dtype":
+        return _stand_in(module, name)
+    if module.startswith("torch"):
+        return _torch_global(module, name)
+    return None
 
 
 def _reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
