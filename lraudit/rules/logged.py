@@ -287,6 +287,7 @@ class LoggedLrShifted(Rule):
             explained = torch_shift_explanation(
                 timeline, relation, first.get("read"), first.get("read_location")
             )
+            between = _between_updates(timeline, shifted) if explained is None else ""
             if explained is not None:
                 what = explained
                 if relation == "next_step" and step is not None:
@@ -300,8 +301,7 @@ class LoggedLrShifted(Rule):
                 f"{source} {name} ({first['location']}) {what}: for "
                 f"{cited_epoch(epoch, total, source, first['location'])} it shows "
                 f"{lr_text(float(first['value']))}, {which}, while {ran}; "
-                f"{len(shifted)} of {len(rows)} values are shifted{_rounding(shifted)}"
-                f"{_between_updates(timeline, shifted)}",
+                f"{len(shifted)} of {len(rows)} values are shifted{_rounding(shifted)}{between}",
                 epoch=epoch,
                 step=step,
                 logged=float(first["value"]),

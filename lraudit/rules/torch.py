@@ -58,6 +58,19 @@ def torch_shift_explanation(timeline: Timeline, relation: str, read: Any, read_l
     return f"is read by {how} after the epoch's `scheduler.step()` ({read_location}): the next epoch's lr"
 
 
+def torch_zero_lr_cause(timeline: Timeline) -> str | None:
+    """Why a PyTorch-ecosystem schedule applied 0 at its first update, or None."""
+    framework = timeline.extra.get("framework")
+    if framework not in TORCH_FRAMEWORKS:
+        return None
+    if framework == "transformers":
+        return ("the Trainer's warm-up multiplies the lr by step / warmup_steps, 0 at the first update; "
+                "every transformers version does")
+    replay = timeline.extra.get("replay")
+    names = ", ".join(type(s).__name__ for s in (replay.schedulers.values() if replay else []))
+    return f"the schedule ({names}) returns 0 there" if names else None
+
+
 def _with_scheduler_step_after_batches(program, action: LoopAction):
     """The program with ``action`` (a scheduler step at the epoch start) moved to the epoch end."""
     actions = [a for a in program.actions if a is not action] + [replace(action, phase="epoch_end")]

@@ -10,6 +10,7 @@ import pandas as pd
 from lraudit.numfmt import epoch_text, lr_text
 from lraudit.rules._facts import built_schedule, frame, logged, optimizer_location, total_epochs
 from lraudit.rules.base import ALL_FRAMEWORKS, REGISTRY, Finding, Rule, Severity
+from lraudit.rules.torch import torch_zero_lr_cause
 
 if TYPE_CHECKING:
     from lraudit.reconstruction import Timeline
@@ -189,7 +190,7 @@ class ZeroLrUpdate(Rule):
         if zero.empty:
             return
         scheduled = built_schedule(timeline)
-        why = scheduled.zero_lr_cause() if scheduled is not None else None
+        why = scheduled.zero_lr_cause() if scheduled is not None else torch_zero_lr_cause(timeline)
         cause = f" ({why})" if why else ""
         steps = [int(s) for s in zero["step"]]
         first = zero.iloc[0]
