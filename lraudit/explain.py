@@ -109,6 +109,16 @@ class Explanation:
 # --------------------------------------------------------------------------- optimizer alone
 
 
+def _framework_label(timeline: Timeline) -> str:
+    """``Keras 2`` for a Keras run; ``transformers 4.48.3``, ``pytorch``, ... for the PyTorch ecosystem."""
+    framework = timeline.extra.get("framework")
+    if not framework:
+        return f"Keras {timeline.keras or '?'}"
+    versions = timeline.extra.get("versions") or {}
+    version = versions.get("torch" if framework == "pytorch" else framework)
+    return f"{framework} {version}" if version else framework
+
+
 def resolve_generation(spec: OptimizerSpec, keras: str = "auto") -> tuple[str, str | None]:
     """The optimizer generation to explain, and a note when it was assumed rather than known.
 
@@ -307,7 +317,7 @@ def explain_timeline(timeline: Timeline) -> Explanation:
     explanation = Explanation(
         subject=str(timeline.run.path),
         generation=generation,
-        era=ERA_LABELS.get(generation or "", f"Keras {timeline.keras or '?'}"),
+        era=ERA_LABELS.get(generation or "", _framework_label(timeline)),
         steps_per_epoch=spe,
         epochs=len(rows),
         lr_start=float(lr[0]),
