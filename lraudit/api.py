@@ -533,6 +533,7 @@ def run_options(
     keras: str = "auto",
     steps_per_epoch: int | None = None,
     backend: str = "auto",
+    schedulers: Sequence[str] = (),
 ) -> RunOptions:
     """Validate the reconstruction options and resolve ``optimizer`` before any run is rebuilt.
 
@@ -559,6 +560,8 @@ def run_options(
         )
     callback_texts = [callbacks] if isinstance(callbacks, str) else [str(text) for text in callbacks]
     _check_callbacks(callback_texts)
+    scheduler_texts = [schedulers] if isinstance(schedulers, str) else [str(text) for text in schedulers]
+    _check_schedulers(scheduler_texts)
     optimizer, per_fit = split_fit_optimizers(optimizer)
     return RunOptions(
         optimizer=resolve_optimizer(optimizer),
@@ -567,6 +570,7 @@ def run_options(
         keras=keras,
         steps_per_epoch=None if steps_per_epoch is None else int(steps_per_epoch),
         backend=backend,
+        schedulers=scheduler_texts,
     )
 
 
@@ -598,8 +602,33 @@ def resolve_optimizer(optimizer: str | Path | OptimizerSpec | None) -> Optimizer
         raise InputError(f"optimizer={text!r}: no such file", argument="optimizer")
     from lraudit.semantics.expressions import parse_optimizer_expr
 
-    with _errors_about("optimizer"):
-        return OptimizerOverride(text=text, spec=parse_optimizer_expr(text))
+    try:
+        with _errors_about("optimizer"):
+            return OptimizerOverride(text=text, spec=parse_optimizer_expr(text))
+    except UsageError:
+        # not a Keras optimizer: a PyTorch one (torch.optim.SGD(...)) is kept as written, for the
+        # PyTorch-ecosystem reconstruction; neither -> the Keras parser's message
+        if not _is_torch_expression(text, "optimizer"):
+            raise
+        return OptimizerOverride(text=text)
+
+
+def _is_torch_expression(text: str, kind: str) -> bool:
+    from lraudit.code.torch_expressions import parse_torch_construction
+
+    try:
+        parse_torch_construction(text, kind)
+    except LrauditError:
+        return False
+    return True
+
+
+def _check_schedulers(texts: list[str]) -> None:
+    """Parse every ``--scheduler`` expression (PyTorch syntax) now, before any run is read."""
+    from lraudit.code.torch_expressions import parse_torch_construction
+
+    for text in texts:
+        parse_torch_construction(text, "scheduler")
 
 
 def _check_callbacks(texts: list[str]) -> None:

@@ -44,3 +44,6 @@ class RunOptions:
     steps_per_epoch: int | None = None
     #: executor of the train step when the logs do not tell it: tensorflow | jax | torch | auto
     backend: str = "auto"
+    #: PyTorch-ecosystem runs: schedulers in PyTorch syntax, in construction order
+    #: (``"CosineAnnealingLR(T_max=30)"``); they replace the ones the code builds
+    schedulers: list[str] = field(default_factory=list)

@@ -12,8 +12,10 @@ from lraudit.commands.common import (
     CallbackOpt,
     KerasOpt,
     OptimizerOpt,
+    SchedulerOpt,
     StepsOpt,
     run_options,
+    split_scheduler_option,
 )
 from lraudit.errors import InputError, UsageError
 from lraudit.exit_codes import EXIT_FINDINGS, EXIT_SUCCESS
@@ -55,10 +57,6 @@ PlotOpt = Annotated[
 ]
 JobsOpt = Annotated[int, typer.Option("--jobs", "-j", help="Audit this many runs in parallel processes.")]
 
-SchedulerOpt = Annotated[
-    str | None,
-    typer.Option("--scheduler", metavar="URL", help="Audit the runs on this dask.distributed scheduler (tcp://HOST:PORT)."),
-]
 #: local paths, file:// or remote URLs (s3://, gs://, az://, https://): kept as text, a Path would
 #: fold the "//" of a URL
 AuditPathsArg = Annotated[
@@ -71,6 +69,7 @@ def audit(
     paths: AuditPathsArg,
     optimizer: OptimizerOpt = None,
     callback: CallbackOpt = None,
+    scheduler: SchedulerOpt = None,
     keras: KerasOpt = "auto",
     backend: BackendOpt = "auto",
     steps_per_epoch: StepsOpt = None,
@@ -82,7 +81,6 @@ def audit(
     timeline: TimelineOpt = None,
     plot: PlotOpt = None,
     jobs: JobsOpt = 1,
-    scheduler: SchedulerOpt = None,
 ) -> None:
     """Audit the learning rate of one or more runs; exit 1 when findings reach --fail-on."""
     from lraudit.auditing import FAIL_ON
@@ -102,9 +100,10 @@ def audit(
     ignored = parse_codes(ignore) or config.ignore
     REGISTRY.select(selected, ignored)  # unknown codes are usage errors before any work
     _check_arguments(paths, jobs, output, plot, timeline)  # every output, before any input is read
-    options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
+    addresses, expressions = split_scheduler_option(scheduler)
+    options = run_options(optimizer, callback, keras, steps_per_epoch, backend, expressions)
     codes = [rule.code for rule in REGISTRY.select(selected, ignored)]
-    result = _run_audits(paths, options, codes, chosen, output, jobs, scheduler,
+    result = _run_audits(paths, options, codes, chosen, output, jobs, addresses[0] if addresses else None,
                          keep_timeline=timeline is not None or plot is not None)
     if len(result.errors) == len(result.runs):
         if len(result.runs) == 1:  # its own line says it all: not a second, vaguer one

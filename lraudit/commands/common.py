@@ -32,6 +32,17 @@ CallbackOpt = Annotated[
         help="Repeatable: \"ReduceLROnPlateau(monitor='val_loss', factor=0.75, patience=3)\".",
     ),
 ]
+SchedulerOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--scheduler",
+        metavar="EXPR",
+        help="PyTorch runs, repeatable: a torch.optim.lr_scheduler in PyTorch syntax, "
+        "\"CosineAnnealingLR(T_max=30)\"; replaces the schedulers the training script builds. "
+        "audit also takes an address, tcp://HOST:PORT: the runs are audited on that "
+        "dask.distributed scheduler.",
+    ),
+]
 KerasOpt = Annotated[
     str,
     typer.Option(
@@ -63,12 +74,26 @@ TableFormatOpt = Annotated[
 ]
 
 
+def split_scheduler_option(values: list[str] | None) -> tuple[list[str], list[str]]:
+    """``--scheduler`` values split into dask scheduler addresses (``tcp://HOST:PORT``) and PyTorch
+    scheduler expressions (they always call a class: ``StepLR(step_size=3)``); more than one address
+    is a usage error."""
+    from lraudit.errors import UsageError
+
+    addresses = [v for v in values or [] if "(" not in v]
+    expressions = [v for v in values or [] if "(" in v]
+    if len(addresses) > 1:
+        raise UsageError(f"--scheduler: one dask scheduler address at most, not {', '.join(addresses)}")
+    return addresses, expressions
+
+
 def run_options(
     optimizer: list[str] | str | None,
     callback: list[str] | None,
     keras: str = "auto",
     steps_per_epoch: int | None = None,
     backend: str = "auto",
+    scheduler: list[str] | None = None,
 ) -> RunOptions:
     """The shared options as the library takes them (validated and resolved by
     :func:`lraudit.api.run_options`; its errors name the argument, the CLI shows the flag)."""
@@ -80,4 +105,5 @@ def run_options(
         keras=keras,
         steps_per_epoch=steps_per_epoch,
         backend=backend,
+        schedulers=list(scheduler or []),
     )

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lraudit.commands.common import BackendOpt, CallbackOpt, KerasOpt, OptimizerOpt, StepsOpt, run_options
+from lraudit.commands.common import (
+    BackendOpt,
+    CallbackOpt,
+    KerasOpt,
+    OptimizerOpt,
+    SchedulerOpt,
+    StepsOpt,
+    run_options,
+)
 from lraudit.errors import InputError, UsageError
 
 if TYPE_CHECKING:
@@ -22,6 +30,7 @@ def explain(
     ] = None,
     optimizer: OptimizerOpt = None,
     callback: CallbackOpt = None,
+    scheduler: SchedulerOpt = None,
     steps_per_epoch: StepsOpt = None,
     epochs: Annotated[
         int | None, typer.Option("--epochs", help="Epochs to explain without a run (default 10).")
@@ -39,7 +48,7 @@ def explain(
     if optimizer and len(optimizer) > 1 and path is None:
         raise UsageError("explain --optimizer alone takes one optimizer")
     optimizer_text = optimizer[0] if optimizer and path is None else None
-    options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
+    options = run_options(optimizer, callback, keras, steps_per_epoch, backend, scheduler)
     if path is not None:
         if epochs is not None:
             raise UsageError("--epochs applies to --optimizer alone; a run's logs say how many epochs ran")

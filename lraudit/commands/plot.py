@@ -12,6 +12,7 @@ from lraudit.commands.common import (
     KerasOpt,
     OptimizerOpt,
     PathsArg,
+    SchedulerOpt,
     StepsOpt,
     run_options,
 )
@@ -33,6 +34,7 @@ def plot(
     ] = "png",
     optimizer: OptimizerOpt = None,
     callback: CallbackOpt = None,
+    scheduler: SchedulerOpt = None,
     keras: KerasOpt = "auto",
     backend: BackendOpt = "auto",
     steps_per_epoch: StepsOpt = None,
@@ -54,7 +56,7 @@ def plot(
         check_output(output, "--output")
     elif plot_format.lower() not in PLOT_FORMATS.values():
         raise UsageError(f"--plot-format must be png or svg, not {plot_format!r}")
-    options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
+    options = run_options(optimizer, callback, keras, steps_per_epoch, backend, scheduler)
     from lraudit.api import load_runs
     from lraudit.reconstruction import build_timeline
 

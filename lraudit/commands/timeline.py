@@ -9,6 +9,7 @@ from lraudit.commands.common import (
     KerasOpt,
     OptimizerOpt,
     PathsArg,
+    SchedulerOpt,
     StepsOpt,
     TableFormatOpt,
     TableOutputOpt,
@@ -25,6 +26,7 @@ def timeline(
     fmt: TableFormatOpt = None,
     optimizer: OptimizerOpt = None,
     callback: CallbackOpt = None,
+    scheduler: SchedulerOpt = None,
     keras: KerasOpt = "auto",
     steps_per_epoch: StepsOpt = None,
     backend: BackendOpt = "auto",
@@ -37,7 +39,7 @@ def timeline(
 
     chosen = table_format(output, fmt)  # a bad format or a missing folder fails before any input is read
     check_output(output, "--output")
-    options = run_options(optimizer, callback, keras, steps_per_epoch, backend)
+    options = run_options(optimizer, callback, keras, steps_per_epoch, backend, scheduler)
     results = load_timelines(paths, options)
     frame = timelines_frame(results)
     write_timeline(frame, output, chosen)

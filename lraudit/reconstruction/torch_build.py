@@ -335,13 +335,14 @@ def build_torch_timeline(run: Run, options: RunOptions | None = None) -> Timelin
     loop to replay).
     """
 
-    facts = run.torch
-    assert facts is not None
+    if run.torch is None:
+        raise InputError(f"{run.path}: not a PyTorch-ecosystem run")
     notes: list[str] = []
+    facts = _with_options(run.torch, options, notes)
     try:
         program, alternatives = _program(run, facts, notes)
     except ProgramUnknown as unknown:
-        return _logged_as_applied(run, facts, str(unknown))
+        return _logged_as_applied(run, facts, str(unknown), notes)
     replay = replay_loop(program)
     logged = join_torch_logged(run, replay)
     for alternative in alternatives:
@@ -373,6 +374,30 @@ def build_torch_timeline(run: Run, options: RunOptions | None = None) -> Timelin
     )
 
 
+def _with_options(facts: TorchFacts, options: RunOptions | None, notes: list[str]) -> TorchFacts:
+    """The run's facts with what the user gave: ``--optimizer``/``--scheduler`` in PyTorch syntax
+    replace the code's constructions, ``--steps-per-epoch`` fills an unknown epoch length."""
+    from dataclasses import replace
+
+    from lraudit.code.torch_expressions import parse_torch_construction
+
+    if options is None:
+        return facts
+    changed: dict[str, Any] = {}
+    text = getattr(options.optimizer, "text", options.optimizer)
+    if isinstance(text, str) and text:
+        changed["optimizer"] = parse_torch_construction(text, "optimizer")
+        notes.append(f"optimizer given: {text}")
+    if options.schedulers:
+        changed["schedulers"] = [parse_torch_construction(t, "scheduler") for t in options.schedulers]
+        notes.append(f"scheduler(s) given: {'; '.join(options.schedulers)}")
+    if options.steps_per_epoch and not facts.steps_per_epoch:
+        changed["steps_per_epoch"] = options.steps_per_epoch
+        if not facts.batches_per_epoch:
+            changed["batches_per_epoch"] = options.steps_per_epoch * (facts.gradient_accumulation_steps or 1)
+    return replace(facts, **changed) if changed else facts
+
+
 def _extra(
     facts: TorchFacts, program: LoopProgram | None, replay: Replay | None, logged, reconstructed: bool
 ) -> dict[str, Any]:
@@ -398,7 +423,7 @@ def _extra(
     }
 
 
-def _logged_as_applied(run: Run, facts: TorchFacts, why: str) -> Timeline:
+def _logged_as_applied(run: Run, facts: TorchFacts, why: str, given: list[str]) -> Timeline:
     """No loop to replay: the most precise per-update logged lr series stands for the applied lr."""
     from lraudit.reconstruction.torch_replay import Update
 
@@ -420,7 +445,8 @@ def _logged_as_applied(run: Run, facts: TorchFacts, why: str) -> Timeline:
     replay = Replay(updates=updates)
     frame = _frame(replay)
     logged = pd.DataFrame(columns=[*LOGGED_COLUMNS, *TORCH_LOGGED_COLUMNS])
-    return Timeline(run=run, frame=frame, logged=logged, optimizer=None, notes=notes + list(facts.evidence),
+    return Timeline(run=run, frame=frame, logged=logged, optimizer=None,
+                    notes=given + notes + list(facts.evidence),
                     extra=_extra(facts, None, replay, logged, reconstructed=False))
 
 

@@ -360,10 +360,10 @@ class ReplayContradictsLogs(Rule):
         wrong = judged[~judged["reproduced"].astype(bool)]
         if wrong.empty:
             return
-        for (_, name), rows in wrong.groupby(["source", "name"], sort=False):
+        for (source, name), rows in wrong.groupby(["source", "name"], sort=False):
             first = rows.iloc[0]
             step = None if pd.isna(first["step"]) else int(first["step"])
-            total = len(judged[judged["name"] == name])
+            total = int(((judged["source"] == source) & (judged["name"] == name)).sum())
             yield cls.finding(
                 run,
                 f"{name} ({first['location']}): {len(rows)} of {total} logged values differ from what "
