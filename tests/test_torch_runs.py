@@ -63,6 +63,14 @@ CONCLUSIONS: dict[str, dict[str, str]] = {
 }
 
 
+#: rules shown firing by a test of their own below (a given scheduler the logs contradict, param
+#: groups of different lr), beside the corpus runs
+EXTRA_CASES = {
+    "LRA030": ["test_a_given_scheduler_the_logs_contradict"],
+    "LRA031": ["test_only_group_0_logged_while_groups_differ"],
+}
+
+
 def _truth(name: str) -> tuple[np.ndarray, np.ndarray]:
     with open(EXPECTED / name / "truth.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -162,3 +170,41 @@ def test_every_command_works_on_a_torch_run(command, tmp_path):
     assert result.returncode == 0, result.stderr
     if command == "plot":
         assert (tmp_path / "lr.png").stat().st_size > 10_000
+
+
+def test_a_given_scheduler_the_logs_contradict():
+    result = run_lraudit(
+        "audit", RUNS / "pt_cosine_batch_past_tmax", "--scheduler", "CosineAnnealingLR(T_max=60)",
+        "--format", "json",
+    )
+    assert result.returncode == 0, result.stderr
+    (run,) = json.loads(result.stdout)["runs"]
+    contradicted = [f for f in run["findings"] if f["code"] == "LRA030"]
+    assert contradicted and all(f["severity"] == "warning" for f in contradicted)
+    assert any("scheduler(s) given: CosineAnnealingLR(T_max=60)" in n for n in run["notes"])
+
+
+def test_a_bad_scheduler_expression_is_a_usage_error():
+    result = run_lraudit("audit", RUNS / "pt_steplr_log_before", "--scheduler", "StepLR(step_size=")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_only_group_0_logged_while_groups_differ(tmp_path):
+    run = tmp_path / "run"
+    source = RUNS / "pt_steplr_log_before"
+    (run / "tb").mkdir(parents=True)
+    for event in (source / "tb").iterdir():
+        (run / "tb" / event.name).write_bytes(event.read_bytes())
+    (run / "console.log").write_bytes((source / "console.log").read_bytes())
+    script = (source / "train.py").read_text()
+    groups = (
+        'optimizer = torch.optim.SGD([{"params": model[0].parameters()}, '
+        '{"params": model[2].parameters(), "lr": 0.01}], lr=0.1, momentum=0.9)'
+    )
+    lines = [groups if line.startswith("optimizer = ") else line for line in script.splitlines()]
+    (run / "train.py").write_text("\n".join(lines) + "\n")
+    result = run_lraudit("audit", run, "--format", "json")
+    (audited,) = json.loads(result.stdout)["runs"]
+    (finding,) = [f for f in audited["findings"] if f["code"] == "LRA031"]
+    assert "2 param groups with lrs 0.1, 0.01" in finding["message"]

@@ -85,8 +85,8 @@ class SchedulerBeforeOptimizer(Rule):
         A hand-written loop that calls ``scheduler.step()`` (without an epoch argument) at the start
         of each epoch, or inside the batch loop before ``optimizer.step()``: since PyTorch 1.1 the
         scheduler must step *after* the optimizer. The first value is used for one epoch only and
-        every later change arrives one epoch (or one update) early. PyTorch prints the
-        ``Detected call of `lr_scheduler.step()` before `optimizer.step()``` warning once. With
+        every later change arrives one epoch (or one update) early. PyTorch warns once
+        ("Detected call of lr_scheduler.step() before optimizer.step()"). With
         ``scheduler.step(epoch)`` the closed form is used and the order changes nothing: the
         finding is then an *info* saying the warning is harmless.
     Why it matters:
