@@ -217,27 +217,53 @@ def _location(row) -> str:
     return row_location(row)
 
 
+def _named_update(read: Read | None, epoch_first: dict[int, int]) -> int | None:
+    """The update a logged value names by its step value (an epoch: the epoch's first update)."""
+    if read is None:
+        return None
+    if read.names_update is not None:
+        return read.names_update
+    return epoch_first.get(read.epoch) if read.action.axis == "epoch" else None
+
+
+def _relation(same, read: Read, update: int, replay_lr: np.ndarray, epoch_first: dict[int, int],
+              reproduced: bool) -> str:
+    """effective / shifted (the next epoch's lr) / next_step (the next update's) / mismatch."""
+    if same(float(replay_lr[update])):
+        return "effective"
+    if read.action.axis == "epoch":
+        following = epoch_first.get(read.epoch + 1)
+        if following is not None and same(float(replay_lr[following])):
+            return "shifted"
+        if following is None and reproduced and _reads_after_updates(read.action):
+            return "shifted"  # after the last epoch: the lr it would have run at
+        return "mismatch"
+    if update + 1 < len(replay_lr) and same(float(replay_lr[update + 1])):
+        return "next_step"
+    if update + 1 == len(replay_lr) and reproduced and read.action.read != "get_lr":
+        return "next_step"  # read after the last update: the lr the schedule moved on to
+    return "mismatch"
+
+
 def _classify(row, read: Read | None, replay_lr: np.ndarray, epoch_first: dict[int, int]) -> dict[str, Any]:
     """How one logged value relates to the updates, and whether the replay reproduces it."""
     value = float(row.value)
     text_format = read.action.text_format if read else None
+    reproduced = None if read is None else _same(value, read.value, row.source, row.text, text_format)
+    update = _named_update(read, epoch_first)
     record: dict[str, Any] = {
         "read": None if read is None else read.action.read or "param_groups",
         "predicted": np.nan if read is None else read.value,
-        "reproduced": None if read is None else _same(value, read.value, row.source, row.text, text_format),
+        "reproduced": reproduced,
         "read_location": None if read is None else read.action.location,
+        "epoch": None if read is None else read.epoch,
+        "step": update,
+        "lr_base": np.nan,
+        "lr_effective": np.nan,
+        "relation": "invalid" if update is None else "mismatch",
+        "ulps": None,
     }
-    if read is not None and read.names_update is not None:
-        update = read.names_update
-    elif read is not None and read.action.axis == "epoch":
-        update = epoch_first.get(read.epoch)
-    else:
-        update = None
-    epoch = read.epoch if read is not None else None
-    record.update(epoch=epoch, step=update, lr_base=np.nan, lr_effective=np.nan, relation="mismatch")
-    record["ulps"] = None
-    if update is None or update >= len(replay_lr):
-        record["relation"] = "mismatch" if update is not None else "invalid"
+    if read is None or update is None or update >= len(replay_lr):
         return record
     applied = float(replay_lr[update])
     record.update(lr_base=applied, lr_effective=float(np.float32(applied)))
@@ -245,19 +271,7 @@ def _classify(row, read: Read | None, replay_lr: np.ndarray, epoch_first: dict[i
     def same(expected: float) -> bool:
         return _same(value, expected, row.source, row.text, text_format)
 
-    if same(applied):
-        record["relation"] = "effective"
-    elif read is not None and read.action.axis == "epoch":
-        following = epoch_first.get(read.epoch + 1)
-        if following is not None and same(float(replay_lr[following])):
-            record["relation"] = "shifted"
-        elif following is None and record["reproduced"] and _reads_after_updates(read.action):
-            record["relation"] = "shifted"  # after the last epoch: the lr it would have run at
-    elif update + 1 < len(replay_lr) and same(float(replay_lr[update + 1])):
-        record["relation"] = "next_step"
-    elif update + 1 == len(replay_lr) and record["reproduced"] and read.action.read != "get_lr":
-        # read after the last update: the lr the schedule moved on to, which no update used
-        record["relation"] = "next_step"
+    record["relation"] = _relation(same, read, update, replay_lr, epoch_first, bool(reproduced))
     if record["relation"] == "effective" and value == applied:
         record["ulps"] = 0
     return record
