@@ -58,6 +58,14 @@ def torch_shift_explanation(timeline: Timeline, relation: str, read: Any, read_l
     return f"is read by {how} after the epoch's `scheduler.step()` ({read_location}): the next epoch's lr"
 
 
+#: LRA020's fix for a PyTorch-ecosystem run
+TORCH_ZERO_LR_FIX = (
+    "A warm-up whose factor is 0 at the first update wastes that batch: start the factor above 0 "
+    "(LambdaLR: (step + 1) / warmup). The Trainer's warm-up always starts at 0; with many updates "
+    "one wasted batch is harmless."
+)
+
+
 def torch_zero_lr_cause(timeline: Timeline) -> str | None:
     """Why a PyTorch-ecosystem schedule applied 0 at its first update, or None."""
     framework = timeline.extra.get("framework")
