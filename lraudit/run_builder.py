@@ -354,9 +354,11 @@ def _disagreements(scalars: pd.DataFrame) -> list[str]:
     cross_checked = kinds_where(lambda facts: facts.logs_values and facts.keras_keys)
     # only sources printing rounded text get a tolerance; exact sources hold the full value
     rounded = set(kinds_where(lambda facts: facts.rounded))
-    rows = scalars[scalars["source"].isin(cross_checked) & scalars["global_epoch"].notna()]
-    if rows.empty:
+    mask = (scalars["source"].isin(cross_checked) & scalars["global_epoch"].notna()).to_numpy(dtype=bool)
+    # one file alone cannot disagree: most runs stop here, before any sort or join
+    if scalars["file"][mask].nunique() < 2:
         return []
+    rows = scalars.loc[mask, ["file", "line", "name", "global_epoch", "value", "text", "source"]]
     # the last value a file gives for a metric and epoch (the console redraws its bar)
     last = rows.sort_values(["file", "line"], na_position="first").groupby(
         ["file", "name", "global_epoch"], as_index=False
@@ -606,16 +608,26 @@ def _concat_scalars(datas: list[SourceData]) -> pd.DataFrame:
     return scalars.astype(scalars_frame([]).dtypes.to_dict())
 
 
-def _shifted_epochs(scalars: pd.DataFrame, mask: pd.Series, offsets: dict[int, int]) -> pd.Series:
-    """The ``epoch`` of the rows in ``mask`` plus the offset of their fit (0 when unknown)."""
-    part = scalars.loc[mask, ["fit", "epoch"]]  # only these: copying string columns is slow
-    fits = part["fit"].astype("Int64")
-    known = fits.notna().to_numpy()
-    codes = fits.fillna(0).to_numpy(dtype=np.int64)
-    shift = np.zeros(len(part), dtype=np.int64)
-    for fit, offset in offsets.items():
-        shift[known & (codes == int(fit))] = offset
-    return part["epoch"] + pd.array(shift, dtype="Int64")
+def _shifted_epochs(
+    epochs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    mask: np.ndarray,
+    offsets: dict[int, int],
+    global_epoch: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """Set ``global_epoch`` (values, missing) of the rows in ``mask`` to their ``epoch`` plus the
+    offset of their fit (0 when unknown); NumPy on the whole column, no pandas indexing per file."""
+    epoch, epoch_missing, fit, fit_missing = epochs
+    shift = np.zeros(len(epoch), dtype=np.int64)
+    for fit_index, offset in offsets.items():
+        shift[~fit_missing & (fit == int(fit_index))] = offset
+    values, missing = global_epoch
+    values[mask] = epoch[mask] + shift[mask]
+    missing[mask] = epoch_missing[mask]
+
+
+def _int_column(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """An Int64 column as (int64 values with 0 for NA, NA mask)."""
+    return column.to_numpy(dtype=np.int64, na_value=0), column.isna().to_numpy()
 
 
 def _global_epochs(
@@ -626,23 +638,28 @@ def _global_epochs(
 ) -> pd.Series:
     """The global epoch of every row: epoch-numbered files by their fit offsets, then each
     History fit placed where its values match those (see :func:`_history_offsets`)."""
-    global_epoch = pd.Series(pd.array([pd.NA] * len(scalars), dtype="Int64"), index=scalars.index)
+    inputs = scalars[_INPUT].to_numpy(dtype=object)
+    epochs = (*_int_column(scalars["epoch"]), *_int_column(scalars["fit"]))
+    values = np.zeros(len(scalars), dtype=np.int64)
+    missing = np.ones(len(scalars), dtype=bool)
+
+    def as_series() -> pd.Series:
+        return pd.Series(pd.arrays.IntegerArray(values.copy(), missing.copy()), index=scalars.index)
+
     for file, offsets in offsets_by_file.items():
-        mask = scalars[_INPUT] == file
-        global_epoch.loc[mask] = _shifted_epochs(scalars, mask, offsets)
+        _shifted_epochs(epochs, inputs == file, offsets, (values, missing))
     total = max((fit.end_epoch for fit in fits), default=0)
     listed = [
         data for data in datas if (facts := _facts(data)) is not None and facts.epoch_numbering == "position"
     ]
     if not any(data.fits for data in listed):
-        return global_epoch
-    reference = _reference(scalars, global_epoch)
+        return as_series()
+    reference = _reference(scalars, as_series())
     for data in listed:
         if data.fits:
-            mask = scalars[_INPUT] == data.path
             offsets = _history_offsets(data, fits, total, reference)
-            global_epoch.loc[mask] = _shifted_epochs(scalars, mask, offsets)
-    return global_epoch
+            _shifted_epochs(epochs, inputs == data.path, offsets, (values, missing))
+    return as_series()
 
 
 def _global_events(
