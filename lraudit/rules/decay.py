@@ -137,7 +137,7 @@ class HiddenDecay(Rule):
         steps = steps_per_epoch(run, table) or 1
         intent = per_epoch_intent(run, timeline)
         drift = 1.0 - float(pd.to_numeric(table.loc[decayed, "decay_factor"]).min())
-        last = table[decayed].iloc[-1]
+        last = table.iloc[int(np.flatnonzero(decayed.to_numpy())[-1])]  # one row, not a masked copy
         if intent is not None:
             factor, why = intent
             advice = (
