@@ -32,7 +32,7 @@ CATALOGUE = {
     "LRA027": ("scheduler-before-optimizer", "warning"), "LRA028": ("schedule-length-mismatch", "warning"),
     "LRA029": ("logged-lr-not-applied", "warning"), "LRA030": ("replay-contradicts-logs", "warning"),
     "LRA031": ("only-first-param-group-logged", "warning"), "LRA032": ("torch-plateau-semantics", "info"),
-    "LRA033": ("optimizer-lr-never-applied", "info"),
+    "LRA033": ("optimizer-lr-never-applied", "info"), "LRA034": ("amp-skipped-steps", "info"),
 }
 
 

@@ -68,6 +68,7 @@ CONCLUSIONS: dict[str, dict[str, str]] = {
 EXTRA_CASES = {
     "LRA030": ["test_a_given_scheduler_the_logs_contradict"],
     "LRA031": ["test_only_group_0_logged_while_groups_differ"],
+    "LRA034": ["test_amp_skipped_updates_are_explained"],
 }
 
 
@@ -230,3 +231,32 @@ def test_explain_steps_a_step_lr_per_epoch_by_default():
     assert result.returncode == 0, result.stderr
     assert "The lr changes only between epochs" in result.stdout
     assert "scheduler.step() after every epoch" in result.stdout
+
+
+def _amp_run(tmp_path: Path, warned: bool) -> Path:
+    """pt_lambdalr_warmup_batch's logs with its loop stepping through a GradScaler (AMP)."""
+    run = tmp_path / ("warned" if warned else "silent")
+    source = RUNS / "pt_lambdalr_warmup_batch"
+    (run / "tb").mkdir(parents=True)
+    for event in (source / "tb").iterdir():
+        (run / "tb" / event.name).write_bytes(event.read_bytes())
+    script = (source / "train.py").read_text().replace(
+        "        optimizer.step()", "        scaler.step(optimizer)\n        scaler.update()"
+    ).replace("scheduler = ", "scaler = torch.amp.GradScaler()\nscheduler = ", 1)
+    (run / "train.py").write_text(script)
+    console = (source / "console.log").read_text()
+    if warned:  # PyTorch's own warning, as the first update's overflow makes it print
+        order = (RUNS / "pt_scheduler_before_optimizer" / "console.log").read_text().splitlines()[0]
+        console = order.replace("train.py:26", "train.py:38") + "\n" + console
+    (run / "console.log").write_text(console)
+    return run
+
+
+@pytest.mark.parametrize("warned", [True, False])
+def test_amp_skipped_updates_are_explained(tmp_path, warned):
+    result = run_lraudit("audit", _amp_run(tmp_path, warned), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    (run,) = json.loads(result.stdout)["runs"]
+    (finding,) = [f for f in run["findings"] if f["code"] == "LRA034"]
+    assert "scaler.step(optimizer)" in finding["message"]
+    assert finding["severity"] == ("warning" if warned else "info")

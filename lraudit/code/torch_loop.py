@@ -420,7 +420,9 @@ class LoopReader:
         """Record ``call`` when it is an lr statement; True when it was (its inner calls are done)."""
         location = state.cell.location(call.lineno)
         if self.is_optimizer_step(call, state.renames):
-            self._add(LoopAction("optimizer_step", state.phase, location, every=state.every))
+            # kept as written: ``scaler.step(optimizer)`` (AMP) may skip the update
+            self._add(LoopAction("optimizer_step", state.phase, location, every=state.every,
+                                 expression=ast.unparse(call)))
             return True
         if self.is_scheduler_step(call, state.renames):
             receiver = self._variable(call.func.value, state)  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""The rule catalogue: importing this package registers every rule (LRA001–LRA033)."""
+"""The rule catalogue: importing this package registers every rule (LRA001–LRA034)."""
 from __future__ import annotations
 
 from lraudit.rules import (  # noqa: F401  (registration)

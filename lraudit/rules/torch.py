@@ -1,4 +1,4 @@
-"""Rules for PyTorch, Hugging Face Transformers and Lightning runs: LRA027-LRA033.
+"""Rules for PyTorch, Hugging Face Transformers and Lightning runs: LRA027-LRA034.
 
 They read the replayed loop (``Timeline.extra["program"]`` and ``["replay"]``, see
 :mod:`lraudit.reconstruction.torch_build`) and the logged table's ``read``/``reproduced`` columns.
@@ -6,6 +6,7 @@ They read the replayed loop (``Timeline.extra["program"]`` and ``["replay"]``, s
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -525,4 +526,72 @@ class OptimizerLrNeverApplied(Rule):
             step=0,
             effective=float(applied[0]),
             source=facts.optimizer.location,
+        )
+
+
+def _through_grad_scaler(action: LoopAction) -> bool:
+    """``scaler.step(optimizer)``: an update GradScaler skips when the gradients hold inf/NaN."""
+    text = action.expression or ""
+    return action.action == "optimizer_step" and bool(re.match(r"^\w+\.step\(\s*\w", text))
+
+
+@REGISTRY.register
+class AmpSkippedSteps(Rule):
+    """Updates skipped by AMP's GradScaler still step the scheduler: the schedule runs ahead.
+
+    What it detects:
+        ``scaler.step(optimizer)`` (``torch.amp.GradScaler``) with ``scheduler.step()`` after every
+        update. GradScaler skips ``optimizer.step()`` when the scaled gradients hold inf/NaN (the
+        first steps while it calibrates its scale, and any overflow later) but the scheduler steps
+        anyway, so the schedule leads the updates by the number skipped. When the console holds
+        PyTorch's scheduler-order warning although the loop steps the scheduler after the optimizer,
+        the first update was skipped: the finding is then a warning.
+    Why it matters:
+        A warm-up or one-cycle sized in updates ends early; every later value arrives early by the
+        skipped count, which the logs do not show.
+    Example:
+        ``scaler.step(optimizer); scaler.update(); scheduler.step()`` with OneCycleLR: the first
+        update overflows in float16, its lr is consumed without an update.
+    Fix:
+        Step the scheduler only when the update happened (compare ``scaler.get_scale()`` before
+        and after ``scaler.update()``), or accept a lead of a few steps.
+    References:
+        pytorch ``torch/amp/grad_scaler.py`` (``GradScaler.step`` skips on inf) and
+        ``torch/optim/lr_scheduler.py`` (order warning) @ v2.5.0.
+    """
+
+    code = "LRA034"
+    name = "amp-skipped-steps"
+    severity = Severity.INFO
+    frameworks = frozenset({"pytorch"})
+
+    @classmethod
+    def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        program = _program(timeline)
+        if program is None:
+            return
+        scaled = next((a for a in program.actions if _through_grad_scaler(a)), None)
+        stepper = next((a for a in program.actions if a.action == "scheduler_step" and a.phase == "batch"),
+                       None)
+        if scaled is None or stepper is None:
+            return
+        warned = next((e for e in run.events if e.kind == "torch_scheduler_order"), None)
+        early = any(a.action == "scheduler_step" and a.phase == "epoch_start" for a in program.actions)
+        if warned is not None and not early:
+            yield cls.finding(
+                run,
+                f"`{scaled.expression}`{_where(scaled)} skipped at least the first update (PyTorch's "
+                f"scheduler-order warning at {warned.location}, while `scheduler.step()`{_where(stepper)} "
+                "comes after it): the scheduler stepped anyway, so the schedule runs ahead of the "
+                "updates by the skipped count; the timeline assumes no update was skipped",
+                severity=Severity.WARNING,
+                source=warned.location,
+            )
+            return
+        yield cls.finding(
+            run,
+            f"`{scaled.expression}`{_where(scaled)} may skip updates (inf/NaN gradients) while "
+            f"`scheduler.step()`{_where(stepper)} always runs: each skipped update advances the "
+            "schedule without training; the timeline assumes none was skipped",
+            source=scaled.location,
         )
