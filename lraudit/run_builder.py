@@ -841,8 +841,20 @@ def assemble(path: str, datas: list[SourceData], inputs: list[InputFile]) -> Run
     run.fits = _steps_from_code(run, authority)
     run.torch = _torch_facts(datas)
     if run.torch is not None:
-        run.scalars = _without_checkpoint_copies(run.scalars)
+        run.scalars = _trainer_dict_steps(run.torch, _without_checkpoint_copies(run.scalars))
     return run
+
+
+def _trainer_dict_steps(facts: TorchFacts, scalars: pd.DataFrame) -> pd.DataFrame:
+    """The Trainer's printed log dicts carry no step: the k-th was logged at ``k * logging_steps``."""
+    from lraudit.sources.torch_console import hf_dict_steps
+
+    if facts.framework != "transformers" or scalars is None or len(scalars) == 0:
+        return scalars
+    every = facts.training_args.get("logging_steps") or facts.trainer_state.get("logging_steps")
+    if isinstance(every, bool) or not isinstance(every, int) or every <= 0:
+        return scalars
+    return hf_dict_steps(scalars, every)
 
 
 def _torch_facts(datas: list[SourceData]) -> TorchFacts | None:
