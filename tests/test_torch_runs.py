@@ -260,3 +260,35 @@ def test_amp_skipped_updates_are_explained(tmp_path, warned):
     (finding,) = [f for f in run["findings"] if f["code"] == "LRA034"]
     assert "scaler.step(optimizer)" in finding["message"]
     assert finding["severity"] == ("warning" if warned else "info")
+
+
+def _logs_only(tmp_path: Path, name: str, keep: tuple[str, ...]) -> Path:
+    """A copy of a corpus run holding only the files named (no training script)."""
+    run = tmp_path / name
+    source = RUNS / name
+    for path in source.rglob("*"):
+        relative = path.relative_to(source)
+        if path.is_file() and relative.parts[0] in keep:
+            (run / relative).parent.mkdir(parents=True, exist_ok=True)
+            (run / relative).write_bytes(path.read_bytes())
+    return run
+
+
+def test_console_alone_is_audited_per_epoch(tmp_path):
+    run = _logs_only(tmp_path, "pt_onecycle_adamw_batch", ("console.log",))
+    result = run_lraudit("audit", run, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    (audited,) = json.loads(result.stdout)["runs"]
+    assert audited["epochs"] == 6 and audited["steps_per_epoch"] is None
+    assert any("one row per epoch" in note for note in audited["notes"])
+
+
+def test_lightning_epoch_start_monitor_alone_holds_each_value_for_its_epoch(tmp_path):
+    run = _logs_only(tmp_path, "pl_plateau_epoch_monitor", ("logs",))
+    out = tmp_path / "timeline.csv"
+    result = run_lraudit("timeline", run, "-o", out)
+    assert result.returncode == 0, result.stderr
+    with open(out, newline="") as handle:
+        base = [float(r["lr_base"]) for r in csv.DictReader(handle)]
+    lr, _ = _truth("pl_plateau_epoch_monitor")
+    assert base == lr.tolist()  # logged = applied, once per epoch at its start

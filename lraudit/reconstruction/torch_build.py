@@ -443,32 +443,69 @@ def _extra(
 
 
 def _logged_as_applied(run: Run, facts: TorchFacts, why: str, given: list[str]) -> Timeline:
-    """No loop to replay: the most precise per-update logged lr series stands for the applied lr."""
-    from lraudit.reconstruction.torch_replay import Update
+    """No loop to replay: the most precise logged lr series stands for the applied lr.
 
+    A per-update series gives one row per update (a value logged every ``g`` updates holds for
+    the ``g`` updates from it: Lightning's epoch-start monitor); a per-epoch series (a console
+    line per epoch, or an event file whose steps are the epochs the console numbers) gives one
+    row per epoch, the steps per epoch being unknown.
+    """
     rows = _lr_rows(run)
     if len(rows) == 0:
         raise InputError(f"{run.path}: no lr is logged and {why}: nothing can be audited")
-    series = _best_series(rows)
     lead = facts.framework == "transformers" and _hf_lead(facts)
+    series, per_epoch = _best_series(rows, _epochs_seen(run))
+    updates, how = (_epoch_rows(series) if per_epoch else _update_rows(run, series, lead))
     notes = [f"not replayed: {why}; the logged lr ({series.iloc[0]['name']}, {len(series)} values) is "
-             "taken as the lr applied"
+             f"taken as the lr applied{how}"
              + (", one update later (the Trainer logged the next update's lr)" if lead else "")]
-    steps = series["step"].astype("Int64")
-    offset = int(steps.min()) if len(steps) else 0
-    updates = []
-    # an event file's plain tag has no epoch of its own (its step axis is the update count)
-    numbered = _numbers_epochs(str(series["source"].iloc[0]))
-    for position, (step, value) in enumerate(zip(steps, series["value"], strict=True)):
-        index = int(step) - offset + (1 if lead else 0)
-        epoch = series["epoch"].iloc[position] if numbered else None
-        updates.append(Update(index, 0 if epoch is None or pd.isna(epoch) else int(epoch), 0, float(value)))
     replay = Replay(updates=updates)
     frame = _frame(replay)
     logged = pd.DataFrame(columns=[*LOGGED_COLUMNS, *TORCH_LOGGED_COLUMNS])
+    extra = _extra(facts, None, replay, logged, reconstructed=False)
+    if per_epoch:
+        extra.update(steps_per_epoch_known=False, steps_per_epoch=[None])
     return Timeline(run=run, frame=frame, logged=logged, optimizer=None,
-                    notes=given + notes + list(facts.evidence),
-                    extra=_extra(facts, None, replay, logged, reconstructed=False))
+                    notes=given + notes + list(facts.evidence), extra=extra)
+
+
+def _epoch_rows(series: pd.DataFrame) -> tuple[list, str]:
+    from lraudit.reconstruction.torch_replay import Update
+
+    keys = series["epoch"].where(series["epoch"].notna(), series["step"]).astype(int)
+    updates = [Update(int(k), int(k), 0, float(v)) for k, v in zip(keys, series["value"], strict=True)]
+    return updates, ", one row per epoch (the updates per epoch are not known)"
+
+
+def _step_epochs(run: Run) -> dict[int, int]:
+    """Update -> epoch where a file gives both per row (Lightning's metrics.csv)."""
+    scalars = run.scalars
+    if scalars is None or len(scalars) == 0:
+        return {}
+    numbered = scalars["source"].map(lambda kind: _numbers_epochs(str(kind))).astype(bool)
+    both = scalars[numbered].dropna(subset=["epoch", "step"])
+    return {int(s): int(e) for s, e in zip(both["step"], both["epoch"], strict=True)}
+
+
+def _update_rows(run: Run, series: pd.DataFrame, lead: bool) -> tuple[list, str]:
+    from lraudit.reconstruction.torch_replay import Update
+
+    steps = series["step"].astype(int).to_numpy()
+    values = series["value"].astype(float).to_numpy()
+    gaps = set(np.diff(steps).tolist())
+    every = gaps.pop() if len(gaps) == 1 and next(iter(gaps), 1) > 1 else 1
+    epochs = _step_epochs(run)
+    numbered = _numbers_epochs(str(series["source"].iloc[0]))
+    updates, epoch = [], 0
+    offset = int(steps[0]) if len(steps) else 0
+    for position, (step, value) in enumerate(zip(steps, values, strict=True)):
+        logged_epoch = series["epoch"].iloc[position] if numbered else None
+        for index in range(int(step), int(step) + every):
+            known = logged_epoch is not None and not pd.isna(logged_epoch)
+            epoch = epochs.get(index, int(logged_epoch) if known else epoch)
+            updates.append(Update(index - offset + (1 if lead else 0), epoch, 0, float(value)))
+    how = f", each value held for the {every} updates until the next one" if every > 1 else ""
+    return updates, how
 
 
 def _hf_lead(facts: TorchFacts) -> bool:
@@ -478,13 +515,24 @@ def _hf_lead(facts: TorchFacts) -> bool:
     return bool(version) and hf_logs_next_step_lr(version)
 
 
-def _best_series(rows: pd.DataFrame) -> pd.DataFrame:
-    """The lr series with the most per-step values, exact sources first."""
+def _best_series(rows: pd.DataFrame, epochs: int | None) -> tuple[pd.DataFrame, bool]:
+    """The lr series to stand for the applied lr, and whether it is per epoch: exact sources and
+    per-update series first; a series whose steps are exactly the epochs the logs number
+    (``0..E-1``) is per epoch."""
     ranked = []
     for (source, name), series in rows.groupby(["source", "name"], sort=False):
         facts = facts_for(str(source))
         exact = 0 if facts is None or facts.exact else 1
-        steps = series.dropna(subset=["step"]).drop_duplicates("step")
-        ranked.append((exact, -len(steps), str(name), steps.sort_values("step")))
-    ranked.sort(key=lambda item: item[:3])
-    return ranked[0][3]
+        by_step = series.dropna(subset=["step"]).drop_duplicates("step").sort_values("step")
+        if len(by_step):
+            steps = by_step["step"].astype(int).tolist()
+            per_epoch = bool(epochs) and steps == list(range(int(epochs or 0)))
+            ranked.append((int(per_epoch), exact, -len(by_step), str(name), by_step, per_epoch))
+            continue
+        by_epoch = series.dropna(subset=["epoch"]).drop_duplicates("epoch").sort_values("epoch")
+        if len(by_epoch):
+            ranked.append((1, exact, -len(by_epoch), str(name), by_epoch, True))
+    if not ranked:
+        raise InputError("no logged lr value has a step or an epoch: nothing can be audited")
+    ranked.sort(key=lambda item: item[:4])
+    return ranked[0][4], ranked[0][5]
