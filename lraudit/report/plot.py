@@ -235,8 +235,10 @@ def _draw_run(ax: Axes, i: int, timeline: Timeline, findings: list[Any], *, comp
         gid=f"effective-lr-{i}",
         zorder=3,
     )
+    # a PyTorch lr_base is the float64 lr, lr_effective its float32: the same curve, not a decay
+    torch_run = bool(timeline.extra.get("framework"))
     base_differs = np.isfinite(base) & (base > 0) & (base != effective)
-    if base_differs.any():
+    if base_differs.any() and not torch_run:
         ax.step(
             x,
             np.where(np.isfinite(base) & (base > 0), base, np.nan),
@@ -257,12 +259,19 @@ def _draw_run(ax: Axes, i: int, timeline: Timeline, findings: list[Any], *, comp
     _draw_invalid(ax, i, effective, x, drawable, log_axis)
     _draw_findings(ax, i, findings, x, steps, frame["epoch"].to_numpy(dtype=np.int64), epoch_first_x,
                    labelled=not compact)
-    _format_axes(ax, log_axis, epoch_first_x, compact)
+    _format_axes(ax, log_axis, epoch_first_x, compact, "1-based" if torch_run else "as Keras prints it")
     if not compact:
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.34), ncol=3, fontsize="small", frameon=False)
+        # long labels (a log's name and what sits on the bottom edge) in 2 columns, so the legend
+        # is no wider than the plot
+        labels = ax.get_legend_handles_labels()[1]
+        columns = 3 if max((len(label) for label in labels), default=0) <= 45 else 2
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.34), ncol=columns, fontsize="small",
+                  frameon=False)
 
 
-def _format_axes(ax: Axes, log_axis: bool, epoch_first_x: dict[int, float], compact: bool) -> None:
+def _format_axes(
+    ax: Axes, log_axis: bool, epoch_first_x: dict[int, float], compact: bool, numbering: str
+) -> None:
     """Plain tick labels (``0.001``, ``200,000``: quicker to read and to draw than ``10^{-3}``),
     and a second x axis under the steps numbering the epochs as Keras prints them (1-based)."""
     from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, StrMethodFormatter
@@ -287,7 +296,7 @@ def _format_axes(ax: Axes, log_axis: bool, epoch_first_x: dict[int, float], comp
     epoch_axis.spines["bottom"].set_position(("outward", 26 if compact else 34))
     epoch_axis.set_xticks([epoch_first_x[e] for e in shown], labels=[str(e + 1) for e in shown])
     epoch_axis.tick_params(labelsize=7 if compact else 9, colors="#555555")
-    epoch_axis.set_xlabel("epoch (as Keras prints it; dotted lines: epoch starts)",
+    epoch_axis.set_xlabel(f"epoch ({numbering}; dotted lines: epoch starts)",
                           fontsize=7 if compact else 9, color="#555555")
     ax.xaxis.set_label_position("bottom")
 
