@@ -1,4 +1,5 @@
-"""lraudit: reconstruct the learning rate Keras really applied and audit what the logs say.
+"""lraudit: reconstruct the learning rate Keras or PyTorch (Transformers, Lightning) really applied,
+and audit what the logs say.
 
 The library API is four plain functions (:mod:`lraudit.api`): ``lraudit.parse(path)`` (a
 DataFrame of every logged scalar and event), ``lraudit.load_run(path)`` (a :class:`Run`),

@@ -29,7 +29,7 @@ __all__ = ["EXIT_ERROR", "EXIT_FINDINGS", "EXIT_SUCCESS", "app", "cli_message", 
 
 app = typer.Typer(
     name="lraudit",
-    help="Audit the learning rate Keras really applied at every optimizer step.",
+    help="Audit the learning rate Keras or PyTorch really applied at every optimizer step.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -54,7 +54,7 @@ def _root(
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    """Audit the learning rate Keras really applied at every optimizer step."""
+    """Audit the learning rate Keras or PyTorch really applied at every optimizer step."""
 
 
 # every command renders its own plain help (lraudit.commands.help): the same text under every

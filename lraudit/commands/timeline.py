@@ -31,7 +31,7 @@ def timeline(
     steps_per_epoch: StepsOpt = None,
     backend: BackendOpt = "auto",
 ) -> None:
-    """The learning rate Keras applied at every optimizer step, joined with what was logged."""
+    """The learning rate applied at every optimizer step (Keras or PyTorch), joined with what was logged."""
     from lraudit.api import load_timelines, timelines_frame
     from lraudit.outputs import check_output
     from lraudit.reconstruction import write_timeline
