@@ -87,7 +87,8 @@ class LoopAction:
     """One statement of a hand-written training loop that reads or changes the lr, in program order.
 
     ``every`` is set for statements of the batch loop guarded by ``if (i + 1) % k == 0`` (gradient
-    accumulation): they run on every k-th batch. ``step_arg`` is the argument of
+    accumulation): they run on every k-th batch; on a statement of an epoch phase it means every k-th
+    epoch (``(epoch + 1) % k == 0``, Lightning's ``frequency``). ``step_arg`` is the argument of
     ``scheduler.step(...)``: None, ``"epoch"`` (the epoch loop variable), ``"epoch_fraction"``
     (``epoch + i / iters``), ``"metric:<name>"`` (ReduceLROnPlateau's monitored value, e.g.
     ``metric:val_loss``). ``sink`` says where a ``log_lr`` goes: ``tensorboard:<tag>`` or

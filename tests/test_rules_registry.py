@@ -43,7 +43,8 @@ def test_catalogue_matches_the_contract():
 @pytest.mark.parametrize("rule", REGISTRY.all(), ids=lambda r: r.code)
 def test_docstring_has_every_section_and_a_reference(rule):
     assert list(rule.doc.sections) == list(DOC_SECTIONS)
-    assert re.search(r"keras|tensorflow|pytorch|transformers|lightning|reference §", rule.doc.section("References"))
+    references = rule.doc.section("References")
+    assert re.search(r"keras|tensorflow|pytorch|transformers|lightning|reference §", references)
     assert rule.doc.summary.endswith(".")
 
 

@@ -184,6 +184,9 @@ def _execute(state: _State, action: LoopAction, replay: Replay, stepped: list[bo
 def _phase(state: _State, actions: list[LoopAction], replay: Replay) -> None:
     stepped = [False]
     for action in actions:
+        # an epoch statement with ``every=k`` runs after every k-th epoch (Lightning's frequency)
+        if action.every and action.every > 1 and (state.epoch + 1) % action.every:
+            continue
         _execute(state, action, replay, stepped)
 
 
