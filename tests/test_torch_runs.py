@@ -91,6 +91,11 @@ CONCLUSIONS: dict[str, dict[str, str]] = {
     # PolynomialLR reaches 0 at total_iters=20 and the last 5 of 25 updates apply it
     "pt_polynomial_batch_adamw_past_total": {"LRA028": "warning", "LRA020": "warning"},
     "pt_steplr_per_batch": {},
+    # frequency 3 with accumulation 2: the scheduler steps once per epoch (after batch 6)
+    "pl_step_frequency3_accum2": {},
+    # step(epoch) after each epoch makes every value one epoch late (epochs 0 and 1 both apply 0.1);
+    # the logs show what was applied, and no rule judges the late explicit epoch yet
+    "pt_exponential_epoch_arg_end": {},
 }
 
 

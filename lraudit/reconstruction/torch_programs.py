@@ -279,11 +279,14 @@ def lightning_actions(facts: TorchFacts) -> list[LoopAction]:
         return actions
     plateau = facts.schedulers[-1].name == PLATEAU
     step_arg = f"metric:{config.get('monitor', 'val_loss')}" if plateau else None
+    # Lightning's _update_learning_rates: a step-interval scheduler steps after an update (not
+    # while accumulating; the epoch's last batch flushes a partial window) whose 1-based batch_idx
+    # is a multiple of frequency; an epoch-interval one after every frequency-th epoch
+    every_frequency = frequency if frequency > 1 else None
     if interval == "step":
-        actions.append(LoopAction("scheduler_step", "batch", where, every=accumulation * frequency,
-                                  step_arg=step_arg))
+        actions.append(LoopAction("scheduler_step", "batch", where, every=every, step_arg=step_arg,
+                                  frequency=every_frequency))
     else:
-        # Lightning steps an epoch-interval scheduler when (current_epoch + 1) % frequency == 0
         actions.append(LoopAction("scheduler_step", "epoch_end", where, step_arg=step_arg,
-                                  every=frequency if frequency > 1 else None))
+                                  frequency=every_frequency))
     return actions
