@@ -793,3 +793,57 @@ def _codes(selectors: str | Sequence[str]) -> list[str]:
     from lraudit.rules import parse_codes
 
     return parse_codes(selectors)
+
+
+#: schedulers PyTorch's documentation steps after every batch; the others after every epoch
+_PER_BATCH_SCHEDULERS = ("OneCycleLR", "CyclicLR")
+
+
+def torch_schedule_timeline(
+    optimizer: str,
+    schedulers: Sequence[str],
+    *,
+    steps_per_epoch: int,
+    epochs: int,
+    step: str = "auto",
+) -> Timeline:
+    """The lr a PyTorch optimizer and its schedulers apply, without a run: a loop of ``epochs`` x
+    ``steps_per_epoch`` updates, each scheduler stepped after every update (``step="batch"``) or at
+    every epoch end (``"epoch"``; ``"auto"``: per batch for OneCycleLR/CyclicLR, else per epoch).
+
+    ``optimizer`` and ``schedulers`` are PyTorch expressions (``"SGD(lr=0.1)"``,
+    ``"StepLR(step_size=3)"``); a bad one raises :class:`~lraudit.errors.UsageError`.
+    """
+    from lraudit.code.torch_expressions import parse_torch_construction
+    from lraudit.reconstruction.torch_build import build_torch_timeline
+    from lraudit.run import Run
+    from lraudit.torchfacts import LoopAction, TorchFacts
+
+    if step not in ("auto", "batch", "epoch"):
+        raise UsageError(f"step must be auto, batch or epoch, not {step!r}", argument="step")
+    if steps_per_epoch <= 0 or epochs <= 0:
+        raise UsageError("steps_per_epoch and epochs must be positive", argument="steps_per_epoch")
+    built = [parse_torch_construction(text, "scheduler") for text in schedulers]
+    per_batch = step == "batch" or (step == "auto" and any(c.name in _PER_BATCH_SCHEDULERS for c in built))
+    if any(c.name == "ReduceLROnPlateau" for c in built):
+        raise UsageError("ReduceLROnPlateau depends on the monitored metric: explain a run's logs instead",
+                         argument="schedulers")
+    actions = [LoopAction("optimizer_step", "batch", "the loop explained")]
+    if built:
+        where = "batch" if per_batch else "epoch_end"
+        actions.append(LoopAction("scheduler_step", where, "the loop explained"))
+    facts = TorchFacts(
+        framework="pytorch",
+        optimizer=parse_torch_construction(optimizer, "optimizer"),
+        schedulers=built,
+        loop=actions,
+        epochs=epochs,
+        batches_per_epoch=steps_per_epoch,
+        steps_per_epoch=steps_per_epoch,
+    )
+    subject = " + ".join([optimizer, *schedulers])
+    timeline = build_torch_timeline(Run(path=subject, torch=facts))
+    timeline.notes.insert(
+        0, f"scheduler.step() after every {'update' if per_batch else 'epoch'}, as assumed here (--step)"
+    )
+    return timeline

@@ -351,13 +351,91 @@ def print_tolerance(text: str | None) -> float:
     return 0.5 * 10.0 ** (exponent - decimals)
 
 
+#: below this many cross-checked rows, :func:`_disagreements` works on Python lists: pandas'
+#: fixed cost per sort/groupby/merge (~15 ms) was a fifth of a small run's audit
+SMALL_CROSS_CHECK = 20_000
+
+
 def _disagreements(scalars: pd.DataFrame) -> list[str]:
     cross_checked = kinds_where(lambda facts: facts.logs_values and facts.keras_keys)
     # only sources printing rounded text get a tolerance; exact sources hold the full value
     rounded = set(kinds_where(lambda facts: facts.rounded))
-    rows = scalars[scalars["source"].isin(cross_checked) & scalars["global_epoch"].notna()]
-    if rows.empty:
+    mask = (scalars["source"].isin(cross_checked) & scalars["global_epoch"].notna()).to_numpy(dtype=bool)
+    # one file alone cannot disagree: most runs stop here, before any sort or join
+    if scalars["file"][mask].nunique() < 2:
         return []
+    rows = scalars.loc[mask, ["file", "line", "name", "global_epoch", "value", "text", "source"]]
+    if len(rows) > SMALL_CROSS_CHECK:
+        return _disagreements_frame(rows, rounded)
+    return _disagreements_small(rows, rounded)
+
+
+def _is_missing(value: Any) -> bool:
+    return value is pd.NA or value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _disagreements_small(rows: pd.DataFrame, rounded: set[str]) -> list[str]:
+    """:func:`_disagreements_frame` on Python lists, same pairs in the same order."""
+    columns = {name: rows[name].to_numpy(dtype=object) for name in rows.columns}
+    kept = [
+        index for index in range(len(rows))
+        if not _is_missing(columns["file"][index]) and not _is_missing(columns["name"][index])
+    ]
+    # rows by (file, line), a missing line first, stable: the order the frame version sorts in
+    kept.sort(key=lambda index: (columns["file"][index], not _is_missing(line := columns["line"][index]),
+                                 0 if _is_missing(line) else line))
+    # the last non-missing value of each column per (file, metric, epoch), as groupby().last()
+    last: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for index in kept:
+        key = (columns["file"][index], columns["name"][index], int(columns["global_epoch"][index]))
+        record = last.setdefault(key, dict.fromkeys(("line", "value", "text", "source"), pd.NA))
+        for name in record:
+            if not _is_missing(value := columns[name][index]):
+                record[name] = value
+    by_file: dict[str, list[tuple[str, int]]] = {}
+    for file, name, epoch in sorted(last):
+        by_file.setdefault(file, []).append((name, epoch))
+    files = list(by_file)
+    found: list[str] = []
+    for position, file_a in enumerate(files):
+        for file_b in files[position + 1:]:
+            for name, epoch in by_file[file_a]:
+                if (file_b, name, epoch) in last:
+                    message = _disagreement(
+                        (file_a, last[(file_a, name, epoch)]), (file_b, last[(file_b, name, epoch)]),
+                        name, epoch, rounded,
+                    )
+                    if message:
+                        found.append(message)
+    return found
+
+
+def _disagreement(
+    a: tuple[str, dict[str, Any]], b: tuple[str, dict[str, Any]], name: str, epoch: int, rounded: set[str]
+) -> str | None:
+    """The line saying two files' last values of ``name`` at ``epoch`` differ, or None."""
+    (file_a, row_a), (file_b, row_b) = a, b
+    a_value = float("nan") if row_a["value"] is pd.NA else float(row_a["value"])
+    b_value = float("nan") if row_b["value"] is pd.NA else float(row_b["value"])
+    with np.errstate(over="ignore"):
+        if _f32_equal(a_value, b_value):
+            return None
+    tolerance = max(
+        print_tolerance(row_a["text"]) if row_a["source"] in rounded else 0.0,
+        print_tolerance(row_b["text"]) if row_b["source"] in rounded else 0.0,
+    ) * (1 + 1e-9)
+    if abs(a_value - b_value) <= tolerance:
+        return None
+    where_a = f"{file_a}:{row_a['line']}" if not pd.isna(row_a["line"]) else file_a
+    where_b = f"{file_b}:{row_b['line']}" if not pd.isna(row_b["line"]) else file_b
+    return (
+        f"{name} at {epoch_text(int(epoch))}: {where_a} logs {row_a['text']}, "
+        f"{where_b} logs {row_b['text']}"
+    )
+
+
+def _disagreements_frame(rows: pd.DataFrame, rounded: set[str]) -> list[str]:
+    """Where two files give different values of one metric at one epoch (whole columns)."""
     # the last value a file gives for a metric and epoch (the console redraws its bar)
     last = rows.sort_values(["file", "line"], na_position="first").groupby(
         ["file", "name", "global_epoch"], as_index=False
@@ -607,16 +685,26 @@ def _concat_scalars(datas: list[SourceData]) -> pd.DataFrame:
     return scalars.astype(scalars_frame([]).dtypes.to_dict())
 
 
-def _shifted_epochs(scalars: pd.DataFrame, mask: pd.Series, offsets: dict[int, int]) -> pd.Series:
-    """The ``epoch`` of the rows in ``mask`` plus the offset of their fit (0 when unknown)."""
-    part = scalars.loc[mask, ["fit", "epoch"]]  # only these: copying string columns is slow
-    fits = part["fit"].astype("Int64")
-    known = fits.notna().to_numpy()
-    codes = fits.fillna(0).to_numpy(dtype=np.int64)
-    shift = np.zeros(len(part), dtype=np.int64)
-    for fit, offset in offsets.items():
-        shift[known & (codes == int(fit))] = offset
-    return part["epoch"] + pd.array(shift, dtype="Int64")
+def _shifted_epochs(
+    epochs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    mask: np.ndarray,
+    offsets: dict[int, int],
+    global_epoch: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """Set ``global_epoch`` (values, missing) of the rows in ``mask`` to their ``epoch`` plus the
+    offset of their fit (0 when unknown); NumPy on the whole column, no pandas indexing per file."""
+    epoch, epoch_missing, fit, fit_missing = epochs
+    shift = np.zeros(len(epoch), dtype=np.int64)
+    for fit_index, offset in offsets.items():
+        shift[~fit_missing & (fit == int(fit_index))] = offset
+    values, missing = global_epoch
+    values[mask] = epoch[mask] + shift[mask]
+    missing[mask] = epoch_missing[mask]
+
+
+def _int_column(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """An Int64 column as (int64 values with 0 for NA, NA mask)."""
+    return column.to_numpy(dtype=np.int64, na_value=0), column.isna().to_numpy()
 
 
 def _global_epochs(
@@ -627,23 +715,28 @@ def _global_epochs(
 ) -> pd.Series:
     """The global epoch of every row: epoch-numbered files by their fit offsets, then each
     History fit placed where its values match those (see :func:`_history_offsets`)."""
-    global_epoch = pd.Series(pd.array([pd.NA] * len(scalars), dtype="Int64"), index=scalars.index)
+    inputs = scalars[_INPUT].to_numpy(dtype=object)
+    epochs = (*_int_column(scalars["epoch"]), *_int_column(scalars["fit"]))
+    values = np.zeros(len(scalars), dtype=np.int64)
+    missing = np.ones(len(scalars), dtype=bool)
+
+    def as_series() -> pd.Series:
+        return pd.Series(pd.arrays.IntegerArray(values.copy(), missing.copy()), index=scalars.index)
+
     for file, offsets in offsets_by_file.items():
-        mask = scalars[_INPUT] == file
-        global_epoch.loc[mask] = _shifted_epochs(scalars, mask, offsets)
+        _shifted_epochs(epochs, inputs == file, offsets, (values, missing))
     total = max((fit.end_epoch for fit in fits), default=0)
     listed = [
         data for data in datas if (facts := _facts(data)) is not None and facts.epoch_numbering == "position"
     ]
     if not any(data.fits for data in listed):
-        return global_epoch
-    reference = _reference(scalars, global_epoch)
+        return as_series()
+    reference = _reference(scalars, as_series())
     for data in listed:
         if data.fits:
-            mask = scalars[_INPUT] == data.path
             offsets = _history_offsets(data, fits, total, reference)
-            global_epoch.loc[mask] = _shifted_epochs(scalars, mask, offsets)
-    return global_epoch
+            _shifted_epochs(epochs, inputs == data.path, offsets, (values, missing))
+    return as_series()
 
 
 def _global_events(

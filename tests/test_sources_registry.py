@@ -29,6 +29,9 @@ from lraudit.sources.registry import (
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "fixtures" / "runs" / "k2_adam_decay_plateau"
+HF_CHECKPOINT = ROOT / "fixtures" / "torch-runs" / "hf5_linear_warmup" / "out" / "checkpoint-24"
+LIGHTNING_LOGS = ROOT / "fixtures" / "torch-runs" / "pl_plateau_epoch_monitor" / "logs" / "lightning_logs"
+LIGHTNING_LOGS = LIGHTNING_LOGS / "version_0"
 #: one file of each kind (a new kind adds its sample here)
 SAMPLES = {
     "models": RUN / "model.h5",
@@ -39,6 +42,12 @@ SAMPLES = {
     "console": RUN / "console.log",
     "notebook": RUN.parent.parent / "notebooks" / "two_compiles.ipynb",
     "script": RUN.parent.parent / "code" / "train_script.py",
+    "torch_checkpoint": RUN.parent.parent / "torch-binaries" / "training_args.bin",
+    "hf_trainer_state": HF_CHECKPOINT / "trainer_state.json",
+    "hf_model_config": HF_CHECKPOINT / "config.json",
+    "lightning_metrics": LIGHTNING_LOGS / "metrics.csv",
+    "lightning_hparams": LIGHTNING_LOGS / "hparams.yaml",
+    "torch_console": RUN.parent.parent / "torch-runs" / "pt_step_epoch_arg_at_start" / "console.log",
 }
 
 

@@ -268,3 +268,25 @@ def test_transformers_448_stops_at_max_steps_inside_the_last_epoch():
     result = run_lraudit("audit", RUNS / "hf448_linear_warmup_ratio_accum3", "--format", "json")
     (run,) = json.loads(result.stdout)["runs"]
     assert run["steps"] == 9
+
+
+def test_explain_a_pytorch_schedule_without_a_run():
+    result = run_lraudit(
+        "explain", "--optimizer", "SGD(lr=0.1, momentum=0.9)", "--scheduler", "CosineAnnealingLR(T_max=30)",
+        "--steps-per-epoch", "6", "--epochs", "10", "--step", "batch", "--format", "json",
+    )
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    document = json.loads(text)
+    assert "0.09045085" in text  # the lr after epoch 1: 0.05 * (1 + cos(pi * 6 / 30))
+    assert document  # the same numbers as text, for scripts
+
+
+def test_explain_steps_a_step_lr_per_epoch_by_default():
+    result = run_lraudit(
+        "explain", "--optimizer", "SGD(lr=0.1)", "--scheduler", "StepLR(step_size=2, gamma=0.5)",
+        "--steps-per-epoch", "4", "--epochs", "6",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "The lr changes only between epochs" in result.stdout
+    assert "scheduler.step() after every epoch" in result.stdout

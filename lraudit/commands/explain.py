@@ -37,6 +37,15 @@ def explain(
     ] = None,
     keras: KerasOpt = "auto",
     backend: BackendOpt = "auto",
+    step: Annotated[
+        str,
+        typer.Option(
+            "--step",
+            metavar="auto|batch|epoch",
+            help="PyTorch schedulers without a run: scheduler.step() after every batch or every epoch "
+            "(auto: per batch for OneCycleLR/CyclicLR, else per epoch).",
+        ),
+    ] = "auto",
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
 ) -> None:
     """The learning rate in plain words and numbers: per batch or per epoch, per-epoch factor, floors."""
@@ -56,6 +65,15 @@ def explain(
         from lraudit.reconstruction import build_timeline
 
         explanation = explain_timeline(build_timeline(load_run(path), options))
+    elif optimizer_text is not None and (scheduler or options.optimizer.spec is None):
+        if steps_per_epoch is None:
+            raise UsageError("explain --optimizer needs --steps-per-epoch N (optimizer updates per epoch)")
+        from lraudit.api import torch_schedule_timeline
+
+        explanation = explain_timeline(torch_schedule_timeline(
+            optimizer_text, list(scheduler or []), steps_per_epoch=steps_per_epoch,
+            epochs=DEFAULT_EPOCHS if epochs is None else epochs, step=step,
+        ))
     elif optimizer_text is not None:
         if steps_per_epoch is None:
             raise UsageError("explain --optimizer needs --steps-per-epoch N (optimizer updates per epoch)")

@@ -296,6 +296,11 @@ class Layout:
         return int(self.step.shape[0])
 
 
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """The parts end to end; a single part as it is (no copy of a 1 M-row column)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def lay_out_steps(fits: list[FitPlan], accumulation: int, resets: set[int]) -> Layout:
     """One row per optimizer update over ``fits``, the counter restarting at the fits in ``resets``."""
     steps, epochs, batches, fit_ids, positions, starts = [], [], [], [], [], []
@@ -324,8 +329,8 @@ def lay_out_steps(fits: list[FitPlan], accumulation: int, resets: set[int]) -> L
         read_counter[fit.first_epoch : fit.end_epoch] = epoch_ends
         epoch_fit_position[fit.first_epoch : fit.end_epoch] = position
         counter += fit.micro_steps
-    step = np.concatenate(steps)
-    epoch = np.concatenate(epochs)
+    step = _joined(steps)
+    epoch = _joined(epochs)
     first_row = np.full(n_epochs, -1, dtype=np.int64)
     last_row = np.full(n_epochs, -1, dtype=np.int64)
     if step.shape[0]:
@@ -337,9 +342,9 @@ def lay_out_steps(fits: list[FitPlan], accumulation: int, resets: set[int]) -> L
     return Layout(
         step=step,
         epoch=epoch,
-        batch=np.concatenate(batches),
-        fit=np.concatenate(fit_ids),
-        fit_position=np.concatenate(positions),
+        batch=_joined(batches),
+        fit=_joined(fit_ids),
+        fit_position=_joined(positions),
         n_epochs=n_epochs,
         first_row=first_row,
         last_row=last_row,

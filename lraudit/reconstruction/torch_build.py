@@ -53,11 +53,19 @@ def is_lr_name(name: str) -> bool:
 # --------------------------------------------------------------------------- the program
 
 def _epochs_seen(run: Run) -> int | None:
-    """Epochs the logs show (1 + the last 0-based epoch of any per-epoch value)."""
-    if run.scalars is None or len(run.scalars) == 0:
+    """Epochs the logs show: 1 + the last 0-based epoch a file numbers itself (a console line, a
+    metrics file's epoch column); an event file's step axis is no epoch count."""
+    scalars = run.scalars
+    if scalars is None or len(scalars) == 0:
         return None
-    epochs = run.scalars["epoch"].dropna()
+    numbered = scalars["source"].map(lambda kind: _numbers_epochs(str(kind))).astype(bool)
+    epochs = scalars.loc[numbered, "epoch"].dropna()
     return int(epochs.max()) + 1 if len(epochs) else None
+
+
+def _numbers_epochs(kind: str) -> bool:
+    facts = facts_for(kind)
+    return facts is not None and not facts.tags and facts.numbers_epochs
 
 
 def _native_program(run: Run, facts: TorchFacts, notes: list[str]) -> LoopProgram:
@@ -75,9 +83,6 @@ def _native_program(run: Run, facts: TorchFacts, notes: list[str]) -> LoopProgra
     if not batches:
         raise ProgramUnknown("the batches per epoch are not known (no DataLoader size in the code)")
     end = facts.epochs or _epochs_seen(run)
-    seen = _epochs_seen(run)
-    if seen and (end is None or seen > end):
-        end = seen
     if not end:
         raise ProgramUnknown("the number of epochs is not known")
     resume = facts.resume or {}
@@ -452,10 +457,12 @@ def _logged_as_applied(run: Run, facts: TorchFacts, why: str, given: list[str]) 
     steps = series["step"].astype("Int64")
     offset = int(steps.min()) if len(steps) else 0
     updates = []
+    # an event file's plain tag has no epoch of its own (its step axis is the update count)
+    numbered = _numbers_epochs(str(series["source"].iloc[0]))
     for position, (step, value) in enumerate(zip(steps, series["value"], strict=True)):
         index = int(step) - offset + (1 if lead else 0)
-        epoch = series["epoch"].iloc[position]
-        updates.append(Update(index, 0 if pd.isna(epoch) else int(epoch), 0, float(value)))
+        epoch = series["epoch"].iloc[position] if numbered else None
+        updates.append(Update(index, 0 if epoch is None or pd.isna(epoch) else int(epoch), 0, float(value)))
     replay = Replay(updates=updates)
     frame = _frame(replay)
     logged = pd.DataFrame(columns=[*LOGGED_COLUMNS, *TORCH_LOGGED_COLUMNS])

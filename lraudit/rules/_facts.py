@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from lraudit.errors import InputError
@@ -70,6 +71,9 @@ def steps_per_epoch(run: Run, table: pd.DataFrame) -> int | None:
     ``--steps-per-epoch`` overrode the logs (LRA025 names that contradiction).
     """
     if not table.empty and "epoch" in table:
+        epochs = table["epoch"]
+        if epochs.dtype.kind == "i" and int(epochs.min()) >= 0:  # the layout's: counted in place
+            return int(np.bincount(epochs.to_numpy()).max())
         return int(table.groupby("epoch").size().max())
     return int(run.steps_per_epoch) if run.steps_per_epoch else None
 

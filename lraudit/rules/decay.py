@@ -137,7 +137,7 @@ class HiddenDecay(Rule):
         steps = steps_per_epoch(run, table) or 1
         intent = per_epoch_intent(run, timeline)
         drift = 1.0 - float(pd.to_numeric(table.loc[decayed, "decay_factor"]).min())
-        last = table[decayed].iloc[-1]
+        last = table.iloc[int(np.flatnonzero(decayed.to_numpy())[-1])]  # one row, not a masked copy
         if intent is not None:
             factor, why = intent
             advice = (
@@ -153,7 +153,10 @@ class HiddenDecay(Rule):
         before_decay = "the schedule's value before legacy decay" if schedule_driven else "the base variable"
         # only values that describe an update of this run: a read after the epoch (next_step,
         # after_callback) is another step's value, and its step may not exist (after the last)
-        describes_step = logs["relation"].isin(["base", "effective"]) & logs["step"].isin(table["step"])
+        # (the few logged steps looked up in the frame, not a hash table of its million steps)
+        table_steps = table["step"]
+        logged_steps = table_steps[table_steps.isin(logs["step"].dropna())]
+        describes_step = logs["relation"].isin(["base", "effective"]) & logs["step"].isin(logged_steps)
         usable = logs[
             describes_step & logs["value"].notna() & logs["lr_effective"].notna() & (logs["lr_effective"] > 0)
         ]

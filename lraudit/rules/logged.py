@@ -26,14 +26,20 @@ _SHIFTED = {
 }
 
 
+#: the last logged table grouped (the table, its groups): four rules group the same table
+_GROUPED: list[tuple[pd.DataFrame, list[tuple[tuple[str, str], pd.DataFrame]]]] = []
+
+
 def _series(timeline: Timeline, *, messages: bool = False) -> list[tuple[tuple[str, str], pd.DataFrame]]:
     """Logged lr series by (source, name); callback messages (the value a callback set) only if asked."""
     logs = logged(timeline)
-    if not messages and not logs.empty:
-        logs = logs[logs["source"] != "callback"]
     if logs.empty:
         return []
-    return [((str(s), str(n)), g) for (s, n), g in logs.groupby(["source", "name"], sort=True)]
+    if not _GROUPED or _GROUPED[0][0] is not logs:
+        groups = [((str(s), str(n)), g) for (s, n), g in logs.groupby(["source", "name"], sort=True)]
+        _GROUPED[:] = [(logs, groups)]
+    groups = _GROUPED[0][1]
+    return groups if messages else [group for group in groups if group[0][0] != "callback"]
 
 
 def _int(value: object) -> int | None:

@@ -170,8 +170,12 @@ class InputFile:
 
 
 #: what a source can tell about a run (:attr:`SourceFacts.tells`)
+#: (``torch_facts``: it fills :attr:`SourceData.torch`, a PyTorch-ecosystem run's facts)
 TELLABLE = frozenset(
-    {"lr", "metrics", "steps_per_epoch", "optimizer", "iterations", "callback_events", "backend"}
+    {
+        "lr", "metrics", "steps_per_epoch", "optimizer", "iterations", "callback_events", "backend",
+        "torch_facts",
+    }
 )
 #: :attr:`SourceFacts.epoch_values`: values as the framework held them (float32 shortest repr,
 #: widened doubles, event-file floats) vs printed with a few digits (the progress bar)

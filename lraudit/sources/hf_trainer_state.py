@@ -201,13 +201,13 @@ class HfTrainerStateSource(Source):
     facts = SourceFacts(
         kind=KIND,
         label="Transformers trainer_state.json",
-        tells=frozenset({"lr", "metrics"}),
+        tells=frozenset({"lr", "metrics", "torch_facts"}),
         epoch_values="exact",  # JSON floats: repr of the float64 the Trainer held
         epoch_numbering="0-based",  # ceil(float epoch) - 1: see the module docstring
         names="log-keys",
         located_by="key",
         value_rank=1,
-        fit_rank=None,
+        fit_rank=9,  # no fit() structure of its own: last
         hint_rank=5,
     )
     sniff = staticmethod(sniff)
@@ -220,7 +220,7 @@ class HfModelConfigSource(Source):
     facts = SourceFacts(
         kind=CONFIG_KIND,
         label="Transformers model config.json",
-        tells=frozenset(),
+        tells=frozenset({"torch_facts"}),
         epoch_values=None,
         epoch_numbering=None,
         names=None,

@@ -207,13 +207,13 @@ class LightningMetricsSource(Source):
     facts = SourceFacts(
         kind=KIND,
         label="Lightning metrics.csv",
-        tells=frozenset({"lr", "metrics"}),
+        tells=frozenset({"lr", "metrics", "torch_facts"}),
         epoch_values="exact",  # str() of the float64: shortest repr
         epoch_numbering="0-based",  # the epoch column
         names="log-keys",
         located_by="line",
         value_rank=1,
-        fit_rank=None,
+        fit_rank=9,  # no fit() structure of its own: last
         hint_rank=5,
     )
     sniff = staticmethod(sniff)
@@ -226,7 +226,7 @@ class LightningHparamsSource(Source):
     facts = SourceFacts(
         kind=HPARAMS_KIND,
         label="Lightning hparams.yaml",
-        tells=frozenset(),
+        tells=frozenset({"torch_facts"}),
         epoch_values=None,
         epoch_numbering=None,
         names=None,

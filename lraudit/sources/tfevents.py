@@ -61,6 +61,7 @@ import lraudit.sources._tfrecord as tfr
 from lraudit.sources.base import SCALAR_COLUMNS, Source, SourceData, SourceFacts, empty_scalars
 from lraudit.sources.keras_model_json import ModelJson, read_model_json
 from lraudit.sources.torch_events import event_file_torch_facts
+from lraudit.torchfacts import TorchFacts
 
 KIND = "tfevents"
 
@@ -102,6 +103,17 @@ def sniff(prefix: bytes, path: Path) -> bool:
     return version is not None and version[0] == 2 and data[version[1] : version[2]].startswith(
         _FILE_VERSION_PREFIX
     )
+
+
+def plain_tag_epochs(torch: TorchFacts | None) -> bool:
+    """Whether plain TF1 tags may count epochs (the module rule) in a file with these torch facts.
+
+    False only when the file itself shows a Trainer or Lightning writer: a file known only by its
+    ``<pid>.<n>`` name may be any writer using tensorboard's ``EventFileWriter`` (torch's
+    SummaryWriter, but also TF1-style files written by it), so it keeps the rule; a run known to
+    be PyTorch from its other files should ignore that epoch column.
+    """
+    return torch is None or torch.framework == "pytorch"
 
 
 def lr_tags(name: str) -> bool:
@@ -789,7 +801,11 @@ def read(
     """
     torch = event_file_torch_facts(Path(path))
     reader = EventScalarReader(
-        path, tags=tags, verify_crc=verify_crc, block_bytes=block_bytes, plain_tag_epochs=torch is None
+        path,
+        tags=tags,
+        verify_crc=verify_crc,
+        block_bytes=block_bytes,
+        plain_tag_epochs=plain_tag_epochs(torch),
     )
     if batch_metrics == "bounds":
         columns = [reader.summarise_batch_metrics(*chunk) for chunk in reader._columns()]
@@ -850,7 +866,7 @@ class TfeventsSource(Source):
     ) -> Iterator[pa.Table]:
         """The file's scalars as Arrow tables, one per read block (never the whole file)."""
         torch = event_file_torch_facts(Path(path))
-        reader = EventScalarReader(path, verify_crc=verify_crc, plain_tag_epochs=torch is None)
+        reader = EventScalarReader(path, verify_crc=verify_crc, plain_tag_epochs=plain_tag_epochs(torch))
         yield from reader.tables()
         if warnings is not None:
             warnings.extend(reader.warnings)

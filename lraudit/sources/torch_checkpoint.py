@@ -136,7 +136,7 @@ class TorchCheckpointSource(Source):
     facts = SourceFacts(
         kind=KIND,
         label="torch.save file",
-        tells=frozenset(),  # TorchFacts only (no Keras optimizer config)
+        tells=frozenset({"torch_facts"}),  # TorchFacts only (no Keras optimizer config)
         epoch_values=None,
         epoch_numbering=None,
         names=None,

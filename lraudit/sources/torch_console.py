@@ -262,13 +262,13 @@ class TorchConsoleSource(Source):
     facts = SourceFacts(
         kind=KIND,
         label="PyTorch console output",
-        tells=frozenset({"lr", "metrics", "callback_events"}),
+        tells=frozenset({"lr", "metrics", "callback_events", "torch_facts"}),
         epoch_values="rounded-text",  # printed with the script's or the Trainer's format
         epoch_numbering="1-based",  # "epoch N/M" (converted to 0-based when read)
         names="log-keys",
         located_by="line",
         value_rank=4,
-        fit_rank=None,
+        fit_rank=9,  # no fit() structure of its own: last
         hint_rank=5,
     )
     sniff = staticmethod(sniff)

@@ -12,7 +12,10 @@ them apart, read from the first records only (:data:`HEAD_RECORDS`, bounded):
 * ``lightning``: ``LearningRateMonitor`` tags ``lr-<Optimizer>``, ``hp_metric``, or a
   ``lightning_logs/version_N`` folder;
 * ``pytorch``: the file name ``events.out.tfevents.<time>.<host>.<pid>.<n>`` (torch/tensorboardX
-  append the pid and a counter; TF1 writes none, TF2 ends in ``.v2``).
+  append the pid and a counter; TF1's writer appends none, TF2's ends in ``.v2``). This is weak
+  evidence: any program using tensorboard's ``EventFileWriter`` names files so, so such a file's
+  plain tags keep the TF1 epoch rule (:func:`lraudit.sources.tfevents.plain_tag_epochs`) and the
+  run's other files (a torch console, a script) should confirm the framework.
 
 :func:`event_file_torch_facts` answers None for every other file, which is then read exactly as
 before (Keras files are untouched).
