@@ -87,7 +87,10 @@ class LoopAction:
     """One statement of a hand-written training loop that reads or changes the lr, in program order.
 
     ``every`` is set for statements of the batch loop guarded by ``if (i + 1) % k == 0`` (gradient
-    accumulation): they run on every k-th batch. ``step_arg`` is the argument of
+    accumulation): they run on every k-th batch. ``frequency`` (Lightning's scheduler ``frequency``)
+    further restricts a statement to the batches with ``(batch + 1) % frequency == 0`` (batch phase,
+    checked when ``every`` lets it run) or the epochs with ``(epoch + 1) % frequency == 0``.
+    ``step_arg`` is the argument of
     ``scheduler.step(...)``: None, ``"epoch"`` (the epoch loop variable), ``"epoch_fraction"``
     (``epoch + i / iters``), ``"metric:<name>"`` (ReduceLROnPlateau's monitored value, e.g.
     ``metric:val_loss``). ``sink`` says where a ``log_lr`` goes: ``tensorboard:<tag>`` or
@@ -111,6 +114,8 @@ class LoopAction:
     read_phase: str | None = None
     #: ``set_lr``: the source text of the value written (``lr * 0.1``) or of the call that writes it
     expression: str | None = None
+    #: runs only when the 1-based batch (batch phase) or epoch (epoch phases) is a multiple of it
+    frequency: int | None = None
 
 
 @dataclass

@@ -522,3 +522,17 @@ def test_folder_guards_huge_powers_and_strings():
             folder.fold(ast.parse(text, mode="eval").body)
     value = folder.fold(ast.parse("math.exp(-1) * np.floor(7 / 2) + math.pi", mode="eval").body).value
     assert value == math.exp(-1) * 3.0 + math.pi
+
+
+def test_folder_reads_literal_mappings():
+    """``lr_scheduler_kwargs={"num_cycles": 2}`` / ``dict(lr_end=1e-5)`` are literals; unpacking is not."""
+    folder = ConstantFolder(lambda name: None)
+    assert folder.fold(ast.parse("{'num_cycles': 2, 'power': 2 ** 0.5}", mode="eval").body).value == {
+        "num_cycles": 2, "power": 2 ** 0.5,
+    }
+    assert folder.fold(ast.parse("dict(lr_end=1e-5, power=2.0)", mode="eval").body).value == {
+        "lr_end": 1e-5, "power": 2.0,
+    }
+    for text in ("{**other, 'a': 1}", "{'a': x}", "{(1, 2): 3}", "dict(other, a=1)", "dict(**other)"):
+        with pytest.raises(NotConstant):
+            folder.fold(ast.parse(text, mode="eval").body)

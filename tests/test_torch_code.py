@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,13 @@ from lraudit.errors import UsageError
 from lraudit.torchfacts import ACTIONS, AXES, PHASES, READS, Construction, FunctionRef
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
-RUNS = sorted(path.name for path in (FIXTURES / "torch-runs").iterdir() if (path / "train.py").is_file())
+#: the first corpus (torch-expected/INDEX.md), whose run.json fields the expectations below are
+#: written against; the second corpus (INDEX-corpus2.md) is checked end to end in test_torch_runs.py
+_FIRST_INDEX = (FIXTURES / "torch-expected" / "INDEX.md").read_text()
+RUNS = sorted(
+    name for name in re.findall(r"^\| `([a-z0-9_]+)` \|", _FIRST_INDEX, re.M)
+    if (FIXTURES / "torch-runs" / name / "train.py").is_file()
+)
 FRAMEWORK = {"native": "pytorch", "hf": "transformers", "lightning": "lightning"}
 
 

@@ -60,6 +60,42 @@ CONCLUSIONS: dict[str, dict[str, str]] = {
     # the order warning is harmless with step(epoch)
     "pt_step_epoch_arg_at_start": {"LRA027": "info"},
     "pt_steplr_log_before": {},
+    # ---- second corpus (fixtures/torch-expected/INDEX-corpus2.md): other numbers and shapes
+    # 4.48 logs the next update's lr; every Trainer warm-up applies 0.0 first
+    "hf448_constant_with_warmup": {"LRA021": "info", "LRA020": "warning"},
+    "hf448_cosine_with_restarts": {"LRA021": "info", "LRA020": "warning"},
+    "hf448_linear_warmup_ratio_accum3": {"LRA021": "info", "LRA020": "warning"},
+    "hf448_polynomial_warmup_ratio": {"LRA021": "info", "LRA020": "warning"},
+    "hf5_constant_with_warmup_logging3": {"LRA020": "warning"},
+    "hf5_cosine_restarts_accum2": {},
+    "hf5_linear_warmup_ratio_accum3": {"LRA020": "warning"},
+    "hf5_polynomial_logging2": {"LRA020": "warning"},
+    "pl_cosine_no_monitor": {},
+    "pl_exponential_accum3_remainder": {},
+    "pl_exponential_frequency2": {},
+    "pl_steplr_epoch_interval_monitor_epoch": {},
+    "pt_accum2_steplr_epoch_start": {"LRA027": "warning"},
+    "pt_accum3_exponential_remainder": {},
+    "pt_cawr_per_epoch": {},
+    # ConstantLR's halving overlaps the decay: the optimizer's 0.1 is never applied (info)
+    "pt_chained_constant_exponential_batch": {"LRA033": "info"},
+    "pt_constantlr_epoch_shifted": {"LRA021": "info"},
+    "pt_cyclic_exp_range_rmsprop": {},
+    "pt_cyclic_triangular2_shifted": {"LRA021": "info", "LRA033": "info"},
+    "pt_linearlr_batch_decay": {"LRA021": "info"},
+    "pt_multiplicative_epoch_adam": {},
+    "pt_multistep_last_lr_before_step": {"LRA021": "info"},
+    "pt_onecycle_linear_three_phase": {"LRA021": "info", "LRA033": "info"},
+    "pt_plateau_max_abs_cooldown": {"LRA021": "info", "LRA032": "info"},
+    "pt_plateau_min_rel_cooldown_adam": {"LRA032": "info"},
+    # PolynomialLR reaches 0 at total_iters=20 and the last 5 of 25 updates apply it
+    "pt_polynomial_batch_adamw_past_total": {"LRA028": "warning", "LRA020": "warning"},
+    "pt_steplr_per_batch": {},
+    # frequency 3 with accumulation 2: the scheduler steps once per epoch (after batch 6)
+    "pl_step_frequency3_accum2": {},
+    # step(epoch) after each epoch makes every value one epoch late (epochs 0 and 1 both apply 0.1);
+    # the logs show what was applied, and no rule judges the late explicit epoch yet
+    "pt_exponential_epoch_arg_end": {},
 }
 
 
@@ -209,6 +245,30 @@ def test_only_group_0_logged_while_groups_differ(tmp_path):
     (audited,) = json.loads(result.stdout)["runs"]
     (finding,) = [f for f in audited["findings"] if f["code"] == "LRA031"]
     assert "2 param groups with lrs 0.1, 0.01" in finding["message"]
+
+
+def test_polynomial_past_total_iters_names_the_held_updates():
+    result = run_lraudit("audit", RUNS / "pt_polynomial_batch_adamw_past_total", "--format", "json")
+    (run,) = json.loads(result.stdout)["runs"]
+    (finding,) = [f for f in run["findings"] if f["code"] == "LRA028"]
+    assert "PolynomialLR(total_iters=20) was stepped 25 times" in finding["message"]
+    assert "update 20" in finding["message"] and "last 5 of 25 updates" in finding["message"]
+
+
+def test_lightning_epoch_frequency_and_partial_accumulation_windows():
+    result = run_lraudit("audit", RUNS / "pl_exponential_accum3_remainder", "--format", "json")
+    (run,) = json.loads(result.stdout)["runs"]
+    assert run["steps"] == 12 and run["steps_per_epoch"] == 4  # 10 batches / 3: the 4th update uses 1
+    result = run_lraudit("audit", RUNS / "pl_exponential_frequency2", "--format", "json")
+    (run,) = json.loads(result.stdout)["runs"]
+    assert not run["findings"]
+
+
+def test_transformers_448_stops_at_max_steps_inside_the_last_epoch():
+    """10 batches / accumulation 3 = 4 updates per epoch, but 4.48 sizes max_steps 3 x 3 = 9."""
+    result = run_lraudit("audit", RUNS / "hf448_linear_warmup_ratio_accum3", "--format", "json")
+    (run,) = json.loads(result.stdout)["runs"]
+    assert run["steps"] == 9
 
 
 def test_explain_a_pytorch_schedule_without_a_run():

@@ -43,7 +43,12 @@ from lraudit.semantics.torch.signatures import bind_arguments
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 EXPECTED = FIXTURES / "torch-expected"
 RUNS_DIR = FIXTURES / "torch-runs"
-RUNS = sorted(p.name for p in EXPECTED.iterdir() if (p / "run.json").is_file())
+#: the first corpus (INDEX.md): the drivers below replay its shapes from run.json; the second corpus
+#: (INDEX-corpus2.md) is replayed from the user's files by test_torch_runs.py
+RUNS = sorted(
+    name for name in re.findall(r"^\| `([a-z0-9_]+)` \|", (EXPECTED / "INDEX.md").read_text(), re.M)
+    if (EXPECTED / name / "run.json").is_file()
+)
 
 
 # -- fixture readers --------------------------------------------------------------------------------

@@ -159,9 +159,20 @@ class ConstantFolder:
         if isinstance(node, (ast.List, ast.Tuple)):
             items = [self._fold(item, citations) for item in node.elts]
             return items if isinstance(node, ast.List) else tuple(items)
+        if isinstance(node, ast.Dict):
+            return self._dict(node, citations)
         if isinstance(node, ast.Call):
             return self._call(node, citations)
         raise NotConstant(f"{ast.unparse(node)!r} is not a literal")
+
+    def _dict(self, node: ast.Dict, citations: list[str]) -> dict[Any, Any]:
+        """A dict display of literal keys and values (``lr_scheduler_kwargs={"num_cycles": 2}``)."""
+        if any(key is None for key in node.keys):
+            raise NotConstant(f"{ast.unparse(node)!r} unpacks another mapping")
+        keys = [self._fold(key, citations) for key in node.keys if key is not None]
+        if not all(isinstance(key, (str, int, float, bool)) for key in keys):
+            raise NotConstant(f"{ast.unparse(node)!r} has a key that is not a literal")
+        return dict(zip(keys, (self._fold(value, citations) for value in node.values), strict=True))
 
     def _unary(self, node: ast.UnaryOp, citations: list[str]) -> Any:
         operand = self._fold(node.operand, citations)
@@ -203,6 +214,9 @@ class ConstantFolder:
     def _call(self, node: ast.Call, citations: list[str]) -> Any:
         dotted = dotted_name(node.func)
         canonical = self.resolve(dotted) if dotted else None
+        if canonical == "dict" and not node.args and all(kw.arg for kw in node.keywords):
+            # dict(num_cycles=2): the keyword form of a literal mapping
+            return {kw.arg: self._fold(kw.value, citations) for kw in node.keywords}
         function = PURE_FUNCTIONS.get(canonical or "")
         if function is None or node.keywords:
             raise NotConstant(f"{ast.unparse(node)!r} is not a literal")

@@ -218,9 +218,18 @@ def hf_program(facts: TorchFacts, logs_next_lr: bool) -> tuple[LoopProgram, list
     if not per_epoch or not epochs:
         raise ProgramUnknown("the updates per epoch are not in the files (trainer_state.json, the script)")
     kind = str(args.get("lr_scheduler_type", "linear")).split(".")[-1].lower()
-    warmup = hf_warmup_steps(args.get("warmup_steps", 0) or 0, args.get("warmup_ratio", 0.0) or 0.0, total)
-    extra = args.get("lr_scheduler_kwargs") if isinstance(args.get("lr_scheduler_kwargs"), dict) else {}
-    lr_lambda = hf_lr_lambda(kind, warmup, total, **extra)
+    version = facts.versions.get("transformers")
+    warmup = hf_warmup_steps(args.get("warmup_steps", 0) or 0, args.get("warmup_ratio", 0.0) or 0.0, total,
+                             transformers_version=version)
+    extra = args.get("lr_scheduler_kwargs")
+    if extra is not None and not isinstance(extra, dict):
+        raise ProgramUnknown(f"lr_scheduler_kwargs ({extra}) cannot be read from the files")
+    try:
+        # polynomial's lr_end and min_lr are absolute: the lambda needs the optimizer's lr
+        lr_lambda = hf_lr_lambda(kind, warmup, total, initial_lr=lr, transformers_version=version,
+                                 **(extra or {}))
+    except (ValueError, TypeError) as exc:
+        raise ProgramUnknown(f"the Trainer schedule {kind!r} cannot be built: {exc}") from None
     notes.append(
         f"Trainer schedule {kind!r}: learning_rate {lr!r}, {warmup} warm-up of {total} updates "
         f"({epochs} epochs x {per_epoch}), gradient accumulation {accumulation}"
@@ -270,9 +279,14 @@ def lightning_actions(facts: TorchFacts) -> list[LoopAction]:
         return actions
     plateau = facts.schedulers[-1].name == PLATEAU
     step_arg = f"metric:{config.get('monitor', 'val_loss')}" if plateau else None
+    # Lightning's _update_learning_rates: a step-interval scheduler steps after an update (not
+    # while accumulating; the epoch's last batch flushes a partial window) whose 1-based batch_idx
+    # is a multiple of frequency; an epoch-interval one after every frequency-th epoch
+    every_frequency = frequency if frequency > 1 else None
     if interval == "step":
-        actions.append(LoopAction("scheduler_step", "batch", where, every=accumulation * frequency,
-                                  step_arg=step_arg))
+        actions.append(LoopAction("scheduler_step", "batch", where, every=every, step_arg=step_arg,
+                                  frequency=every_frequency))
     else:
-        actions.append(LoopAction("scheduler_step", "epoch_end", where, step_arg=step_arg))
+        actions.append(LoopAction("scheduler_step", "epoch_end", where, step_arg=step_arg,
+                                  frequency=every_frequency))
     return actions

@@ -108,7 +108,11 @@ class _State:
 
 
 def _runs_now(action: LoopAction, batch: int, batches: int, flush: bool) -> bool:
-    if action.phase != "batch" or not action.every or action.every <= 1:
+    if action.phase != "batch":
+        return True
+    if action.frequency and action.frequency > 1 and (batch + 1) % action.frequency:
+        return False
+    if not action.every or action.every <= 1:
         return True
     return (batch + 1) % action.every == 0 or (flush and batch == batches - 1)
 
@@ -184,6 +188,9 @@ def _execute(state: _State, action: LoopAction, replay: Replay, stepped: list[bo
 def _phase(state: _State, actions: list[LoopAction], replay: Replay) -> None:
     stepped = [False]
     for action in actions:
+        # Lightning's frequency on an epoch-interval scheduler: after every k-th epoch
+        if action.frequency and action.frequency > 1 and (state.epoch + 1) % action.frequency:
+            continue
         _execute(state, action, replay, stepped)
 
 

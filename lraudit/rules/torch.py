@@ -261,6 +261,8 @@ class ScheduleLengthMismatch(Rule):
                     effective=float(table["lr_base"].iloc[-1]),
                     source=stepper.location if stepper else None,
                 )
+            elif _name(scheduler) == "PolynomialLR" and taken > size:
+                yield from cls._polynomial_past_end(run, table, size, taken, stepper)
             elif _name(scheduler) == "OneCycleLR" and taken + 1 < size:
                 yield cls.finding(
                     run,
@@ -269,6 +271,30 @@ class ScheduleLengthMismatch(Rule):
                     step=len(table) - 1,
                     source=stepper.location if stepper else None,
                 )
+
+
+    @classmethod
+    def _polynomial_past_end(cls, run: Run, table: Any, size: int, taken: int,
+                             stepper: Any) -> Iterator[Finding]:
+        """PolynomialLR holds its end value (0) once last_epoch reaches total_iters: the updates
+        from there on apply that value (a schedule sized for fewer steps than the training)."""
+        lrs = table["lr_base"].to_numpy()
+        end_value = float(lrs[-1])
+        differs = np.flatnonzero(lrs != end_value)
+        first = int(differs[-1]) + 1 if differs.size else 0
+        held = len(lrs) - first
+        if held < 1 or first >= len(lrs):
+            return
+        yield cls.finding(
+            run,
+            f"PolynomialLR(total_iters={size}) was stepped {taken} times: the lr reached its end value "
+            f"{lr_text(end_value)} at update {first} and the last {held} of {len(lrs)} updates applied it "
+            f"(the schedule is sized for {size} scheduler steps)",
+            step=first,
+            epoch=int(table["epoch"].iloc[first]),
+            effective=end_value,
+            source=stepper.location if stepper else None,
+        )
 
 
 @REGISTRY.register
