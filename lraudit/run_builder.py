@@ -842,6 +842,8 @@ def assemble(path: str, datas: list[SourceData], inputs: list[InputFile]) -> Run
     run.torch = _torch_facts(datas)
     if run.torch is not None:
         run.scalars = _trainer_dict_steps(run.torch, _without_checkpoint_copies(run.scalars))
+        # Keras' epoch count reads every file's epoch column; an event file's step axis is none
+        run.epochs = run.torch.epochs or 0
     return run
 
 

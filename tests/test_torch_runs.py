@@ -35,9 +35,9 @@ CONCLUSIONS: dict[str, dict[str, str]] = {
     "pl_exponential_step_accum2": {},
     # reductions from epochs 3, 5, 7, 9 (0-based), after patience + 1 bad epochs
     "pl_plateau_epoch_monitor": {"LRA032": "info"},
-    # horizon error: the scheduler steps 4x per update; the console's epoch-start lr is older;
-    # 0.1 is never applied
-    "pt_accum_cosine_stepped_per_batch": {"LRA028": "error", "LRA029": "warning", "LRA033": "info"},
+    # horizon error: the scheduler steps 4x per update; the console's epoch-start lr is older
+    # (0.1 is never applied, a consequence of the horizon error, not a scheduler that ignores it)
+    "pt_accum_cosine_stepped_per_batch": {"LRA028": "error", "LRA029": "warning"},
     "pt_cawr_fractional_epoch": {},
     # the cosine reaches 0 at T_max and climbs back
     "pt_cosine_batch_past_tmax": {"LRA028": "warning", "LRA020": "warning", "LRA013": "warning"},
@@ -77,8 +77,9 @@ CONCLUSIONS: dict[str, dict[str, str]] = {
     "pt_accum2_steplr_epoch_start": {"LRA027": "warning"},
     "pt_accum3_exponential_remainder": {},
     "pt_cawr_per_epoch": {},
-    # ConstantLR's halving overlaps the decay: the optimizer's 0.1 is never applied (info)
-    "pt_chained_constant_exponential_batch": {"LRA033": "info"},
+    # ConstantLR's halving overlaps the decay: 0.1 is never applied, but the schedule scales it
+    # (tuning it matters), so LRA033 - for schedulers that ignore it - does not apply
+    "pt_chained_constant_exponential_batch": {},
     "pt_constantlr_epoch_shifted": {"LRA021": "info"},
     "pt_cyclic_exp_range_rmsprop": {},
     "pt_cyclic_triangular2_shifted": {"LRA021": "info", "LRA033": "info"},
@@ -93,9 +94,8 @@ CONCLUSIONS: dict[str, dict[str, str]] = {
     "pt_steplr_per_batch": {},
     # frequency 3 with accumulation 2: the scheduler steps once per epoch (after batch 6)
     "pl_step_frequency3_accum2": {},
-    # step(epoch) after each epoch makes every value one epoch late (epochs 0 and 1 both apply 0.1);
-    # the logs show what was applied, and no rule judges the late explicit epoch yet
-    "pt_exponential_epoch_arg_end": {},
+    # step(epoch) after each epoch makes every value one epoch late (epochs 0 and 1 both apply 0.1)
+    "pt_exponential_epoch_arg_end": {"LRA027": "warning"},
 }
 
 

@@ -59,20 +59,33 @@ def torch_shift_explanation(timeline: Timeline, relation: str, read: Any, read_l
     return f"is read by {how} after the epoch's `scheduler.step()` ({read_location}): the next epoch's lr"
 
 
-#: LRA020's fix for a PyTorch-ecosystem run
-TORCH_ZERO_LR_FIX = (
-    "A warm-up whose factor is 0 at the first update wastes that batch: start the factor above 0 "
-    "(LambdaLR: (step + 1) / warmup). The Trainer's warm-up always starts at 0; with many updates "
-    "one wasted batch is harmless."
-)
+#: LRA020's fix for a PyTorch-ecosystem run, by where the zero updates are
+TORCH_ZERO_LR_FIX = {
+    "first": (
+        "A warm-up whose factor is 0 at the first update wastes that batch: start the factor above 0 "
+        "(LambdaLR: (step + 1) / warmup). The Trainer's warm-up always starts at 0; with many updates "
+        "one wasted batch is harmless."
+    ),
+    "later": (
+        "The schedule reaches 0 before the run ends: give it a floor (eta_min, an end value above 0) "
+        "or size it to the updates that run."
+    ),
+}
 
 
-def torch_zero_lr_cause(timeline: Timeline) -> str | None:
-    """Why a PyTorch-ecosystem schedule applied 0 at its first update, or None."""
+def torch_zero_lr_fix(timeline: Timeline, first_zero_step: int) -> str | None:
+    """LRA020's fix for a PyTorch-ecosystem run (None for Keras)."""
+    if timeline.extra.get("framework") not in TORCH_FRAMEWORKS:
+        return None
+    return TORCH_ZERO_LR_FIX["first" if first_zero_step == 0 else "later"]
+
+
+def torch_zero_lr_cause(timeline: Timeline, first_zero_step: int = 0) -> str | None:
+    """Why a PyTorch-ecosystem schedule applied 0, or None."""
     framework = timeline.extra.get("framework")
     if framework not in TORCH_FRAMEWORKS:
         return None
-    if framework == "transformers":
+    if framework == "transformers" and first_zero_step == 0:
         return ("the Trainer's warm-up multiplies the lr by step / warmup_steps, 0 at the first update; "
                 "every transformers version does")
     replay = timeline.extra.get("replay")
@@ -97,7 +110,9 @@ class SchedulerBeforeOptimizer(Rule):
         every later change arrives one epoch (or one update) early. PyTorch warns once
         ("Detected call of lr_scheduler.step() before optimizer.step()"). With
         ``scheduler.step(epoch)`` the closed form is used and the order changes nothing: the
-        finding is then an *info* saying the warning is harmless.
+        finding is then an *info* saying the warning is harmless. The mirror mistake,
+        ``scheduler.step(epoch)`` at the *end* of each epoch, sets epoch e's value for epoch e + 1:
+        every change comes one epoch late.
     Why it matters:
         ``StepLR(step_size=2)`` meant two epochs at the initial lr; the run had one, and every
         later drop came one epoch early.
@@ -126,6 +141,11 @@ class SchedulerBeforeOptimizer(Rule):
             return
         early = next((a for a in program.actions if a.action == "scheduler_step"
                       and a.phase == "epoch_start"), None)
+        late = next((a for a in program.actions if a.action == "scheduler_step"
+                     and a.phase == "epoch_end" and a.step_arg == "epoch"), None)
+        if early is None and late is not None:
+            yield from _late_epoch_argument(cls, run, timeline, program, late)
+            return
         if early is None:
             return
         total = total_epochs(run, timeline)
@@ -159,6 +179,34 @@ class SchedulerBeforeOptimizer(Rule):
             effective=applied[first],
             source=early.location,
         )
+
+
+def _late_epoch_argument(cls, run: Run, timeline: Timeline, program, late: LoopAction) -> Iterator[Finding]:
+    """``scheduler.step(epoch)`` at the end of epoch e sets the value meant for epoch e, which only
+    epoch e + 1 uses: every change one epoch late."""
+    from lraudit.reconstruction.torch_replay import replay_loop
+
+    moved = [a for a in program.actions if a is not late] + [replace(late, phase="epoch_start")]
+    applied = _first_update(timeline)
+    intended = _first_update_of(replay_loop(replace(program, actions=moved)))
+    differing = [e for e in sorted(applied) if e in intended and applied[e] != intended[e]]
+    if not differing:
+        return
+    first, total = differing[0], total_epochs(run, timeline)
+    ran = ", ".join(lr_text(applied[e]) for e in sorted(applied)[:6])
+    meant = ", ".join(lr_text(intended[e]) for e in sorted(intended)[:6])
+    yield cls.finding(
+        run,
+        f"`scheduler.step(epoch)` runs at the end of each epoch{_where(late)}: the value it sets for "
+        f"epoch e is used by epoch e + 1, so every change comes one epoch late; from "
+        f"{epoch_text(first, total)} the epochs ran at {lr_text(applied[first])} instead of "
+        f"{lr_text(intended[first])} (epochs ran at {ran}; the schedule's own values: {meant})",
+        epoch=first,
+        effective=applied[first],
+        source=late.location,
+        fix="Call `scheduler.step()` without an argument at the end of the epoch, or "
+        "`scheduler.step(epoch)` at its start.",
+    )
 
 
 def _first_update_of(replay) -> dict[int, float]:
@@ -507,6 +555,10 @@ class TorchPlateauSemantics(Rule):
         )
 
 
+#: schedulers that set lr values of their own (max_lr/base_lr), whatever the optimizer's lr
+_ABSOLUTE_SCHEDULERS = ("OneCycleLR", "CyclicLR")
+
+
 @REGISTRY.register
 class OptimizerLrNeverApplied(Rule):
     """The lr given to the optimizer is never applied: the scheduler sets its own values.
@@ -539,6 +591,10 @@ class OptimizerLrNeverApplied(Rule):
             return
         given = facts.optimizer.kwargs.get("lr")
         if isinstance(given, bool) or not isinstance(given, (int, float)):
+            return
+        # only schedulers whose values ignore the optimizer's lr (a factor schedule that never
+        # reaches 1 still scales it: tuning it matters there)
+        if not any(_name(s) in _ABSOLUTE_SCHEDULERS for s in replay.schedulers.values()):
             return
         applied = frame(timeline)["lr_base"].to_numpy(dtype=float)
         if np.any(applied == float(given)) or np.any(np.isclose(applied, float(given), rtol=1e-12, atol=0)):

@@ -10,7 +10,7 @@ import pandas as pd
 from lraudit.numfmt import epoch_text, lr_text
 from lraudit.rules._facts import built_schedule, frame, logged, optimizer_location, total_epochs
 from lraudit.rules.base import ALL_FRAMEWORKS, REGISTRY, Finding, Rule, Severity
-from lraudit.rules.torch import TORCH_ZERO_LR_FIX, torch_zero_lr_cause
+from lraudit.rules.torch import torch_zero_lr_cause, torch_zero_lr_fix
 
 if TYPE_CHECKING:
     from lraudit.reconstruction import Timeline
@@ -190,12 +190,14 @@ class ZeroLrUpdate(Rule):
         if zero.empty:
             return
         scheduled = built_schedule(timeline)
-        torch_cause = torch_zero_lr_cause(timeline)
+        first_zero = int(zero["step"].iloc[0])
+        torch_cause = torch_zero_lr_cause(timeline, first_zero)
         why = scheduled.zero_lr_cause() if scheduled is not None else torch_cause
         cause = f" ({why})" if why else ""
         steps = [int(s) for s in zero["step"]]
         first = zero.iloc[0]
-        extra = {"fix": TORCH_ZERO_LR_FIX} if torch_cause else {}
+        torch_fix = torch_zero_lr_fix(timeline, first_zero)
+        extra = {"fix": torch_fix} if torch_fix else {}
         yield cls.finding(
             run,
             f"{len(steps)} update(s) applied lr = 0 (steps {_ranges(steps)}){cause}: those batches "
