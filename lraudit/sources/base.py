@@ -255,6 +255,15 @@ class SourceFacts:
         if problems:
             raise ValueError(f"SourceFacts({self.kind!r}): " + "; ".join(problems))
 
+    @classmethod
+    def logging_no_values(cls, kind: str, label: str, tells: frozenset[str], hint_rank: int) -> SourceFacts:
+        """The facts of a kind that logs no values (a saved model, a config): every per-value field
+        unset."""
+        return cls(
+            kind=kind, label=label, tells=tells, epoch_values=None, epoch_numbering=None, names=None,
+            located_by=None, value_rank=None, fit_rank=None, hint_rank=hint_rank,
+        )
+
     @property
     def logs_values(self) -> bool:
         """True when the kind logs values (lr or metrics) per epoch or step."""

@@ -217,17 +217,8 @@ class HfTrainerStateSource(Source):
 class HfModelConfigSource(Source):
     """The registered face of a Transformers model ``config.json`` (logs no values)."""
 
-    facts = SourceFacts(
-        kind=CONFIG_KIND,
-        label="Transformers model config.json",
-        tells=frozenset({"torch_facts"}),
-        epoch_values=None,
-        epoch_numbering=None,
-        names=None,
-        located_by=None,
-        value_rank=None,
-        fit_rank=None,
-        hint_rank=6,
+    facts = SourceFacts.logging_no_values(
+        CONFIG_KIND, "Transformers model config.json", frozenset({"torch_facts"}), hint_rank=6
     )
     sniff = staticmethod(sniff_config)
     read = staticmethod(read_config)

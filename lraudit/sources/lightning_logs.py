@@ -223,17 +223,8 @@ class LightningMetricsSource(Source):
 class LightningHparamsSource(Source):
     """The registered face of Lightning's ``hparams.yaml`` (logs no values)."""
 
-    facts = SourceFacts(
-        kind=HPARAMS_KIND,
-        label="Lightning hparams.yaml",
-        tells=frozenset({"torch_facts"}),
-        epoch_values=None,
-        epoch_numbering=None,
-        names=None,
-        located_by=None,
-        value_rank=None,
-        fit_rank=None,
-        hint_rank=6,
+    facts = SourceFacts.logging_no_values(
+        HPARAMS_KIND, "Lightning hparams.yaml", frozenset({"torch_facts"}), hint_rank=6
     )
     sniff = staticmethod(sniff_hparams)
     read = staticmethod(read_hparams)

@@ -167,17 +167,9 @@ def read(path: Path) -> SourceData:
 class ModelsSource(Source):
     """The registered face of this module (see :mod:`lraudit.sources.registry`)."""
 
-    facts = SourceFacts(
-        kind=KIND,
-        label="saved model",
-        tells=frozenset({"optimizer", "iterations", "backend"}),
-        epoch_values=None,
-        epoch_numbering=None,
-        names=None,
-        located_by=None,
-        value_rank=None,
-        fit_rank=None,
-        hint_rank=0,  # the saved file states its Keras version and backend
+    # the saved file states its Keras version and backend
+    facts = SourceFacts.logging_no_values(
+        KIND, "saved model", frozenset({"optimizer", "iterations", "backend"}), hint_rank=0
     )
     sniff = staticmethod(sniff)
     read = staticmethod(read)

@@ -192,17 +192,6 @@ def read(path: Path) -> SourceData:
 class OptimizerConfigSource(Source):
     """The registered face of this module (see :mod:`lraudit.sources.registry`)."""
 
-    facts = SourceFacts(
-        kind=KIND,
-        label="optimizer config",
-        tells=frozenset({"optimizer"}),
-        epoch_values=None,
-        epoch_numbering=None,
-        names=None,
-        located_by=None,
-        value_rank=None,
-        fit_rank=None,
-        hint_rank=1,
-    )
+    facts = SourceFacts.logging_no_values(KIND, "optimizer config", frozenset({"optimizer"}), 1)
     sniff = staticmethod(sniff)
     read = staticmethod(read)

@@ -133,17 +133,7 @@ def read(path: Path) -> SourceData:
 class TorchCheckpointSource(Source):
     """The registered face of this module (see :mod:`lraudit.sources.registry`)."""
 
-    facts = SourceFacts(
-        kind=KIND,
-        label="torch.save file",
-        tells=frozenset({"torch_facts"}),  # TorchFacts only (no Keras optimizer config)
-        epoch_values=None,
-        epoch_numbering=None,
-        names=None,
-        located_by=None,
-        value_rank=None,
-        fit_rank=None,
-        hint_rank=6,
-    )
+    # TorchFacts only (no Keras optimizer config)
+    facts = SourceFacts.logging_no_values(KIND, "torch.save file", frozenset({"torch_facts"}), hint_rank=6)
     sniff = staticmethod(sniff)
     read = staticmethod(read)
