@@ -389,43 +389,113 @@ class EventScalarReader:
         return self._learn(data, block.buf, int(block.offsets[record]), length, (self._block_no, record))
 
     def _decode_groups(self, block, starts, records: np.ndarray, out) -> list[int]:
-        """Records outside periodic runs, grouped by length; returns those protobuf must decode."""
+        """Records outside periodic runs, grouped by length; returns those protobuf must decode.
+
+        Known layouts first (every group), then records that never hold a point are dropped by
+        their header bytes (:meth:`_no_point_records`, one vectorised pass for the block), then
+        layouts are learnt from what is left.
+        """
         buf, lengths = block.buf, block.lengths
         u64 = tfr.unaligned_view(buf, np.uint64)
-        slow_records: list[int] = []
+        pending: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]] = []
         # groups in the order they start in the file: a tag's first value (which declares the
         # scalars plugin) is learnt before its later values without metadata
         for group in sorted((records[local] for local in _length_groups(lengths[records])),
                             key=lambda group: int(group[0])):
             length = int(lengths[group[0]])
             if length > _MAX_LAYOUT_BYTES:
-                slow_records.extend(group.tolist())
+                pending.append((group, None, np.arange(group.size)))
                 continue
             rows = es.gather_rows(u64, starts[group], -(-length // 8))
             alive = np.arange(group.size)
-            known = list(self._layouts.get(length, ()))
-            tried = 0
-            while alive.size:
-                if tried < len(known):
-                    layout = known[tried]
-                    tried += 1
-                else:
-                    # learn from the first record nothing matched; protobuf takes it otherwise
-                    record = int(group[alive[0]])
-                    data = buf[starts[record] : starts[record] + length].tobytes()
-                    position = (self._block_no, record)
-                    layout = self._learn(data, buf, int(block.offsets[record]), length, position)
-                    if layout is None:
-                        slow_records.append(record)
-                        alive = alive[1:]
-                        continue
-                candidates = rows[alive]
-                hit = es.match(layout, candidates)
-                if hit.any():
-                    if layout.keep:
-                        out.put(group[alive[hit]], layout, *es.decode(layout, candidates[hit]))
-                    alive = alive[~hit]
+            for layout in self._layouts.get(length, ()):
+                alive = self._match_layout(layout, group, rows, alive, out)
+                if not alive.size:
+                    break
+            if alive.size:
+                pending.append((group, rows, alive))
+        if not pending:
+            return []
+        left = np.concatenate([group[alive] for group, _, alive in pending])
+        skip = self._no_point_records(block, starts, left)
+        slow_records: list[int] = []
+        at = 0
+        for group, rows, alive in pending:
+            keep = ~skip[at : at + alive.size]
+            at += alive.size
+            alive = alive[keep]
+            if not alive.size:
+                continue
+            if rows is None:
+                slow_records.extend(group[alive].tolist())
+            else:
+                slow_records.extend(self._learn_group(block, starts, group, rows, alive, out))
         return slow_records
+
+    def _match_layout(self, layout: es.Layout, group, rows, alive: np.ndarray, out) -> np.ndarray:
+        """Decode the records of ``group[alive]`` that have ``layout``; returns the others."""
+        candidates = rows[alive]
+        hit = es.match(layout, candidates)
+        if not hit.any():
+            return alive
+        if layout.keep:
+            out.put(group[alive[hit]], layout, *es.decode(layout, candidates[hit]))
+        return alive[~hit]
+
+    def _learn_group(self, block, starts, group, rows, alive: np.ndarray, out) -> list[int]:
+        """Learn layouts from the first record nothing matched, until every record is decoded or
+        left to protobuf (returned)."""
+        buf = block.buf
+        length = int(block.lengths[group[0]])
+        slow_records: list[int] = []
+        while alive.size:
+            record = int(group[alive[0]])
+            data = buf[starts[record] : starts[record] + length].tobytes()
+            layout = self._learn(data, buf, int(block.offsets[record]), length, (self._block_no, record))
+            if layout is None:
+                slow_records.append(record)
+                alive = alive[1:]
+                continue
+            alive = self._match_layout(layout, group, rows, alive, out)
+        return slow_records
+
+    def _no_point_records(self, block, starts, records: np.ndarray) -> np.ndarray:
+        """Which ``records`` certainly hold no point, from their header bytes (no decoding).
+
+        A single image/histogram/audio value never does (:func:`es.value_heads`); a single value
+        whose (length, tag) protobuf already found pointless once in this file (a histogram, image
+        or text tensor: ``_no_points``) is taken to be another of those.
+        """
+        heads = es.value_heads(block.buf, starts[records], block.lengths[records])
+        skip = heads.never_point
+        if not self._no_points:
+            return skip
+        candidates = np.flatnonzero(heads.single & ~skip)
+        if not candidates.size:
+            return skip
+        # one look-up per distinct (length, tag): rows of length + tag length + tag bytes
+        lengths = block.lengths[records[candidates]]
+        tag_pos, tag_len = heads.tag_pos[candidates], heads.tag_len[candidates]
+        width = int(tag_len.max())
+        if width > _MAX_LAYOUT_BYTES:
+            return skip
+        last = block.buf.shape[0] - 1
+        spread = np.arange(width)
+        tags = block.buf[np.minimum(tag_pos[:, None] + spread, last)]
+        tags[spread >= tag_len[:, None]] = 0
+        keys = np.concatenate(
+            [lengths.astype("<u4").view(np.uint8).reshape(-1, 4),
+             tag_len.astype("<u2").view(np.uint8).reshape(-1, 2), tags],
+            axis=1,
+        )
+        _, first, inverse = np.unique(
+            np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1]))).reshape(-1),
+            return_index=True, return_inverse=True,
+        )
+        keys_seen = [(int(lengths[i]), tags[i, : int(tag_len[i])].tobytes()) for i in first.tolist()]
+        known = np.array([key in self._no_points for key in keys_seen], dtype=bool)
+        skip[candidates[known[inverse.reshape(-1)]]] = True
+        return skip
 
     def _decode_slow(self, block, starts, slow_records: list[int], first_bad: int | None):
         """Protobuf decoding, in file order (a tensor without plugin metadata is a scalar only
