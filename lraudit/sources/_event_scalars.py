@@ -142,16 +142,21 @@ NEVER_POINT_KEYS = np.array([0x1A, 0x22, 0x2A, 0x32], dtype=np.uint8)
 _METADATA_KEY = 0x4A  # Summary.Value.metadata (9), length-delimited
 
 
-def _varints(buf: np.ndarray, at: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(value, byte count, complete) of the varints at ``at`` (at most ``width`` bytes each)."""
-    window = buf[np.minimum(at[:, None] + np.arange(width), buf.shape[0] - 1)]
-    more = window >= 0x80
-    complete = ~more.all(axis=1)
-    size = np.argmin(more, axis=1) + 1
-    value = np.zeros(at.shape[0], dtype=np.int64)
+def _varints(
+    buf: np.ndarray, at: np.ndarray, width: int, values: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """(value or None, byte count, complete) of the varints at ``at`` (at most ``width`` bytes each)."""
+    last = buf.shape[0] - 1
+    size = np.zeros(at.shape[0], dtype=np.int64)
+    going = np.ones(at.shape[0], dtype=bool)  # no byte below 0x80 met yet
+    value = np.zeros(at.shape[0], dtype=np.int64) if values else None
     for k in range(width):
-        value |= np.where(k < size, (window[:, k] & 0x7F).astype(np.int64) << (7 * k), 0)
-    return value, size, complete
+        byte = buf[np.minimum(at + k, last)]
+        if value is not None:
+            value |= np.where(going, (byte & 0x7F).astype(np.int64) << (7 * k), 0)
+        size += going
+        going &= byte >= 0x80
+    return value, size, ~going
 
 
 @dataclass
@@ -184,7 +189,7 @@ def value_heads(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> Val
     # wall time (fixed64) and step (varint) are absent when zero (proto3)
     step_key = starts + np.where(buf[np.minimum(starts, last)] == 0x09, 9, 0)
     has_step = buf[np.minimum(step_key, last)] == 0x10
-    _, step_size, step_ok = _varints(buf, step_key + 1, 10)
+    _, step_size, step_ok = _varints(buf, step_key + 1, 10, values=False)
     ok = step_ok | ~has_step
     summary_at = step_key + np.where(has_step, 1 + step_size, 0)
     ok &= buf[np.minimum(summary_at, last)] == 0x2A

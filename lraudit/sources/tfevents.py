@@ -391,20 +391,20 @@ class EventScalarReader:
     def _decode_groups(self, block, starts, records: np.ndarray, out) -> list[int]:
         """Records outside periodic runs, grouped by length; returns those protobuf must decode.
 
-        Known layouts first (every group), then records that never hold a point are dropped by
-        their header bytes (:meth:`_no_point_records`, one vectorised pass for the block), then
-        layouts are learnt from what is left.
+        Known layouts first, then layouts learnt from what is left; in a group where a record
+        cannot be learnt, the records that never hold a point are dropped by their header bytes
+        (:meth:`_no_point_records`), not decoded one by one.
         """
         buf, lengths = block.buf, block.lengths
         u64 = tfr.unaligned_view(buf, np.uint64)
-        pending: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]] = []
+        slow_records: list[int] = []
         # groups in the order they start in the file: a tag's first value (which declares the
         # scalars plugin) is learnt before its later values without metadata
         for group in sorted((records[local] for local in _length_groups(lengths[records])),
                             key=lambda group: int(group[0])):
             length = int(lengths[group[0]])
             if length > _MAX_LAYOUT_BYTES:
-                pending.append((group, None, np.arange(group.size)))
+                slow_records.extend(group[~self._no_point_records(block, starts, group)].tolist())
                 continue
             rows = es.gather_rows(u64, starts[group], -(-length // 8))
             alive = np.arange(group.size)
@@ -413,29 +413,18 @@ class EventScalarReader:
                 if not alive.size:
                     break
             if alive.size:
-                pending.append((group, rows, alive))
-        if not pending:
-            return []
-        left = np.concatenate([group[alive] for group, _, alive in pending])
-        skip = self._no_point_records(block, starts, left)
-        slow_records: list[int] = []
-        at = 0
-        for group, rows, alive in pending:
-            keep = ~skip[at : at + alive.size]
-            at += alive.size
-            alive = alive[keep]
-            if not alive.size:
-                continue
-            if rows is None:
-                slow_records.extend(group[alive].tolist())
-            else:
                 slow_records.extend(self._learn_group(block, starts, group, rows, alive, out))
         return slow_records
 
     def _match_layout(self, layout: es.Layout, group, rows, alive: np.ndarray, out) -> np.ndarray:
         """Decode the records of ``group[alive]`` that have ``layout``; returns the others."""
-        candidates = rows[alive]
+        whole = alive.size == rows.shape[0]  # the usual case: one layout per length group
+        candidates = rows if whole else rows[alive]
         hit = es.match(layout, candidates)
+        if hit.all():
+            if layout.keep:
+                out.put(group if whole else group[alive], layout, *es.decode(layout, candidates))
+            return alive[:0]
         if not hit.any():
             return alive
         if layout.keep:
@@ -448,6 +437,7 @@ class EventScalarReader:
         buf = block.buf
         length = int(block.lengths[group[0]])
         slow_records: list[int] = []
+        filtered = False
         while alive.size:
             record = int(group[alive[0]])
             data = buf[starts[record] : starts[record] + length].tobytes()
@@ -455,6 +445,10 @@ class EventScalarReader:
             if layout is None:
                 slow_records.append(record)
                 alive = alive[1:]
+                if not filtered and alive.size:
+                    # not one scalar: the group may hold many records of its kind (histograms...)
+                    filtered = True
+                    alive = alive[~self._no_point_records(block, starts, group[alive])]
                 continue
             alive = self._match_layout(layout, group, rows, alive, out)
         return slow_records
