@@ -15,7 +15,9 @@ predicted from the repeating pattern of record sizes and verified in bulk
 (:mod:`lraudit.sources._tfrecord`); a single-scalar record's byte layout is learnt once from a
 record protobuf also decodes, then every record of a periodic run is checked against its
 phase's constant bytes and decoded with NumPy gathers (:mod:`lraudit.sources._event_scalars`);
-everything else goes through protobuf. The points are exactly those of tensorboard's
+records that never hold a point (a single image/histogram/audio value; a single value whose length
+and tag protobuf already found pointless, e.g. histogram or text tensors) are dropped by their
+header bytes, in bulk; everything else goes through protobuf. The points are exactly those of tensorboard's
 ``event_file_loader`` + protobuf (a value is a point when it has ``simple_value`` or is a
 one-element numeric tensor of the ``scalars`` plugin; bfloat16 is decoded too, which
 tensorboard's ``tensor_util`` cannot).
@@ -42,7 +44,8 @@ first summary of a file (:mod:`lraudit.sources.keras_model_json`) :func:`read` a
 Damage: a bad length CRC, a record whose data CRC is wrong when it is checked (records decoded
 through protobuf, layout samples, everything with ``verify_crc=True``) or a truncated last
 record ends the file: every point before it is kept and a warning names the file and byte
-offset. Without ``verify_crc`` a flipped bit inside a fast-decoded *value* is not detected
+offset. Without ``verify_crc`` a flipped bit inside a fast-decoded *value*, or in a record dropped
+by its header, is not detected
 (the reference loader checks every CRC; ``verify_crc=True`` does too, vectorised).
 """
 from __future__ import annotations
