@@ -18,7 +18,8 @@ tf1-tensor-e100     TF2-style tensor scalars through TF1's ``FileWriter`` (metad
 ==================  ===========================================================================
 
 Each tool reads all the layout's files in a fresh child process (imports and first calls
-excluded from the time: both first read a small fixture file; best of ``--repeat``; peak RSS):
+excluded from the time: both first read a small fixture file; best of ``--repeat`` (5), the two
+tools alternating so that a change of load hits both; peak RSS):
 ``lraudit`` streams
 :class:`lraudit.sources.tfevents.EventScalarReader` tables, ``fastread`` is
 ``../shared/bench/fastread.py``'s ``read_np`` (``pip install crc32c``). Prints the ratio
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -270,28 +272,35 @@ print(json.dumps({{"rows": rows, "seconds": seconds,
 """
 
 
-def measure(tool: str, files: list[Path], repeat: int) -> dict:
-    """Best of ``repeat`` runs in fresh child processes."""
-    best = None
+def run_child(tool: str, files: list[Path]) -> dict:
+    """One read of ``files`` by ``tool`` in a fresh child process: rows, seconds, peak RSS."""
     warm = str(next(iter(sorted((ROOT / "fixtures" / "runs").glob("*/tb/train/events.out.tfevents.*")))))
     script = CHILD.format(fastread=str(FASTREAD), warm=warm)
+    done = subprocess.run([sys.executable, "-c", script, tool, *map(str, files)],
+                          capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT),
+                                                                         "PATH": "/usr/bin:/bin"})
+    if done.returncode:
+        raise SystemExit(f"{tool} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(files: list[Path], repeat: int) -> tuple[dict, dict]:
+    """Best of ``repeat`` runs of each tool, alternating lraudit and fastread (side by side: a
+    change of load on this shared machine hits both), each in a fresh child process."""
+    best: dict[str, dict] = {}
     for _ in range(repeat):
-        done = subprocess.run([sys.executable, "-c", script, tool, *map(str, files)],
-                              capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT),
-                                                                             "PATH": "/usr/bin:/bin"})
-        if done.returncode:
-            raise SystemExit(f"{tool} failed:\n{done.stderr[-3000:]}")
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-        if best is None or result["seconds"] < best["seconds"]:
-            best = result
-    return best
+        for tool in ("lraudit", "fastread"):
+            result = run_child(tool, files)
+            if tool not in best or result["seconds"] < best[tool]["seconds"]:
+                best[tool] = result
+    return best["lraudit"], best["fastread"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layouts", nargs="+", default=list(LAYOUTS), choices=list(LAYOUTS))
     parser.add_argument("--scalars", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     options = parser.parse_args()
     print("| layout | MB | rows | lraudit s | fastread s | ratio | lraudit RSS MB | fastread RSS MB |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -299,11 +308,11 @@ def main() -> None:
         folder = generate(name, options.scalars)
         files = sorted(folder.rglob("events.out.tfevents.*"))
         size = sum(path.stat().st_size for path in files) / 1e6
-        ours = measure("lraudit", files, options.repeat)
-        theirs = measure("fastread", files, options.repeat)
+        ours, theirs = measure(files, options.repeat)
         print(f"| {name} | {size:.0f} | {ours['rows']:,} | {ours['seconds']:.3f} | {theirs['seconds']:.3f} | "
               f"{ours['seconds'] / theirs['seconds']:.2f}x | {ours['rss_mb']:.0f} | {theirs['rss_mb']:.0f} |",
               flush=True)
+    print(f"load average (1/5/15 min) at the end: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from tfevents_helpers import (
     event,
     frame_points,
     histogram_value,
+    image_value,
     reference_points,
     simple_value,
     tensor_value,
@@ -136,6 +137,55 @@ def test_tensor_without_metadata_counts_after_its_tag_was_declared(tmp_path):
     assert [step for _, step, *_ in points] == [2, 3, 4]
 
 
+def test_records_without_points_are_skipped_by_their_header(tmp_path, monkeypatch):
+    """Histograms, images (with or without plugin metadata after them), text tensors between the
+    scalars: the same points as protobuf, in every block size, and protobuf decodes only a few
+    of them (the first of each length and tag); a histogram sharing a record with a scalar, or
+    tagged like one, is still decoded."""
+
+    def extra(step):
+        found = [event(step, 3.0, histogram_value("dense/kernel", buckets=10 + step % 3))]
+        if step % 2:
+            found.append(event(step, 3.5, image_value("dense/kernel/image")))
+            found.append(event(step, 3.6, image_value("epoch_loss", 90, plugin="images")))
+            found.append(event(step, 3.7, text_value("notes", 40)))
+        if step % 9 == 0:
+            found.append(event(step, 4.0, histogram_value("h"), simple_value("lr", 0.5)))
+        return found
+
+    path = write_events(tmp_path / "train", _keras_like(600, 50, extra))
+    points = _assert_same_as_protobuf_and_reference(path)
+    assert len(points) == 600 * 2 + 12 * 2 + 600 // 9
+    calls = []
+    real = es.protobuf_points
+    monkeypatch.setattr(es, "protobuf_points", lambda *args: calls.append(1) or real(*args))
+    reader = tfevents.EventScalarReader(path, progress=False)
+    assert sum(table.num_rows for table in reader.tables()) == len(points)
+    assert len(calls) < 150  # not one decode per histogram/image/text record (~2,400 of them)
+
+
+def test_value_heads_read_only_well_formed_single_values():
+    records = [
+        event(5, 1.0, histogram_value("h")),
+        event(300, 1.0, image_value("i", plugin="images")),
+        event(0, 0.0, image_value("i")),
+        event(5, 1.0, histogram_value("h"), simple_value("lr", 0.5)),  # two values
+        event(5, 1.0, simple_value("lr", 0.5)),
+        event(5, 1.0, tensor_value("t", 0.5)),
+    ]
+    data = [record.SerializeToString() for record in records]
+    buf = np.frombuffer(b"".join(data) + bytes(64), np.uint8)
+    lengths = np.array([len(d) for d in data], np.int64)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    heads = es.value_heads(buf, starts, lengths)
+    assert heads.never_point.tolist() == [True, True, True, False, False, False]
+    assert heads.single.tolist() == [True, True, True, False, True, True]
+    where = zip(heads.tag_pos.tolist(), heads.tag_len.tolist(), strict=True)
+    tags = [buf[p : p + n].tobytes() for p, n in where]
+    assert [tag for tag, single in zip(tags, heads.single.tolist(), strict=True) if single] == [
+        b"h", b"i", b"i", b"lr", b"t"]
+
+
 def test_verify_crc_on_clean_file_changes_nothing(tmp_path):
     path = write_events(tmp_path / "train", _keras_like(200, 20))
     checked, warnings = _points(path, verify_crc=True)
@@ -162,6 +212,8 @@ VALUE_MAKERS = {
     "f64": lambda tag, v: tensor_value(tag, v, "f64"),
     "f32val": lambda tag, v: tensor_value(tag, v, "f32val"),
     "f16": lambda tag, v: tensor_value(tag, v, "f16"),
+    "histo": lambda tag, v: histogram_value(tag, buckets=3),  # never a point: skipped by its header
+    "image": lambda tag, v: image_value(tag, 40),
 }
 TAGS = ["lr", "loss", "epoch_lr", "batch_loss", "epoch_loss", "batch_lxss", "a/b"]
 

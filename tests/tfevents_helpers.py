@@ -63,6 +63,17 @@ def histogram_value(tag: str, buckets: int = 30):
     return summary_pb2.Summary.Value(tag=tag, histo=histo)
 
 
+def image_value(tag: str, size: int = 300, plugin: str | None = None):
+    """A TF1 ``Summary.Image`` (optionally with plugin metadata after it)."""
+    png = b"\x89PNG" * (size // 4)
+    image = summary_pb2.Summary.Image(height=4, width=4, colorspace=3, encoded_image_string=png)
+    if plugin is None:
+        return summary_pb2.Summary.Value(tag=tag, image=image)
+    plugin_data = summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin)
+    metadata = summary_pb2.SummaryMetadata(plugin_data=plugin_data)
+    return summary_pb2.Summary.Value(tag=tag, image=image, metadata=metadata)
+
+
 def text_value(tag: str, size: int):
     """A text-plugin string tensor of ``size`` bytes (a record larger than 64 KiB when big)."""
     tensor = tensor_pb2.TensorProto(

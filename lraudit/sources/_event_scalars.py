@@ -136,6 +136,87 @@ def _first_value(data: bytes) -> tuple[bytes, bool] | None:
         return None
 
 
+#: keys of the ``Summary.Value`` fields that never hold a scalar point (length-delimited):
+#: obsolete_old_style_histogram (3), image (4), histo (5), audio (6)
+NEVER_POINT_KEYS = np.array([0x1A, 0x22, 0x2A, 0x32], dtype=np.uint8)
+_METADATA_KEY = 0x4A  # Summary.Value.metadata (9), length-delimited
+
+
+def _varints(
+    buf: np.ndarray, at: np.ndarray, width: int, values: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """(value or None, byte count, complete) of the varints at ``at`` (at most ``width`` bytes each)."""
+    last = buf.shape[0] - 1
+    size = np.zeros(at.shape[0], dtype=np.int64)
+    going = np.ones(at.shape[0], dtype=bool)  # no byte below 0x80 met yet
+    value = np.zeros(at.shape[0], dtype=np.int64) if values else None
+    for k in range(width):
+        byte = buf[np.minimum(at + k, last)]
+        if value is not None:
+            value |= np.where(going, (byte & 0x7F).astype(np.int64) << (7 * k), 0)
+        size += going
+        going &= byte >= 0x80
+    return value, size, ~going
+
+
+@dataclass
+class ValueHeads:
+    """Where the first summary value of each record sits, read from its header bytes only.
+
+    ``single``: the record is ``wall_time, step, summary`` with exactly one value and nothing
+    after it (and every length inside is consistent with the record's); ``tag_pos``/``tag_len``
+    locate its tag (in the buffer); ``never_point``: that value is an image, histogram or audio
+    (the only field after the tag, optionally followed by plugin metadata), which is never a
+    scalar point and touches no reader state, so the record can be skipped undecoded.
+    """
+
+    single: np.ndarray
+    tag_pos: np.ndarray
+    tag_len: np.ndarray
+    never_point: np.ndarray
+
+
+def value_heads(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> ValueHeads:
+    """:class:`ValueHeads` of the records whose data is ``buf[starts : starts + lengths]``, vectorised.
+
+    Reads a few header bytes per record (gathers; never the payload): wall time key, step varint,
+    summary/value/tag sizes and the key of the field after the tag. ``buf`` must extend a few
+    bytes past the last record (reads are clipped to it; every position is checked against the
+    record's end, so bytes of the next record never decide anything).
+    """
+    last = buf.shape[0] - 1
+    ends = starts + lengths
+    # wall time (fixed64) and step (varint) are absent when zero (proto3)
+    step_key = starts + np.where(buf[np.minimum(starts, last)] == 0x09, 9, 0)
+    has_step = buf[np.minimum(step_key, last)] == 0x10
+    _, step_size, step_ok = _varints(buf, step_key + 1, 10, values=False)
+    ok = step_ok | ~has_step
+    summary_at = step_key + np.where(has_step, 1 + step_size, 0)
+    ok &= buf[np.minimum(summary_at, last)] == 0x2A
+    summary_size, size_bytes, complete = _varints(buf, summary_at + 1, 3)
+    value_at = summary_at + 1 + size_bytes
+    ok &= complete & (value_at + summary_size == ends) & (buf[np.minimum(value_at, last)] == 0x0A)
+    value_size, size_bytes, complete = _varints(buf, value_at + 1, 3)
+    tag_key = value_at + 1 + size_bytes
+    ok &= complete & (tag_key + value_size == ends) & (buf[np.minimum(tag_key, last)] == 0x0A)
+    tag_len, size_bytes, complete = _varints(buf, tag_key + 1, 2)
+    tag_pos = tag_key + 1 + size_bytes
+    kind_at = tag_pos + tag_len
+    single = ok & complete & (kind_at < ends)
+    kind = buf[np.minimum(kind_at, last)]
+    field_size, size_bytes, complete = _varints(buf, kind_at + 1, 3)
+    field_end = kind_at + 1 + size_bytes + field_size
+    metadata_size, metadata_bytes, metadata_ok = _varints(buf, field_end + 1, 3)
+    with_metadata = (
+        (buf[np.minimum(field_end, last)] == _METADATA_KEY)
+        & metadata_ok
+        & (field_end + 1 + metadata_bytes + metadata_size == ends)
+    )
+    whole = complete & ((field_end == ends) | with_metadata)
+    never_point = single & whole & np.isin(kind, NEVER_POINT_KEYS)
+    return ValueHeads(single, tag_pos, tag_len, never_point)
+
+
 def summary_tag(data: bytes) -> bytes | None:
     """The tag of the first summary value of an Event record (see :func:`_first_value`)."""
     first = _first_value(data)

@@ -15,7 +15,9 @@ predicted from the repeating pattern of record sizes and verified in bulk
 (:mod:`lraudit.sources._tfrecord`); a single-scalar record's byte layout is learnt once from a
 record protobuf also decodes, then every record of a periodic run is checked against its
 phase's constant bytes and decoded with NumPy gathers (:mod:`lraudit.sources._event_scalars`);
-everything else goes through protobuf. The points are exactly those of tensorboard's
+records that never hold a point (a single image/histogram/audio value; a single value whose length
+and tag protobuf already found pointless, e.g. histogram or text tensors) are dropped by their
+header bytes, in bulk; everything else goes through protobuf. The points are exactly those of tensorboard's
 ``event_file_loader`` + protobuf (a value is a point when it has ``simple_value`` or is a
 one-element numeric tensor of the ``scalars`` plugin; bfloat16 is decoded too, which
 tensorboard's ``tensor_util`` cannot).
@@ -42,7 +44,8 @@ first summary of a file (:mod:`lraudit.sources.keras_model_json`) :func:`read` a
 Damage: a bad length CRC, a record whose data CRC is wrong when it is checked (records decoded
 through protobuf, layout samples, everything with ``verify_crc=True``) or a truncated last
 record ends the file: every point before it is kept and a warning names the file and byte
-offset. Without ``verify_crc`` a flipped bit inside a fast-decoded *value* is not detected
+offset. Without ``verify_crc`` a flipped bit inside a fast-decoded *value*, or in a record dropped
+by its header, is not detected
 (the reference loader checks every CRC; ``verify_crc=True`` does too, vectorised).
 """
 from __future__ import annotations
@@ -389,7 +392,12 @@ class EventScalarReader:
         return self._learn(data, block.buf, int(block.offsets[record]), length, (self._block_no, record))
 
     def _decode_groups(self, block, starts, records: np.ndarray, out) -> list[int]:
-        """Records outside periodic runs, grouped by length; returns those protobuf must decode."""
+        """Records outside periodic runs, grouped by length; returns those protobuf must decode.
+
+        Known layouts first, then layouts learnt from what is left; in a group where a record
+        cannot be learnt, the records that never hold a point are dropped by their header bytes
+        (:meth:`_no_point_records`), not decoded one by one.
+        """
         buf, lengths = block.buf, block.lengths
         u64 = tfr.unaligned_view(buf, np.uint64)
         slow_records: list[int] = []
@@ -399,33 +407,92 @@ class EventScalarReader:
                             key=lambda group: int(group[0])):
             length = int(lengths[group[0]])
             if length > _MAX_LAYOUT_BYTES:
-                slow_records.extend(group.tolist())
+                slow_records.extend(group[~self._no_point_records(block, starts, group)].tolist())
                 continue
             rows = es.gather_rows(u64, starts[group], -(-length // 8))
             alive = np.arange(group.size)
-            known = list(self._layouts.get(length, ()))
-            tried = 0
-            while alive.size:
-                if tried < len(known):
-                    layout = known[tried]
-                    tried += 1
-                else:
-                    # learn from the first record nothing matched; protobuf takes it otherwise
-                    record = int(group[alive[0]])
-                    data = buf[starts[record] : starts[record] + length].tobytes()
-                    position = (self._block_no, record)
-                    layout = self._learn(data, buf, int(block.offsets[record]), length, position)
-                    if layout is None:
-                        slow_records.append(record)
-                        alive = alive[1:]
-                        continue
-                candidates = rows[alive]
-                hit = es.match(layout, candidates)
-                if hit.any():
-                    if layout.keep:
-                        out.put(group[alive[hit]], layout, *es.decode(layout, candidates[hit]))
-                    alive = alive[~hit]
+            for layout in self._layouts.get(length, ()):
+                alive = self._match_layout(layout, group, rows, alive, out)
+                if not alive.size:
+                    break
+            if alive.size:
+                slow_records.extend(self._learn_group(block, starts, group, rows, alive, out))
         return slow_records
+
+    def _match_layout(self, layout: es.Layout, group, rows, alive: np.ndarray, out) -> np.ndarray:
+        """Decode the records of ``group[alive]`` that have ``layout``; returns the others."""
+        whole = alive.size == rows.shape[0]  # the usual case: one layout per length group
+        candidates = rows if whole else rows[alive]
+        hit = es.match(layout, candidates)
+        if hit.all():
+            if layout.keep:
+                out.put(group if whole else group[alive], layout, *es.decode(layout, candidates))
+            return alive[:0]
+        if not hit.any():
+            return alive
+        if layout.keep:
+            out.put(group[alive[hit]], layout, *es.decode(layout, candidates[hit]))
+        return alive[~hit]
+
+    def _learn_group(self, block, starts, group, rows, alive: np.ndarray, out) -> list[int]:
+        """Learn layouts from the first record nothing matched, until every record is decoded or
+        left to protobuf (returned)."""
+        buf = block.buf
+        length = int(block.lengths[group[0]])
+        slow_records: list[int] = []
+        filtered = False
+        while alive.size:
+            record = int(group[alive[0]])
+            data = buf[starts[record] : starts[record] + length].tobytes()
+            layout = self._learn(data, buf, int(block.offsets[record]), length, (self._block_no, record))
+            if layout is None:
+                slow_records.append(record)
+                alive = alive[1:]
+                if not filtered and alive.size:
+                    # not one scalar: the group may hold many records of its kind (histograms...)
+                    filtered = True
+                    alive = alive[~self._no_point_records(block, starts, group[alive])]
+                continue
+            alive = self._match_layout(layout, group, rows, alive, out)
+        return slow_records
+
+    def _no_point_records(self, block, starts, records: np.ndarray) -> np.ndarray:
+        """Which ``records`` certainly hold no point, from their header bytes (no decoding).
+
+        A single image/histogram/audio value never does (:func:`es.value_heads`); a single value
+        whose (length, tag) protobuf already found pointless once in this file (a histogram, image
+        or text tensor: ``_no_points``) is taken to be another of those.
+        """
+        heads = es.value_heads(block.buf, starts[records], block.lengths[records])
+        skip = heads.never_point
+        if not self._no_points:
+            return skip
+        candidates = np.flatnonzero(heads.single & ~skip)
+        if not candidates.size:
+            return skip
+        # one look-up per distinct (length, tag): rows of length + tag length + tag bytes
+        lengths = block.lengths[records[candidates]]
+        tag_pos, tag_len = heads.tag_pos[candidates], heads.tag_len[candidates]
+        width = int(tag_len.max())
+        if width > _MAX_LAYOUT_BYTES:
+            return skip
+        last = block.buf.shape[0] - 1
+        spread = np.arange(width)
+        tags = block.buf[np.minimum(tag_pos[:, None] + spread, last)]
+        tags[spread >= tag_len[:, None]] = 0
+        keys = np.concatenate(
+            [lengths.astype("<u4").view(np.uint8).reshape(-1, 4),
+             tag_len.astype("<u2").view(np.uint8).reshape(-1, 2), tags],
+            axis=1,
+        )
+        _, first, inverse = np.unique(
+            np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1]))).reshape(-1),
+            return_index=True, return_inverse=True,
+        )
+        keys_seen = [(int(lengths[i]), tags[i, : int(tag_len[i])].tobytes()) for i in first.tolist()]
+        known = np.array([key in self._no_points for key in keys_seen], dtype=bool)
+        skip[candidates[known[inverse.reshape(-1)]]] = True
+        return skip
 
     def _decode_slow(self, block, starts, slow_records: list[int], first_bad: int | None):
         """Protobuf decoding, in file order (a tensor without plugin metadata is a scalar only
