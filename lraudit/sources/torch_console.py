@@ -131,6 +131,8 @@ class _Reader:
         self.lightning = False
         self.warned: set[str] = set()
         self.seen_dicts: set[tuple[int, str]] = set()
+        #: the first ``epoch N/M`` line's 0-based epoch: above 0 in a resumed process' console
+        self.first_epoch: int | None = None
 
     def where(self, line: int) -> str:
         return f"{self.path}:{line}"
@@ -169,6 +171,8 @@ class _Reader:
     def epoch_line(self, line: int, match: re.Match) -> None:
         epoch, total = int(match.group(1)) - 1, int(match.group(2))
         self.facts.epochs = max(self.facts.epochs or 0, total)
+        if self.first_epoch is None:
+            self.first_epoch = epoch
         for key, value_text in _KEY_VALUE.findall(match.group(3)):
             value = _number(value_text)
             if value is not None:
@@ -215,6 +219,9 @@ class _Reader:
         elif self.lightning:
             self.facts.framework = "lightning"
         self.facts.evidence.append(f"console: {self.path}")
+        if self.first_epoch:
+            # a console whose epochs start past the first: a second process that resumed there
+            self.facts.resume["epoch"] = self.first_epoch
         data = SourceData(
             path=str(self.path), kind=KIND, scalars=scalars_frame(self.rows), events=self.events
         )
