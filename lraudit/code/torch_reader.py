@@ -387,9 +387,11 @@ class _TorchReader:
         """The module constants a function reads (``WARMUP, TOTAL = 4, 30`` above a ``def``), as
         bound when the scheduler is built: the function sees those values when it is called."""
         names = {
-            sub.id for sub in ast.walk(function) if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load)
+            sub.id
+            for sub in ast.walk(function)
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and sub.id in self.env.constants
         }
-        return {name: self.env.constants[name].value for name in sorted(names) if name in self.env.constants}
+        return {name: self.env.constants[name].value for name in sorted(names)}
 
     def value(self, node: ast.expr) -> Any:
         return self.env.value(node)

@@ -115,6 +115,8 @@ def _lightning_program(run: Run, facts: TorchFacts, notes: list[str]) -> LoopPro
         end = seen  # stopped early (EarlyStopping, an interrupt): replay what ran
     if not isinstance(end, (int, float)) or end <= 0:
         raise ProgramUnknown("the number of epochs is not known")
+    max_steps = facts.trainer_args.get("max_steps")
+    limited = isinstance(max_steps, int) and not isinstance(max_steps, bool) and max_steps > 0
     return LoopProgram(
         build=optimizer_builder(facts, facts.schedulers),
         actions=actions,
@@ -123,6 +125,7 @@ def _lightning_program(run: Run, facts: TorchFacts, notes: list[str]) -> LoopPro
         batches_per_epoch=int(batches),
         metrics=epoch_metrics(run.scalars, monitored_metrics(actions)),
         flush_partial_window=True,
+        max_updates=max_steps if limited else None,
     )
 
 

@@ -65,6 +65,9 @@ class LoopProgram:
     #: epoch at which a second process resumed, and whether it loaded the scheduler's state
     resume_epoch: int | None = None
     resume_loads_scheduler: bool = True
+    #: the Trainer's / Lightning's ``max_steps``: training ends after that many updates, inside an
+    #: epoch if need be
+    max_updates: int | None = None
 
 
 @dataclass
@@ -83,6 +86,10 @@ class Replay:
 
 class ReplayStopped(Exception):
     """The replay cannot go on (a monitored metric is missing): what ran so far is kept."""
+
+
+class _MaxStepsReached(Exception):
+    """The update count reached ``max_steps``: the framework stops training."""
 
 
 class _State:
@@ -227,8 +234,12 @@ def replay_loop(program: LoopProgram) -> Replay:
                 for action in by_phase["batch"]:
                     if _runs_now(action, batch, batches, program.flush_partial_window):
                         _execute(state, action, replay, stepped)
+                if program.max_updates is not None and state.updates_done >= program.max_updates:
+                    raise _MaxStepsReached
             state.batch = batches - 1
             _phase(state, by_phase["epoch_end"], replay)
+    except _MaxStepsReached:
+        pass  # the framework ends training there, as the run did
     except ReplayStopped as stop:
         replay.stopped = str(stop)
     replay.schedulers = dict(state.schedulers)

@@ -102,6 +102,9 @@ def scheduler_restart_on_resume(
     from lraudit.reconstruction.torch_replay import replay_loop
 
     program, replay = _program(timeline), _replay(timeline)
+    segments = (run.torch.resume.get("trainer_schedule_segments") if run.torch is not None else None) or []
+    if segments and replay is not None and len(replay.updates) > segments[0][0] + 1:
+        return _trainer_resumed_with_other_length(timeline, segments)
     if (
         program is None or replay is None or program.resume_epoch is None
         or program.resume_loads_scheduler or not replay.updates
@@ -126,6 +129,23 @@ def scheduler_restart_on_resume(
         f"{lr_text(float(intended[first]))} ({int(differs.size)} of {n} updates differ)"
     )
     return message, first, update.epoch, float(ran[first]), facts_resume.get("location")
+
+
+def _trainer_resumed_with_other_length(
+    timeline: Timeline, segments: list[tuple[int, int]]
+) -> tuple[str, int, int, float, str | None]:
+    """The Trainer resumed with another max_steps: its schedule is rebuilt and continued mid-way."""
+    table = frame(timeline)
+    lrs = table["lr_base"].to_numpy()
+    (end, length), (_, new_length) = segments[0], segments[1]
+    before, after = float(lrs[end]), float(lrs[end + 1])
+    message = (
+        f"the Trainer resumed from the checkpoint at step {end} with max_steps {new_length} instead of "
+        f"{length}: it rebuilt the schedule for {new_length} updates and continued it at step {end}, so "
+        f"the lr jumps from {lr_text(before)} (update {end}) to {lr_text(after)} (update {end + 1}) instead "
+        f"of following either schedule"
+    )
+    return message, end + 1, int(table["epoch"].iloc[end + 1]), after, None
 
 
 def _with_scheduler_step_after_batches(program, action: LoopAction):
