@@ -153,6 +153,15 @@ CONCLUSIONS: dict[str, dict[str, str]] = {
     "pt3_sequential_three_per_epoch": {},
     # step(epoch) at the epoch start: the intended schedule despite the warnings
     "pt3_steplr_epoch_start_arg_last_lr": {"LRA027": "info"},
+    # the closed-form cosine at a fractional epoch, one batch behind: nothing wrong
+    "pt3_cosine_fractional_epoch_batch": {},
+    # stepped before the epoch's first update (accumulation 3): 0.05 is never applied
+    "pt3_accum3_epoch_start_last_lr_after_batch": {"LRA027": "warning"},
+    # a fresh cosine from the loaded lr; TB one update ahead
+    "pt3_resume_without_state_cosine_batch_shifted": {"LRA017": "warning", "LRA021": "info"},
+    # step(epoch) at the end: milestones one epoch late; get_lr() applies gamma once more
+    "pt3_multistep_epoch_arg_end_get_lr": {"LRA027": "warning", "LRA029": "warning"},
+    "pt3_plateau_accum2_tb_epoch_start": {"LRA032": "info"},
 }
 
 
