@@ -856,7 +856,8 @@ def _trainer_dict_steps(facts: TorchFacts, scalars: pd.DataFrame) -> pd.DataFram
     every = facts.training_args.get("logging_steps") or facts.trainer_state.get("logging_steps")
     if isinstance(every, bool) or not isinstance(every, int) or every <= 0:
         return scalars
-    return hf_dict_steps(scalars, every)
+    first = facts.training_args.get("logging_first_step") is True
+    return hf_dict_steps(scalars, every, first_step=first)
 
 
 def _torch_facts(datas: list[SourceData]) -> TorchFacts | None:
@@ -873,7 +874,26 @@ def _torch_facts(datas: list[SourceData]) -> TorchFacts | None:
 
     parts = [data.torch for data in sorted(datas, key=trust) if data.torch is not None]
     merged = merge_torch_facts(parts)
-    return merged if merged is not None and merged.framework else None
+    if merged is None or not merged.framework:
+        return None
+    segments = _trainer_schedule_segments(parts)
+    if segments:
+        merged.resume = {**merged.resume, "trainer_schedule_segments": segments}
+    return merged
+
+
+def _trainer_schedule_segments(parts: list[TorchFacts]) -> list[tuple[int, int]]:
+    """(last global step, max_steps) of each Trainer process, when checkpoints disagree on max_steps:
+    a run resumed (``resume_from_checkpoint``) with other epochs rebuilds its schedule for the new
+    length and continues it at the checkpoint's step. Empty when every header tells one length."""
+    last_step: dict[int, int] = {}
+    for part in parts:
+        total, step = part.trainer_state.get("max_steps"), part.trainer_state.get("global_step")
+        if isinstance(total, int) and isinstance(step, int) and total > 0 and step > 0:
+            last_step[total] = max(last_step.get(total, 0), step)
+    if len(last_step) < 2:
+        return []
+    return sorted((step, total) for total, step in last_step.items())
 
 
 def _without_checkpoint_copies(scalars: pd.DataFrame) -> pd.DataFrame:

@@ -184,11 +184,13 @@ def merge_torch_facts(parts: list[TorchFacts]) -> TorchFacts | None:
             told = [part.framework for part in parts if part.framework in FRAMEWORKS]
             merged.framework = min(told, key=FRAMEWORKS.index) if told else None
             continue
-        if name == "versions":
-            versions: dict[str, str] = {}
+        if name in ("versions", "resume"):
+            # key by key, the most trusted file first: the code tells whether the scheduler
+            # state is loaded, a second process' console where it resumed
+            joined: dict[str, Any] = {}
             for part in reversed(parts):
-                versions.update(part.versions)
-            merged.versions = versions
+                joined.update(getattr(part, name))
+            setattr(merged, name, joined)
             continue
         for part in parts:
             value = getattr(part, name)

@@ -1,4 +1,4 @@
-"""End to end on the 21 real PyTorch / Transformers / Lightning runs (fixtures/torch-runs).
+"""End to end on the real PyTorch / Transformers / Lightning runs (fixtures/torch-runs).
 
 Every update's lr is compared with what the run really applied (fixtures/torch-expected/<run>/
 truth.csv, measured by an optimizer hook and a probe parameter), in float64 and in float32 bits, and
@@ -96,6 +96,72 @@ CONCLUSIONS: dict[str, dict[str, str]] = {
     "pl_step_frequency3_accum2": {},
     # step(epoch) after each epoch makes every value one epoch late (epochs 0 and 1 both apply 0.1)
     "pt_exponential_epoch_arg_end": {"LRA027": "warning"},
+    # ---- third corpus (fixtures/torch-expected/INDEX-corpus3.md): the knob matrix's other cells
+    # 4.48 logs the next update's lr, invisible for a constant lr; logging_first_step adds step 1
+    "hf448_constant_logging_first_step": {},
+    "hf448_cosine_with_min_lr_rate_accum2": {"LRA021": "info", "LRA020": "warning"},
+    "hf448_inverse_sqrt_logging2": {"LRA021": "info", "LRA020": "warning"},
+    # max_steps ends training inside epoch 3; no warm-up, so no zero update
+    "hf448_linear_max_steps_save_steps": {"LRA021": "info"},
+    # the Trainer logs param_groups for a plateau scheduler: aligned in 4.48 too
+    "hf448_reduce_lr_on_plateau": {},
+    # resumed with max_steps 24 instead of 12: the rebuilt schedule jumps back up at step 13
+    "hf448_resume_linear_more_epochs": {"LRA017": "warning", "LRA020": "warning", "LRA021": "info"},
+    "hf448_warmup_stable_decay": {"LRA021": "info", "LRA020": "warning"},
+    "hf5_constant_warmup_max_steps": {"LRA020": "warning"},
+    "hf5_cosine_with_min_lr": {"LRA020": "warning"},
+    "hf5_inverse_sqrt_timescale": {"LRA020": "warning"},
+    "hf5_reduce_lr_on_plateau": {},
+    "hf5_warmup_stable_decay_1sqrt": {"LRA020": "warning"},
+    # LearningRateMonitor at the epoch start, a scheduler every 2nd update
+    "pl3_cawr_step_frequency2_epoch_monitor": {},
+    # log_every_n_steps > 1: rows at every n-th step only
+    "pl3_cosine_step_log_every_4_accum2": {},
+    "pl3_exponential_epoch_step_monitor_accum3": {},
+    "pl3_multistep_epoch_log_every_3": {},
+    "pl3_onecycle_step_log_momentum": {"LRA033": "info"},
+    "pl3_plateau_frequency2_step_monitor": {"LRA032": "info"},
+    # max_steps=22 ends training inside epoch 4
+    "pl3_sequential_epoch_max_steps": {},
+    # lr-SGD/pg1 and lr-SGD/pg2: each group's own lr
+    "pl3_two_groups_lambda_warmup": {},
+    "pt3_accum2_cosine_batch_shifted": {"LRA021": "info"},
+    "pt3_accum4_steplr_console_next": {"LRA021": "info"},
+    "pt3_cawr_batch_frac_shifted": {"LRA021": "info"},
+    "pt3_chained_sequential_and_steplr_batch": {},
+    "pt3_console_only_exponential_g": {"LRA021": "info"},
+    # step(epoch) at the epoch end: late; TB/console read after it: shifted; T_max never passed
+    "pt3_cosine_epoch_arg_end_shifted": {"LRA021": "info", "LRA027": "warning"},
+    "pt3_cyclic_triangular_momentum_console_next": {"LRA021": "info", "LRA033": "info"},
+    # get_lr() mid-epoch computes one more decay: values no update of that epoch used
+    "pt3_get_lr_mid_epoch_exponential": {"LRA021": "info", "LRA029": "warning"},
+    "pt3_lambda_helper_epoch_shifted": {"LRA021": "info"},
+    # the helper reads module constants (WARMUP, TOTAL = 4, 30)
+    "pt3_lambda_math_warmup_cosine_batch": {"LRA021": "info"},
+    # LinearLR sized in updates, stepped per batch under accumulation 3; the console reads between updates
+    "pt3_micro_batch_linearlr_accum3": {"LRA028": "error", "LRA029": "warning", "LRA021": "info"},
+    "pt3_multistep_epoch_start_per_step_log": {"LRA027": "warning"},
+    "pt3_onecycle_epochs_spe_shifted": {"LRA021": "info", "LRA033": "info"},
+    "pt3_plateau_per_step_log_console_next": {"LRA021": "info", "LRA032": "info"},
+    "pt3_plateau_score_console_last_lr": {"LRA021": "info", "LRA032": "info"},
+    # 0.0 from epoch 4 of 6: the last quarter of the updates is frozen
+    "pt3_polynomial_epoch_past_total": {"LRA028": "warning", "LRA020": "warning", "LRA013": "warning"},
+    # a fresh MultiStepLR in the resumed process: its milestones count from the resume
+    "pt3_resume_without_scheduler_state": {"LRA017": "warning"},
+    # a fresh ExponentialLR multiplies the lr it finds: nothing changes
+    "pt3_resume_without_scheduler_state_exponential_batch": {},
+    "pt3_sequential_three_per_epoch": {},
+    # step(epoch) at the epoch start: the intended schedule despite the warnings
+    "pt3_steplr_epoch_start_arg_last_lr": {"LRA027": "info"},
+    # the closed-form cosine at a fractional epoch, one batch behind: nothing wrong
+    "pt3_cosine_fractional_epoch_batch": {},
+    # stepped before the epoch's first update (accumulation 3): 0.05 is never applied
+    "pt3_accum3_epoch_start_last_lr_after_batch": {"LRA027": "warning"},
+    # a fresh cosine from the loaded lr; TB one update ahead
+    "pt3_resume_without_state_cosine_batch_shifted": {"LRA017": "warning", "LRA021": "info"},
+    # step(epoch) at the end: milestones one epoch late; get_lr() applies gamma once more
+    "pt3_multistep_epoch_arg_end_get_lr": {"LRA027": "warning", "LRA029": "warning"},
+    "pt3_plateau_accum2_tb_epoch_start": {"LRA032": "info"},
 }
 
 
@@ -149,8 +215,8 @@ def test_audit_reaches_the_corpus_conclusion(name):
         assert severity in found.get(code, set()), (code, run["findings"])
     unexpected = {c: s for c, s in found.items() if c not in expected}
     assert not unexpected, unexpected
-    assert run["framework"] == name.split("_")[0].replace("hf448", "transformers").replace(
-        "hf5", "transformers").replace("pl", "lightning").replace("pt", "pytorch")
+    # the name's prefix says the framework (hf448_, hf5_, pl_, pl3_, pt_, pt3_)
+    assert run["framework"] == {"hf": "transformers", "pl": "lightning", "pt": "pytorch"}[name[:2]]
 
 
 def test_shifted_transformers_log_names_the_version():
@@ -352,3 +418,50 @@ def test_lightning_epoch_start_monitor_alone_holds_each_value_for_its_epoch(tmp_
         base = [float(r["lr_base"]) for r in csv.DictReader(handle)]
     lr, _ = _truth("pl_plateau_epoch_monitor")
     assert base == lr.tolist()  # logged = applied, once per epoch at its start
+
+
+def _findings(name: str, code: str) -> list[dict]:
+    result = run_lraudit("audit", RUNS / name, "--format", "json", "--fail-on", "never")
+    assert result.returncode == 0, result.stderr
+    (run,) = json.loads(result.stdout)["runs"]
+    return [f for f in run["findings"] if f["code"] == code]
+
+
+def test_resume_without_scheduler_state_restarts_the_milestones():
+    """The second process' console starts at epoch 5: there a fresh MultiStepLR counts from 0."""
+    (finding,) = _findings("pt3_resume_without_scheduler_state", "LRA017")
+    assert "epoch 5/8" in finding["message"] and "0.02" in finding["message"]
+    assert finding["step"] == 25
+
+
+def test_resume_without_state_of_a_chainable_scheduler_is_harmless():
+    assert _findings("pt3_resume_without_scheduler_state_exponential_batch", "LRA017") == []
+
+
+def test_trainer_resumed_with_more_epochs_names_the_rebuilt_schedule():
+    (finding,) = _findings("hf448_resume_linear_more_epochs", "LRA017")
+    assert "max_steps 24 instead of 12" in finding["message"] and finding["step"] == 13
+
+
+def test_step_epoch_at_the_end_never_passes_t_max():
+    """7 step(epoch) calls with T_max=6: the last applied position is 5, the cosine never climbs."""
+    assert _findings("pt3_cosine_epoch_arg_end_shifted", "LRA028") == []
+
+
+@pytest.mark.parametrize(("name", "updates"), [
+    ("hf448_linear_max_steps_save_steps", 17), ("hf5_constant_warmup_max_steps", 14),
+    ("pl3_sequential_epoch_max_steps", 22),
+])
+def test_max_steps_ends_training_inside_an_epoch(name, updates):
+    result = run_lraudit("audit", RUNS / name, "--format", "json", "--fail-on", "never")
+    (run,) = json.loads(result.stdout)["runs"]
+    assert run["steps"] == updates
+
+
+def test_lightning_group_columns_are_compared_with_their_own_group():
+    from lraudit.api import load_timeline
+
+    logged = load_timeline(RUNS / "pl3_two_groups_lambda_warmup").logged
+    second = logged[logged["name"].astype(str).str.endswith("/pg2")]
+    assert len(second) and set(second["relation"]) == {"effective"}
+    assert set(second["reproduced"]) == {True}

@@ -371,14 +371,27 @@ class _TorchReader:
     def function_ref(self, node: ast.expr, cell: CodeCell) -> FunctionRef | Unevaluated:
         """A ``def`` or ``lambda`` given as ``lr_lambda``, with its source text."""
         if isinstance(node, ast.Lambda):
-            return FunctionRef("<lambda>", _source(cell, node), cell.location(node.lineno))
+            return FunctionRef("<lambda>", _source(cell, node), cell.location(node.lineno),
+                               self._globals_read(node))
         if isinstance(node, ast.Name) and node.id in self.env.functions:
             function, where = self.env.functions[node.id]
             name = node.id if isinstance(function, ast.FunctionDef) else "<lambda>"
-            return FunctionRef(name, _source(where, function), where.location(function.lineno))
+            return FunctionRef(name, _source(where, function), where.location(function.lineno),
+                               self._globals_read(function))
         if isinstance(node, ast.Name) and isinstance(self.env.exprs.get(node.id), ast.Lambda):
-            return FunctionRef(node.id, ast.unparse(self.env.exprs[node.id]), None)
+            function = self.env.exprs[node.id]
+            return FunctionRef(node.id, ast.unparse(function), None, self._globals_read(function))
         return Unevaluated(ast.unparse(node))
+
+    def _globals_read(self, function: ast.AST) -> dict[str, Any]:
+        """The module constants a function reads (``WARMUP, TOTAL = 4, 30`` above a ``def``), as
+        bound when the scheduler is built: the function sees those values when it is called."""
+        names = {
+            sub.id
+            for sub in ast.walk(function)
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and sub.id in self.env.constants
+        }
+        return {name: self.env.constants[name].value for name in sorted(names)}
 
     def value(self, node: ast.expr) -> Any:
         return self.env.value(node)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -114,6 +115,8 @@ def _lightning_program(run: Run, facts: TorchFacts, notes: list[str]) -> LoopPro
         end = seen  # stopped early (EarlyStopping, an interrupt): replay what ran
     if not isinstance(end, (int, float)) or end <= 0:
         raise ProgramUnknown("the number of epochs is not known")
+    max_steps = facts.trainer_args.get("max_steps")
+    limited = isinstance(max_steps, int) and not isinstance(max_steps, bool) and max_steps > 0
     return LoopProgram(
         build=optimizer_builder(facts, facts.schedulers),
         actions=actions,
@@ -122,6 +125,7 @@ def _lightning_program(run: Run, facts: TorchFacts, notes: list[str]) -> LoopPro
         batches_per_epoch=int(batches),
         metrics=epoch_metrics(run.scalars, monitored_metrics(actions)),
         flush_partial_window=True,
+        max_updates=max_steps if limited else None,
     )
 
 
@@ -287,10 +291,38 @@ def _reads_after_updates(action: LoopAction) -> bool:
     return action.phase == "epoch_end" and action.read_phase != "epoch_start"
 
 
+#: Lightning's ``LearningRateMonitor`` names group k of a multi-group optimizer ``.../pg<k+1>``
+_GROUP_SUFFIX = re.compile(r"/pg(\d+)$")
+
+
+def _group_of(name: str) -> int:
+    """The 0-based param group a logged name stands for (0 unless it ends in ``/pg<N>``)."""
+    match = _GROUP_SUFFIX.search(name)
+    return max(0, int(match.group(1)) - 1) if match else 0
+
+
+def _for_group(read: Read | None, group: int) -> Read | None:
+    """``read`` as the value it gives for param group ``group`` (None when the replay has no such group)."""
+    if read is None or group == 0:
+        return read
+    if group >= len(read.group_values):
+        return None
+    return replace(read, value=read.group_values[group])
+
+
+def _group_lrs(replay: Replay, group: int) -> np.ndarray:
+    if group == 0:
+        return np.array([u.lr for u in replay.updates], dtype=np.float64)
+    return np.array(
+        [u.group_lrs[group] if group < len(u.group_lrs) else np.nan for u in replay.updates], dtype=np.float64
+    )
+
+
 def join_torch_logged(run: Run, replay: Replay) -> pd.DataFrame:
-    """Every logged lr value with the log statement that wrote it (by sink and step value)."""
+    """Every logged lr value with the log statement that wrote it (by sink and step value); a
+    group's own column (``lr-SGD/pg2``) is compared with that group's lr."""
     rows = _lr_rows(run)
-    replay_lr = np.array([u.lr for u in replay.updates], dtype=np.float64)
+    lrs_by_group: dict[int, np.ndarray] = {}
     epoch_first: dict[int, int] = {}
     for update in replay.updates:
         epoch_first.setdefault(update.epoch, update.step)
@@ -307,7 +339,10 @@ def join_torch_logged(run: Run, replay: Replay) -> pd.DataFrame:
                 read = reads_by_key.get((index, _axis_key(action, row)))
                 if read is not None:
                     break
-        record = _classify(row, read, replay_lr, epoch_first)
+        group = _group_of(name)
+        if group not in lrs_by_group:
+            lrs_by_group[group] = _group_lrs(replay, group)
+        record = _classify(row, _for_group(read, group), lrs_by_group[group], epoch_first)
         record.update(source=source, name=name, location=_location(row), value=float(row.value))
         records.append(record)
     columns = [*LOGGED_COLUMNS, *TORCH_LOGGED_COLUMNS]

@@ -224,12 +224,22 @@ def hf_program(facts: TorchFacts, logs_next_lr: bool) -> tuple[LoopProgram, list
     extra = args.get("lr_scheduler_kwargs")
     if extra is not None and not isinstance(extra, dict):
         raise ProgramUnknown(f"lr_scheduler_kwargs ({extra}) cannot be read from the files")
-    try:
-        # polynomial's lr_end and min_lr are absolute: the lambda needs the optimizer's lr
-        lr_lambda = hf_lr_lambda(kind, warmup, total, initial_lr=lr, transformers_version=version,
-                                 **(extra or {}))
-    except (ValueError, TypeError) as exc:
-        raise ProgramUnknown(f"the Trainer schedule {kind!r} cannot be built: {exc}") from None
+    def schedule(length: int, warmup_steps: int) -> Callable[[int], float]:
+        try:
+            # polynomial's lr_end and min_lr are absolute: the lambda needs the optimizer's lr
+            return hf_lr_lambda(kind, warmup_steps, length, initial_lr=lr, transformers_version=version,
+                                **(extra or {}))
+        except (ValueError, TypeError) as exc:
+            raise ProgramUnknown(f"the Trainer schedule {kind!r} cannot be built: {exc}") from None
+
+    lr_lambda = schedule(total, warmup)
+    segments = [(int(end), int(length)) for end, length in facts.resume.get("trainer_schedule_segments", [])]
+    if segments and segments[-1][1] == total:
+        lr_lambda = _resumed_schedule(segments, schedule, args, version)
+        notes.append(
+            "resumed with another length: the Trainer rebuilt its schedule at each resume ("
+            + ", ".join(f"{length} updates up to step {end}" for end, length in segments) + ")"
+        )
     notes.append(
         f"Trainer schedule {kind!r}: learning_rate {lr!r}, {warmup} warm-up of {total} updates "
         f"({epochs} epochs x {per_epoch}), gradient accumulation {accumulation}"
@@ -247,8 +257,32 @@ def hf_program(facts: TorchFacts, logs_next_lr: bool) -> tuple[LoopProgram, list
         end_epoch=epochs,
         batches_per_epoch=per_epoch * accumulation,
         flush_partial_window=True,
+        max_updates=total,
     )
     return program, notes
+
+
+def _resumed_schedule(segments: list[tuple[int, int]], schedule, args: dict[str, Any],
+                      version: str | None) -> Callable[[int], float]:
+    """The lr factor of a run resumed with another ``max_steps``: each process' schedule (built for its
+    own length, warm-up recomputed) from the step its checkpoint restored up to its last step."""
+    from lraudit.semantics.torch.hf import hf_warmup_steps
+
+    pieces = []
+    for end, length in segments:
+        warmup = hf_warmup_steps(args.get("warmup_steps", 0) or 0, args.get("warmup_ratio", 0.0) or 0.0,
+                                 length, transformers_version=version)
+        pieces.append((end, schedule(length, warmup)))
+
+    def lr_lambda(step: int) -> float:
+        # the restored optimizer keeps the lr the old schedule set after its last step, so the first
+        # update of the new process still applies the old schedule's value at that step
+        for end, piece in pieces:
+            if step <= end:
+                return piece(step)
+        return pieces[-1][1](step)
+
+    return lr_lambda
 
 
 # --------------------------------------------------------------------------- Lightning

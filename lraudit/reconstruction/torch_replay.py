@@ -30,6 +30,8 @@ class Update:
     epoch: int
     batch: int
     lr: float
+    #: every param group's lr (group 0's is ``lr``)
+    group_lrs: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class Read:
     value: float
     #: the update this log names by its step value (its own update, for a log inside a batch)
     names_update: int | None
+    #: what the same read gives for every param group (Lightning's ``lr-SGD/pg2`` reads group 1)
+    group_values: tuple[float, ...] = ()
 
 
 @dataclass
@@ -61,6 +65,9 @@ class LoopProgram:
     #: epoch at which a second process resumed, and whether it loaded the scheduler's state
     resume_epoch: int | None = None
     resume_loads_scheduler: bool = True
+    #: the Trainer's / Lightning's ``max_steps``: training ends after that many updates, inside an
+    #: epoch if need be
+    max_updates: int | None = None
 
 
 @dataclass
@@ -81,6 +88,10 @@ class ReplayStopped(Exception):
     """The replay cannot go on (a monitored metric is missing): what ran so far is kept."""
 
 
+class _MaxStepsReached(Exception):
+    """The update count reached ``max_steps``: the framework stops training."""
+
+
 class _State:
     """The optimizer and schedulers while the loop runs, and the counters the statements see."""
 
@@ -90,13 +101,16 @@ class _State:
         self.updates_done = 0
         self.epoch = program.first_epoch
         self.batch = 0
-        self.epoch_start_lr: float | None = None
+        self.epoch_start_lrs: tuple[float, ...] = ()
 
     def scheduler(self, variable: str | None) -> Any:
         return self.schedulers.get(variable or self.outermost) or self.schedulers[self.outermost]
 
     def lr(self) -> float:
         return float(self.groups[0]["lr"])
+
+    def lrs(self) -> tuple[float, ...]:
+        return tuple(float(group["lr"]) for group in self.groups)
 
     def resume_without_scheduler_state(self) -> None:
         """A second process that loads the optimizer's state but builds fresh schedulers: the loaded
@@ -148,14 +162,17 @@ def _at(action: LoopAction) -> str:
     return f" at {action.location}" if action.location else ""
 
 
-def _read(state: _State, action: LoopAction) -> float:
+def _read(state: _State, action: LoopAction) -> tuple[float, ...]:
+    """The value a log statement reads, for every param group (group 0 first)."""
     if action.read_phase == "epoch_start" and action.phase != "epoch_start":
-        return float(state.epoch_start_lr if state.epoch_start_lr is not None else state.lr())
+        if state.epoch_start_lrs:
+            return state.epoch_start_lrs
+        return state.lrs()
     if action.read == "get_last_lr":
-        return float(state.scheduler(action.scheduler).get_last_lr()[0])
+        return tuple(float(v) for v in state.scheduler(action.scheduler).get_last_lr())
     if action.read == "get_lr":
-        return float(state.scheduler(action.scheduler).get_lr()[0])
-    return state.lr()
+        return tuple(float(v) for v in state.scheduler(action.scheduler).get_lr())
+    return state.lrs()
 
 
 def _axis(state: _State, action: LoopAction, stepped_this_batch: bool) -> tuple[int | None, int | None]:
@@ -174,15 +191,17 @@ def _axis(state: _State, action: LoopAction, stepped_this_batch: bool) -> tuple[
 
 def _execute(state: _State, action: LoopAction, replay: Replay, stepped: list[bool]) -> None:
     if action.action == "optimizer_step":
-        replay.updates.append(Update(state.updates_done, state.epoch, state.batch, state.lr()))
+        replay.updates.append(
+            Update(state.updates_done, state.epoch, state.batch, state.lr(), state.lrs())
+        )
         state.updates_done += 1
         stepped[0] = True
     elif action.action == "scheduler_step":
         _step_scheduler(state, action, replay)
     elif action.action == "log_lr":
-        value = _read(state, action)
+        values = _read(state, action)
         axis_value, names_update = _axis(state, action, stepped[0] and action.phase == "batch")
-        replay.reads.append(Read(action, state.epoch, axis_value, value, names_update))
+        replay.reads.append(Read(action, state.epoch, axis_value, values[0], names_update, values))
 
 
 def _phase(state: _State, actions: list[LoopAction], replay: Replay) -> None:
@@ -208,15 +227,19 @@ def replay_loop(program: LoopProgram) -> Replay:
                 state.resume_without_scheduler_state()
             state.batch = 0
             _phase(state, by_phase["epoch_start"], replay)
-            state.epoch_start_lr = state.lr()
+            state.epoch_start_lrs = state.lrs()
             for batch in range(batches):
                 state.batch = batch
                 stepped = [False]
                 for action in by_phase["batch"]:
                     if _runs_now(action, batch, batches, program.flush_partial_window):
                         _execute(state, action, replay, stepped)
+                if program.max_updates is not None and state.updates_done >= program.max_updates:
+                    raise _MaxStepsReached
             state.batch = batches - 1
             _phase(state, by_phase["epoch_end"], replay)
+    except _MaxStepsReached:
+        pass  # the framework ends training there, as the run did
     except ReplayStopped as stop:
         replay.stopped = str(stop)
     replay.schedulers = dict(state.schedulers)

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from lraudit.numfmt import epoch_text, lr_text
 from lraudit.rules._facts import decay_steps_mask, frame, is_schedule, total_epochs
-from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
+from lraudit.rules.base import ALL_FRAMEWORKS, REGISTRY, TORCH_FRAMEWORKS, Finding, Rule, Severity
+from lraudit.rules.torch import scheduler_restart_on_resume
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -124,16 +125,27 @@ class IterationsResetOnResume(Rule):
     Fix:
         Keep the optimizer (reuse the compiled model, or load the whole model with its optimizer
         state), or set ``optimizer.iterations`` to the number of updates already done.
+    PyTorch: a second process that loads the model and optimizer but not the scheduler's
+    ``state_dict`` builds a fresh scheduler whose step count restarts at 0 (milestones, a cosine,
+    a warm-up start over), unless the scheduler only multiplies the lr it finds.
     References:
-        tensorflow/tensorflow#47115, #48947; keras-team/keras#12891.
+        tensorflow/tensorflow#47115, #48947; keras-team/keras#12891; pytorch
+        ``torch/optim/lr_scheduler.py`` (``state_dict``/``load_state_dict``) @ v2.5.0.
     """
 
     code = "LRA017"
     name = "iterations-reset-on-resume"
     severity = Severity.WARNING
+    frameworks = ALL_FRAMEWORKS
 
     @classmethod
     def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        if timeline.extra.get("framework") in TORCH_FRAMEWORKS:
+            restart = scheduler_restart_on_resume(run, timeline)
+            if restart is not None:
+                message, step, epoch, applied, source = restart
+                yield cls.finding(run, message, step=step, epoch=epoch, effective=applied, source=source)
+            return
         table = frame(timeline)
         if not (is_schedule(timeline) or decay_steps_mask(table).any() or _lr_varies(table)):
             return

@@ -93,6 +93,61 @@ def torch_zero_lr_cause(timeline: Timeline, first_zero_step: int = 0) -> str | N
     return f"the schedule ({names}) returns 0 there" if names else None
 
 
+def scheduler_restart_on_resume(
+    run: Run, timeline: Timeline
+) -> tuple[str, int, int, float, str | None] | None:
+    """(message, update, epoch, applied lr, code location) where a resumed process that built a fresh
+    scheduler (its state not loaded) applied another lr than a resume with the scheduler's state
+    would have; None when both agree (a scheduler that only multiplies the lr it finds)."""
+    from lraudit.reconstruction.torch_replay import replay_loop
+
+    program, replay = _program(timeline), _replay(timeline)
+    segments = (run.torch.resume.get("trainer_schedule_segments") if run.torch is not None else None) or []
+    if segments and replay is not None and len(replay.updates) > segments[0][0] + 1:
+        return _trainer_resumed_with_other_length(timeline, segments)
+    if (
+        program is None or replay is None or program.resume_epoch is None
+        or program.resume_loads_scheduler or not replay.updates
+    ):
+        return None
+    continued = replay_loop(replace(program, resume_loads_scheduler=True))
+    ran = np.array([u.lr for u in replay.updates], dtype=np.float64)
+    intended = np.array([u.lr for u in continued.updates], dtype=np.float64)
+    n = min(len(ran), len(intended))
+    differs = np.flatnonzero(ran[:n] != intended[:n])
+    if not differs.size:
+        return None
+    first = int(differs[0])
+    update = replay.updates[first]
+    resumed = program.resume_epoch
+    facts_resume = run.torch.resume if run.torch is not None else {}
+    message = (
+        f"the run resumed at {epoch_text(resumed, program.end_epoch)} in a new process that loads the "
+        f"optimizer but not the scheduler's state: the fresh scheduler counts its steps from 0 again, so "
+        f"from update {first} ({epoch_text(update.epoch, program.end_epoch)}) it applied "
+        f"{lr_text(float(ran[first]))} where the schedule continued would apply "
+        f"{lr_text(float(intended[first]))} ({int(differs.size)} of {n} updates differ)"
+    )
+    return message, first, update.epoch, float(ran[first]), facts_resume.get("location")
+
+
+def _trainer_resumed_with_other_length(
+    timeline: Timeline, segments: list[tuple[int, int]]
+) -> tuple[str, int, int, float, str | None]:
+    """The Trainer resumed with another max_steps: its schedule is rebuilt and continued mid-way."""
+    table = frame(timeline)
+    lrs = table["lr_base"].to_numpy()
+    (end, length), (_, new_length) = segments[0], segments[1]
+    before, after = float(lrs[end]), float(lrs[end + 1])
+    message = (
+        f"the Trainer resumed from the checkpoint at step {end} with max_steps {new_length} instead of "
+        f"{length}: it rebuilt the schedule for {new_length} updates and continued it at step {end}, so "
+        f"the lr jumps from {lr_text(before)} (update {end}) to {lr_text(after)} (update {end + 1}) instead "
+        f"of following either schedule"
+    )
+    return message, end + 1, int(table["epoch"].iloc[end + 1]), after, None
+
+
 def _with_scheduler_step_after_batches(program, action: LoopAction):
     """The program with ``action`` (a scheduler step at the epoch start) moved to the epoch end."""
     actions = [a for a in program.actions if a is not action] + [replace(action, phase="epoch_end")]
@@ -296,7 +351,7 @@ class ScheduleLengthMismatch(Rule):
                     source=stepper.location,
                 )
                 return
-            if _name(scheduler) == "CosineAnnealingLR" and taken > size:
+            if _name(scheduler) == "CosineAnnealingLR" and taken > size and _climbs_back(table):
                 low = int(np.argmin(table["lr_base"].to_numpy()))
                 yield cls.finding(
                     run,
@@ -343,6 +398,14 @@ class ScheduleLengthMismatch(Rule):
             effective=end_value,
             source=stepper.location if stepper else None,
         )
+
+
+def _climbs_back(table: Any) -> bool:
+    """True when an update after the lowest applied lr applied more: the cosine passed T_max (a
+    ``scheduler.step(epoch)`` that sets the position itself may step more often without passing it)."""
+    lrs = table["lr_base"].to_numpy()
+    low = int(np.argmin(lrs))
+    return bool(low + 1 < len(lrs) and lrs[low + 1:].max() > lrs[low])
 
 
 @REGISTRY.register

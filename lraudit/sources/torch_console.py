@@ -131,6 +131,8 @@ class _Reader:
         self.lightning = False
         self.warned: set[str] = set()
         self.seen_dicts: set[tuple[int, str]] = set()
+        #: the first ``epoch N/M`` line's 0-based epoch: above 0 in a resumed process' console
+        self.first_epoch: int | None = None
 
     def where(self, line: int) -> str:
         return f"{self.path}:{line}"
@@ -169,6 +171,8 @@ class _Reader:
     def epoch_line(self, line: int, match: re.Match) -> None:
         epoch, total = int(match.group(1)) - 1, int(match.group(2))
         self.facts.epochs = max(self.facts.epochs or 0, total)
+        if self.first_epoch is None:
+            self.first_epoch = epoch
         for key, value_text in _KEY_VALUE.findall(match.group(3)):
             value = _number(value_text)
             if value is not None:
@@ -215,6 +219,9 @@ class _Reader:
         elif self.lightning:
             self.facts.framework = "lightning"
         self.facts.evidence.append(f"console: {self.path}")
+        if self.first_epoch:
+            # a console whose epochs start past the first: a second process that resumed there
+            self.facts.resume["epoch"] = self.first_epoch
         data = SourceData(
             path=str(self.path), kind=KIND, scalars=scalars_frame(self.rows), events=self.events
         )
@@ -238,22 +245,43 @@ def read(path: Path) -> SourceData:
     return reader.result(warnings)
 
 
-def hf_dict_steps(scalars: Any, logging_steps: int) -> Any:
+def hf_dict_steps(scalars: Any, logging_steps: int, first_step: bool = False) -> Any:
     """The global step of each Trainer log-dict row: the k-th training dict (1-based, in line
-    order; dicts holding ``eval_*`` keys are not counted) logged at step ``k * logging_steps``.
+    order; dicts holding ``eval_*`` keys are not counted) logged at step ``k * logging_steps``;
+    with ``logging_first_step`` (``first_step``) the Trainer logs step 1 as well, first.
 
     Returns a copy of ``scalars`` with ``step`` filled for this kind's dict rows (epoch-line rows
     keep <NA>). Only right when the Trainer logged every ``logging_steps`` from the start.
     """
+    import pandas as pd
+
     frame = scalars.copy()
     mine = frame["source"] == KIND
-    lines = frame.loc[mine, ["line", "name"]]
-    train_lines = sorted(set(lines["line"][~lines["name"].str.startswith("eval_")].dropna().tolist()))
-    order = {line: index + 1 for index, line in enumerate(train_lines)}
-    frame.loc[mine, "step"] = [
-        order[line] * logging_steps if line in order else None for line in frame.loc[mine, "line"].tolist()
-    ]
+    rows = frame.loc[mine, ["file", "line", "name", "epoch"]]
+    train = rows[~rows["name"].astype(str).str.startswith("eval_")].dropna(subset=["line"])
+    # a resumed run prints its dicts in a second console file: files in the order of the epochs
+    # they show, the count going on from one to the next
+    first_epoch = train.groupby("file")["epoch"].min()
+    file_rank = {name: rank for rank, name in enumerate(
+        sorted(first_epoch.index, key=lambda name: (_sort_key(first_epoch[name]), str(name))))}
+    keys = sorted({(file_rank[f], int(line)) for f, line in zip(train["file"], train["line"], strict=True)})
+    extra = 1 if first_step and logging_steps > 1 else 0
+    order = {key: index + 1 - extra for index, key in enumerate(keys)}
+    steps = []
+    for name, line in zip(rows["file"], rows["line"], strict=True):
+        key = (file_rank.get(name), None if pd.isna(line) else int(line))
+        steps.append((order[key] * logging_steps or 1) if key in order else None)
+    frame.loc[mine, "step"] = steps
     return frame
+
+
+def _sort_key(epoch: Any) -> float:
+    """An epoch for sorting (a file without one goes first)."""
+    try:
+        value = float(epoch)
+    except (TypeError, ValueError):
+        return -1.0
+    return -1.0 if math.isnan(value) else value
 
 
 class TorchConsoleSource(Source):
