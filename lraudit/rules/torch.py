@@ -54,6 +54,9 @@ def torch_shift_explanation(timeline: Timeline, relation: str, read: Any, read_l
         "get_last_lr": "`scheduler.get_last_lr()`",
         "get_lr": "`scheduler.get_lr()`",
     }.get(str(read), "`optimizer.param_groups[0]['lr']`")
+    if str(read) == "get_lr":
+        return (f"is {how} ({read_location}), which computes the value the next scheduler step sets, "
+                "not the lr in use: the next update's lr")
     if relation == "next_step":
         return f"is read by {how} after `scheduler.step()` ({read_location}): the next update's lr"
     return f"is read by {how} after the epoch's `scheduler.step()` ({read_location}): the next epoch's lr"
