@@ -465,3 +465,14 @@ def test_lightning_group_columns_are_compared_with_their_own_group():
     second = logged[logged["name"].astype(str).str.endswith("/pg2")]
     assert len(second) and set(second["relation"]) == {"effective"}
     assert set(second["reproduced"]) == {True}
+
+
+def test_real_trainer_state_alone_infers_the_learning_rate():
+    # a real trainer_state.json with nothing beside it (github.com/Tashu014/lora-imdb-distilbert)
+    run = ROOT / "fixtures" / "real-logs" / "hf-tashu-lora-imdb"
+    result = run_lraudit("audit", run, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    (audited,) = json.loads(result.stdout)["runs"]
+    assert audited["framework"] == "transformers" and audited["steps"] == 375
+    assert audited["findings"] == []  # no false alarm from a guessed lr
+    assert any("0.0002 reproduces every logged value" in note for note in audited["notes"])

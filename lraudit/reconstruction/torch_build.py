@@ -154,6 +154,8 @@ def _program(run: Run, facts: TorchFacts, notes: list[str]) -> tuple[LoopProgram
         from lraudit.semantics.torch.hf import hf_logs_next_step_lr
 
         version = _transformers_version(facts)
+        if "learning_rate" not in facts.training_args:
+            return _hf_inferring_lr(run, facts, notes, version), []
         if version:
             program, more = hf_program(facts, hf_logs_next_step_lr(version))
             notes.extend(more)
@@ -165,6 +167,38 @@ def _program(run: Run, facts: TorchFacts, notes: list[str]) -> tuple[LoopProgram
     if facts.framework == "lightning":
         return _lightning_program(run, facts, notes), []
     return _native_program(run, facts, notes), []
+
+
+def _hf_inferring_lr(run: Run, facts: TorchFacts, notes: list[str], version: str | None) -> LoopProgram:
+    """The Trainer's program when no file holds ``learning_rate``: the value (to 6 significant
+    digits, as people type it) that makes the replay reproduce *every* logged value, with the
+    files' schedule settings or the Trainer's defaults; none -> :class:`ProgramUnknown`."""
+    from dataclasses import replace
+
+    from lraudit.semantics.torch.hf import hf_logs_next_step_lr
+
+    leads = [hf_logs_next_step_lr(version)] if version else [False, True]
+    for lead in leads:
+        unit_args = {**facts.training_args, "learning_rate": 1.0}
+        unit, _ = hf_program(replace(facts, training_args=unit_args), lead)
+        logged = join_torch_logged(run, replay_loop(unit))
+        usable = logged[(logged["predicted"] > 0) & logged["value"].gt(0)]
+        if usable.empty:
+            continue
+        guess = float(f"{float(usable['value'].iloc[0]) / float(usable['predicted'].iloc[0]):.6g}")
+        with_lr = replace(facts, training_args={**facts.training_args, "learning_rate": guess})
+        program, more = hf_program(with_lr, lead)
+        if _reproduced_share(join_torch_logged(run, replay_loop(program))) == 1.0:
+            notes.extend(more)
+            notes.append(
+                f"learning_rate is in no file: {guess!r} reproduces every logged value with "
+                f"{'the settings read' if facts.training_args else 'the Trainer defaults'}"
+                + ("" if version else "; the log " + (
+                    "leads the applied lr by one update (transformers < 4.51)" if lead
+                    else "is the applied lr (transformers >= 4.51)"))
+            )
+            return program
+    raise ProgramUnknown("TrainingArguments' learning_rate is in no file, and no value reproduces the logs")
 
 
 # --------------------------------------------------------------------------- logged values
