@@ -33,6 +33,7 @@ from lraudit.reconstruction.torch_programs import (
 )
 from lraudit.reconstruction.torch_replay import LoopProgram, Read, Replay, replay_loop
 from lraudit.sources.registry import facts_for
+from lraudit.torchfacts import Unevaluated
 
 if TYPE_CHECKING:
     from lraudit.options import RunOptions
@@ -151,54 +152,149 @@ def _transformers_version(facts: TorchFacts) -> str | None:
 def _program(run: Run, facts: TorchFacts, notes: list[str]) -> tuple[LoopProgram, list[LoopProgram]]:
     """The program to replay, and alternatives to try when the version deciding the log is unknown."""
     if facts.framework == "transformers":
-        from lraudit.semantics.torch.hf import hf_logs_next_step_lr
+        from lraudit.semantics.torch.hf import hf_log_lead_candidates
 
-        version = _transformers_version(facts)
-        if "learning_rate" not in facts.training_args:
-            return _hf_inferring_lr(run, facts, notes, version), []
-        if version:
-            program, more = hf_program(facts, hf_logs_next_step_lr(version))
-            notes.extend(more)
-            return program, []
-        program, more = hf_program(facts, False)
-        alternative, _ = hf_program(facts, True)
+        leads = hf_log_lead_candidates(_transformers_version(facts))
+        args = facts.training_args
+        if "learning_rate" not in args or any(isinstance(args.get(key), Unevaluated) for key in _INFERABLE):
+            return _hf_inferring_lr(run, facts, notes, leads), []
+        program, more = hf_program(facts, leads[0])
         notes.extend(more)
-        return program, [alternative]
+        return program, [hf_program(facts, lead)[0] for lead in leads[1:]]
     if facts.framework == "lightning":
         return _lightning_program(run, facts, notes), []
     return _native_program(run, facts, notes), []
 
 
-def _hf_inferring_lr(run: Run, facts: TorchFacts, notes: list[str], version: str | None) -> LoopProgram:
-    """The Trainer's program when no file holds ``learning_rate``: the value (to 6 significant
-    digits, as people type it) that makes the replay reproduce *every* logged value, with the
-    files' schedule settings or the Trainer's defaults; none -> :class:`ProgramUnknown`."""
-    from dataclasses import replace
+#: TrainingArguments the logs can tell when the code passes a value the reader cannot evaluate
+_INFERABLE = ("learning_rate", "lr_scheduler_type")
+#: schedules tried for an unevaluated ``lr_scheduler_type``, the common ones first
+_SCHEDULE_GUESSES = (
+    "linear", "cosine", "constant_with_warmup", "constant", "cosine_with_restarts", "polynomial",
+)
 
-    from lraudit.semantics.torch.hf import hf_logs_next_step_lr
 
-    leads = [hf_logs_next_step_lr(version)] if version else [False, True]
-    for lead in leads:
-        unit_args = {**facts.training_args, "learning_rate": 1.0}
-        unit, _ = hf_program(replace(facts, training_args=unit_args), lead)
-        logged = join_torch_logged(run, replay_loop(unit))
-        usable = logged[(logged["predicted"] > 0) & logged["value"].gt(0)]
-        if usable.empty:
+def _significant_digits(value: float) -> int:
+    return len(f"{value:.6g}".split("e")[0].replace("-", "").replace(".", "").strip("0"))
+
+
+def _lr_guesses(run: Run, facts: TorchFacts, lead: bool) -> list[float]:
+    """Values of ``learning_rate`` the first logged value suggests (6 significant digits): read at
+    its own update, then, for an fp16 run whose first updates were skipped, a few updates earlier
+    when that gives a value as people type it (``5e-05``, not ``5.00020e-05``)."""
+    from lraudit.reconstruction.torch_amp import skip_cap
+
+    unit, _ = hf_program(replace(facts, training_args={**facts.training_args, "learning_rate": 1.0}), lead)
+    unit_replay = replay_loop(unit)
+    logged = join_torch_logged(run, unit_replay)
+    usable = logged[(logged["predicted"] > 0) & logged["value"].gt(0) & logged["step"].notna()]
+    if usable.empty:
+        return []
+    value, update = float(usable["value"].iloc[0]), int(usable["step"].iloc[0])
+    lrs = _group_lrs(unit_replay, 0)
+    guesses = [float(f"{value / float(usable['predicted'].iloc[0]):.6g}")]
+    for lag in range(1, skip_cap(len(lrs)) + 1):
+        index = update + (1 if lead else 0) - lag
+        if index < 0 or index >= len(lrs) or lrs[index] <= 0:
             continue
-        guess = float(f"{float(usable['value'].iloc[0]) / float(usable['predicted'].iloc[0]):.6g}")
-        with_lr = replace(facts, training_args={**facts.training_args, "learning_rate": guess})
-        program, more = hf_program(with_lr, lead)
-        if _reproduced_share(join_torch_logged(run, replay_loop(program))) == 1.0:
-            notes.extend(more)
+        guess = float(f"{value / float(lrs[index]):.6g}")
+        if _significant_digits(guess) <= 3 and guess not in guesses:
+            guesses.append(guess)
+    return guesses[:4]
+
+
+def _hf_inferring_lr(run: Run, facts: TorchFacts, notes: list[str], leads: tuple[bool, ...]) -> LoopProgram:
+    """The Trainer's program when no file holds ``learning_rate`` (or the code passes a value the
+    reader cannot evaluate): the value (to 6 significant digits, as people type it) that makes the
+    replay reproduce *every* logged value (allowing for fp16-skipped updates), with the files'
+    schedule settings or the Trainer's defaults; an unevaluated ``lr_scheduler_type`` is tried as
+    each common schedule. None reproduces -> :class:`ProgramUnknown`."""
+    args = facts.training_args
+    unread = {key: args[key].text for key in _INFERABLE if isinstance(args.get(key), Unevaluated)}
+    known = {key: value for key, value in args.items() if key not in unread}
+    kinds = _SCHEDULE_GUESSES if "lr_scheduler_type" in unread else (None,)
+    for kind in kinds:
+        tried = replace(facts, training_args={**known, **({"lr_scheduler_type": kind} if kind else {})})
+        for lead in leads:
+            fitted, guess = _hf_fit_lr(run, tried, lead)
+            if fitted is None:
+                continue
+            where = ", ".join(f"{key} is `{text}` in the code" for key, text in unread.items())
+            notes.extend(fitted[1])
             notes.append(
-                f"learning_rate is in no file: {guess!r} reproduces every logged value with "
-                f"{'the settings read' if facts.training_args else 'the Trainer defaults'}"
-                + ("" if version else "; the log " + (
+                ("learning_rate is in no file" if not where else f"{where}, not evaluated")
+                + f": {guess!r}" + (f" with lr_scheduler_type {kind!r}" if kind else "")
+                + " reproduces every logged value with "
+                f"{'the settings read' if known else 'the Trainer defaults'}"
+                + ("" if len(leads) == 1 else "; the log " + (
                     "leads the applied lr by one update (transformers < 4.51)" if lead
                     else "is the applied lr (transformers >= 4.51)"))
             )
-            return program
+            return fitted[0]
     raise ProgramUnknown("TrainingArguments' learning_rate is in no file, and no value reproduces the logs")
+
+
+def _hf_fit_lr(run: Run, facts: TorchFacts, lead: bool) -> tuple[tuple[LoopProgram, list[str]] | None, float]:
+    """The first guessed ``learning_rate`` whose replay reproduces every logged value."""
+    for guess in _lr_guesses(run, facts, lead):
+        with_lr = replace(facts, training_args={**facts.training_args, "learning_rate": guess})
+        program, more = hf_program(with_lr, lead)
+        fitted = _hf_with_skips(run, with_lr, program, replay_loop(program), lead)
+        if fitted is not None:
+            return (fitted[0], more + ([fitted[3]] if fitted[3] else [])), guess
+    return None, 0.0
+
+
+def _amp_possible(facts: TorchFacts) -> bool:
+    """fp16 on, or not known to be off (bf16 has no GradScaler, so nothing is skipped)."""
+    fp16 = facts.training_args.get("fp16")
+    return fp16 is True or (fp16 is None and facts.training_args.get("bf16") is not True)
+
+
+def _hf_with_skips(run: Run, facts: TorchFacts, program: LoopProgram, replay: Replay,
+                   lead: bool) -> tuple[LoopProgram, Replay, pd.DataFrame, str | None] | None:
+    """The Trainer program that reproduces every logged value: as is, or with the updates an fp16
+    ``GradScaler`` skipped (the Trainer then does not step its scheduler); None when neither does."""
+    from lraudit.reconstruction.torch_amp import infer_skipped_updates, skip_cap
+
+    logged = join_torch_logged(run, replay)
+    if _reproduced_share(logged) == 1.0:
+        return program, replay, logged, None
+    rows = logged[logged["step"].notna() & ~logged["name"].astype(str).str.contains("/pg")]
+    if rows.empty or not _amp_possible(facts):
+        return None
+    source = str(rows["source"].iloc[0])
+    lrs = _group_lrs(replay, 0)
+    skipped = infer_skipped_updates(
+        rows["step"].astype(int).tolist(), rows["value"].astype(float).tolist(), lrs, lead,
+        lambda value, expected: _same(value, expected, source, None, None), skip_cap(len(lrs)),
+    )
+    if not skipped:
+        return None
+    skipping, _ = hf_program(facts, lead, skipped)
+    skipping_replay = replay_loop(skipping)
+    skipping_logged = join_torch_logged(run, skipping_replay)
+    if _reproduced_share(skipping_logged) != 1.0:
+        return None
+    note = (
+        f"the logged learning_rate lags the Trainer's schedule by up to {len(skipped)} update(s): with fp16 "
+        f"the GradScaler skipped {len(skipped)} optimizer step(s) on overflowing gradients (no update, and "
+        "the Trainer does not step its scheduler then); each skip is placed at the start of the logging "
+        f"window where the lag grew (updates {_ranges(skipped)}), its exact update is not in the logs"
+    )
+    return skipping, skipping_replay, skipping_logged, note
+
+
+def _ranges(updates: tuple[int, ...]) -> str:
+    """``(0, 1, 2, 500)`` -> ``"0-2, 500"`` (at most 6 ranges shown)."""
+    spans: list[list[int]] = []
+    for update in updates:
+        if spans and update == spans[-1][1] + 1:
+            spans[-1][1] = update
+        else:
+            spans.append([update, update])
+    shown = [f"{a}-{b}" if b > a else f"{a}" for a, b in spans[:6]]
+    return ", ".join(shown) + (f", ... ({len(spans)} in all)" if len(spans) > 6 else "")
 
 
 # --------------------------------------------------------------------------- logged values
@@ -437,9 +533,14 @@ def build_torch_timeline(run: Run, options: RunOptions | None = None) -> Timelin
         other = replay_loop(alternative)
         other_logged = join_torch_logged(run, other)
         if _reproduced_share(other_logged) > _reproduced_share(logged):
-            replay, logged = other, other_logged
+            program, replay, logged = alternative, other, other_logged
+    lead = any(a.read == "get_last_lr" for a in {r.action for r in replay.reads})
+    if facts.framework == "transformers" and _reproduced_share(logged) < 1.0:
+        fitted = _hf_with_skips(run, facts, program, replay, lead)
+        if fitted is not None:
+            program, replay, logged, skip_note = fitted
+            notes.extend([skip_note] if skip_note else [])
     if facts.framework == "transformers" and alternatives:
-        lead = any(a.read == "get_last_lr" for a in {r.action for r in replay.reads})
         notes.append(
             "the transformers version is in no file: its logs "
             + ("lead the applied lr by one update (as before 4.51)" if lead

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import ast
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from lraudit.reconstruction.torch_replay import LoopProgram
 from lraudit.torchfacts import Construction, FunctionRef, LoopAction, TorchFacts, Unevaluated
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import pandas as pd
 
 #: the lr scheduler Lightning, the Trainer and PyTorch itself treat as metric-driven
@@ -197,8 +198,42 @@ def _as_int(value: Any) -> int | None:
     return int(value)
 
 
-def hf_program(facts: TorchFacts, logs_next_lr: bool) -> tuple[LoopProgram, list[str]]:
-    """The Trainer's loop over the epochs and updates its files tell."""
+def _hf_updates_per_epoch(facts: TorchFacts, total: int, epochs: int | None) -> int | None:
+    """Updates per epoch: the files' count, ``max_steps / num_train_epochs`` when exact, or the
+    header's ``global_step / epoch`` when that is a whole number the length agrees with (a run
+    ended by ``max_steps``: ``num_train_epochs`` is then ``ceil(max_steps / per_epoch)``)."""
+    if facts.steps_per_epoch:
+        return facts.steps_per_epoch
+    if epochs and total % epochs == 0:
+        return total // epochs
+    state = facts.trainer_state
+    done, fraction = _as_int(state.get("global_step")), state.get("epoch")
+    if not done or isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or fraction <= 0:
+        return None
+    ratio = done / float(fraction)
+    per_epoch = round(ratio)
+    if per_epoch <= 0 or abs(ratio - per_epoch) > 1e-6 * per_epoch:
+        return None
+    if epochs and math.ceil(total / per_epoch) != epochs:
+        return None
+    return per_epoch
+
+
+def _skipping(lr_lambda: Callable[[int], float], skipped: tuple[int, ...]) -> Callable[[int], float]:
+    """The schedule of a Trainer that did not step its scheduler after the ``skipped`` updates
+    (0-based; an fp16 overflow skipped them): after ``c`` updates it has stepped ``c - #skips < c``."""
+    marks = np.array(sorted(skipped), dtype=np.int64)
+
+    def skipping_lambda(step: int) -> float:
+        return lr_lambda(step - int(np.searchsorted(marks, step, side="left")))
+
+    return skipping_lambda
+
+
+def hf_program(facts: TorchFacts, logs_next_lr: bool,
+               skipped: tuple[int, ...] = ()) -> tuple[LoopProgram, list[str]]:
+    """The Trainer's loop over the epochs and updates its files tell; ``skipped``: updates after
+    which the scheduler did not step (fp16 overflow, see :mod:`lraudit.reconstruction.torch_amp`)."""
     from lraudit.semantics.torch.hf import hf_lr_lambda, hf_warmup_steps
     from lraudit.semantics.torch.optimizer_state import ParamGroups
     from lraudit.semantics.torch.schedulers import build_scheduler
@@ -214,7 +249,7 @@ def hf_program(facts: TorchFacts, logs_next_lr: bool) -> tuple[LoopProgram, list
     epochs = _as_int(state.get("num_train_epochs")) or _as_int(args.get("num_train_epochs")) or facts.epochs
     if not total or total <= 0:
         raise ProgramUnknown("the schedule's length (trainer_state.json max_steps) is not in the files")
-    per_epoch = facts.steps_per_epoch or (total // epochs if epochs and total % epochs == 0 else None)
+    per_epoch = _hf_updates_per_epoch(facts, total, epochs)
     if not per_epoch or not epochs:
         raise ProgramUnknown("the updates per epoch are not in the files (trainer_state.json, the script)")
     kind = str(args.get("lr_scheduler_type", "linear")).split(".")[-1].lower()
@@ -240,6 +275,12 @@ def hf_program(facts: TorchFacts, logs_next_lr: bool) -> tuple[LoopProgram, list
             "resumed with another length: the Trainer rebuilt its schedule at each resume ("
             + ", ".join(f"{length} updates up to step {end}" for end, length in segments) + ")"
         )
+    if skipped:
+        lr_lambda = _skipping(lr_lambda, skipped)
+    ended = _as_int(state.get("trained_until"))
+    if ended and ended < total:
+        notes.append(f"training ended after {ended} of the schedule's {total} updates (the Trainer's final "
+                     "log row, train_runtime, is at that step: early stopping or should_training_stop)")
     notes.append(
         f"Trainer schedule {kind!r}: learning_rate {lr!r}, {warmup} warm-up of {total} updates "
         f"({epochs} epochs x {per_epoch}), gradient accumulation {accumulation}"
@@ -257,7 +298,7 @@ def hf_program(facts: TorchFacts, logs_next_lr: bool) -> tuple[LoopProgram, list
         end_epoch=epochs,
         batches_per_epoch=per_epoch * accumulation,
         flush_partial_window=True,
-        max_updates=total,
+        max_updates=min(total, ended) if ended else total,
     )
     return program, notes
 

@@ -110,6 +110,16 @@ def _latest_sibling_checkpoint(path: Path) -> Path | None:
     return max(later)[1] if later else None
 
 
+def _training_end(history: list[Any]) -> int | None:
+    """The step of the row ``trainer.train()`` writes when it returns (``train_runtime``): training
+    ended there, before ``max_steps`` when early stopping or ``should_training_stop`` ended it."""
+    for row in reversed(history):
+        if isinstance(row, dict) and "train_runtime" in row:
+            step = row.get("step")
+            return step if isinstance(step, int) and not isinstance(step, bool) and step > 0 else None
+    return None
+
+
 def _steps_per_epoch(header: dict[str, Any]) -> tuple[int | None, str | None]:
     max_steps, epochs = header.get("max_steps"), header.get("num_train_epochs")
     if isinstance(max_steps, int) and isinstance(epochs, int) and epochs > 0 and max_steps % epochs == 0:
@@ -143,6 +153,9 @@ def read(path: Path) -> SourceData:
         history = []
     data.scalars = scalars_frame(_rows(path, history, data.warnings))
     header = {key: value for key, value in document.items() if key not in _HEADER_SKIP}
+    ended = _training_end(history)
+    if ended is not None:
+        header["trained_until"] = ended
     later = _latest_sibling_checkpoint(path)
     if later is not None:
         header["superseded_by"] = str(later)

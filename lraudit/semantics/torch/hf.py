@@ -23,6 +23,7 @@ same order, so ``base_lr * hf_lr_lambda(...)(step)`` is bit-exact. Version diffe
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -30,7 +31,8 @@ from typing import Any
 
 __all__ = [
     "HF_CEIL_UPDATE_STEPS_SINCE", "HF_LOGS_APPLIED_LR_SINCE", "HF_SCHEDULER_TYPES", "HFStepPlan",
-    "hf_logs_next_step_lr", "hf_lr_lambda", "hf_step_plan", "hf_total_steps", "hf_warmup_steps",
+    "hf_log_lead_candidates", "hf_logs_next_step_lr", "hf_lr_lambda", "hf_step_plan", "hf_total_steps",
+    "hf_warmup_steps",
 ]
 
 #: first transformers version whose Trainer logs the lr the step used (read before scheduler.step())
@@ -66,6 +68,22 @@ def _at_least(version: str | None, threshold: str) -> bool:
 def hf_logs_next_step_lr(transformers_version: str | None) -> bool:
     """True when that Trainer logs the *next* step's lr (before 4.51: read after scheduler.step())."""
     return not _at_least(transformers_version, HF_LOGS_APPLIED_LR_SINCE)
+
+
+def hf_log_lead_candidates(transformers_version: str | None) -> tuple[bool, ...]:
+    """The values :func:`hf_logs_next_step_lr` may take for that version, most likely first.
+
+    Unknown (None), or a pre-release of the release that changed the log (``4.51.0.dev0``,
+    ``4.51.0rc1``: the change landed somewhere in that development cycle), leaves both open.
+    """
+    if not transformers_version:
+        return (False, True)
+    boundary = _version_tuple(HF_LOGS_APPLIED_LR_SINCE)
+    release = _version_tuple(transformers_version)
+    prerelease = re.search(r"\d(?:\.?dev|rc|a|b)\d*$", transformers_version.strip().lower()) is not None
+    if prerelease and release[: len(boundary)] == boundary:
+        return (True, False)
+    return (hf_logs_next_step_lr(transformers_version),)
 
 
 # -- the lambdas, written as transformers writes them ---------------------------------------------
