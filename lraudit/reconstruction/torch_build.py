@@ -142,6 +142,13 @@ def _lightning_batches_from_logs(run: Run, accumulation: int) -> int | None:
     gaps = set(np.diff(first_steps.to_numpy(dtype=np.int64)).tolist())
     if len(gaps) == 1:
         return int(gaps.pop()) * accumulation
+    # rows logged every n steps start each epoch at a varying step; the validation rows Lightning
+    # writes at each epoch's last update (step = (e + 1) * N - 1) end them evenly. The last epoch
+    # is left out: it may be partial, or hold only the test rows written after training.
+    last_steps = rows.groupby("epoch")["step"].max().sort_index().to_numpy(dtype=np.int64)[:-1]
+    ends = set(np.diff(last_steps).tolist())
+    if len(last_steps) >= 2 and len(ends) == 1 and int(last_steps[0]) + 1 == next(iter(ends)):
+        return int(ends.pop()) * accumulation
     return None
 
 

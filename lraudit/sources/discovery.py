@@ -86,6 +86,9 @@ def unrecognised_reason(prefix: bytes) -> str:
     if not looks_like_text(text):
         return "not a recognised training log: binary data"
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if first.startswith("version https://git-lfs.github.com/spec/"):
+        # a repository that stores its files with Git LFS commits this pointer, not the content
+        return "a Git LFS pointer: the file's content is not in the repository (run `git lfs pull`)"
     if len(first) > 60:
         first = first[:57] + "..."
     return f"not a recognised training log: text starting {first!r}"
@@ -131,7 +134,10 @@ def _scan(paths: list[Path]) -> tuple[list[Found], list[InputFile]]:
 
 def _no_log_error(paths: list[Path], skipped: list[InputFile]) -> InputError:
     where = " ".join(str(path) for path in paths)
-    return InputError(f"no training log found in {where} ({len(skipped)} files skipped)")
+    pointers = sum(1 for entry in skipped if "Git LFS pointer" in (entry.reason or ""))
+    lfs = (f"; {pointers} of them are Git LFS pointers, whose content is not in the repository "
+           "(`git lfs pull` fetches it)") if pointers else ""
+    return InputError(f"no training log found in {where} ({len(skipped)} files skipped{lfs})")
 
 
 def discover_sources(paths: list[Path]) -> tuple[list[Found], list[InputFile]]:

@@ -120,8 +120,19 @@ def _training_end(history: list[Any]) -> int | None:
     return None
 
 
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def _steps_per_epoch(header: dict[str, Any]) -> tuple[int | None, str | None]:
     max_steps, epochs = header.get("max_steps"), header.get("num_train_epochs")
+    done, fraction = header.get("global_step"), header.get("epoch")
+    if _whole(done) and isinstance(fraction, float) and 0 < fraction < (epochs if _whole(epochs) else 0):
+        # max_steps ended training inside an epoch: the header's epoch is updates / per-epoch
+        # updates (a whole number when the accumulation window divides the epoch's batches)
+        ratio = done / fraction
+        if abs(ratio - round(ratio)) <= 1e-6 * ratio:
+            return round(ratio), f"global_step={done} / epoch={fraction}"
     if isinstance(max_steps, int) and isinstance(epochs, int) and epochs > 0 and max_steps % epochs == 0:
         return max_steps // epochs, f"max_steps={max_steps} / num_train_epochs={epochs}"
     return None, None
