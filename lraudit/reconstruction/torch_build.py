@@ -228,6 +228,8 @@ def _hf_inferring_lr(run: Run, facts: TorchFacts, notes: list[str], leads: tuple
                 continue
             where = ", ".join(f"{key} is `{text}` in the code" for key, text in unread.items())
             notes.extend(fitted[1])
+            if kind:
+                notes.extend(_also_fitting(run, tried, kinds[kinds.index(kind) + 1:], lead, guess))
             notes.append(
                 ("learning_rate is in no file" if not where else f"{where}, not evaluated")
                 + f": {guess!r}" + (f" with lr_scheduler_type {kind!r}" if kind else "")
@@ -239,6 +241,24 @@ def _hf_inferring_lr(run: Run, facts: TorchFacts, notes: list[str], leads: tuple
             )
             return fitted[0]
     raise ProgramUnknown("TrainingArguments' learning_rate is in no file, and no value reproduces the logs")
+
+
+def _also_fitting(run: Run, facts: TorchFacts, kinds: tuple, lead: bool, lr: float) -> list[str]:
+    """A note naming the other schedules that reproduce the logged values too (a log that ends
+    inside the warm-up cannot tell them apart)."""
+    others = []
+    for kind in kinds:
+        args = {**facts.training_args, "lr_scheduler_type": kind, "learning_rate": lr}
+        try:
+            program, _ = hf_program(replace(facts, training_args=args), lead)
+        except ProgramUnknown:
+            continue
+        if _hf_with_skips(run, replace(facts, training_args=args), program, replay_loop(program), lead):
+            others.append(repr(kind))
+    if not others:
+        return []
+    return [f"lr_scheduler_type {', '.join(others)} reproduce(s) the logged values too: the logs do not "
+            "tell the schedules apart, the first one is replayed"]
 
 
 def _hf_fit_lr(run: Run, facts: TorchFacts, lead: bool) -> tuple[tuple[LoopProgram, list[str]] | None, float]:
@@ -633,6 +653,8 @@ def _logged_as_applied(run: Run, facts: TorchFacts, why: str, given: list[str]) 
     lead = facts.framework == "transformers" and _hf_lead(facts)
     series, per_epoch = _best_series(rows, _epochs_seen(run))
     updates, how = (_epoch_rows(series) if per_epoch else _update_rows(run, series, lead))
+    if facts.framework == "transformers" and not per_epoch:
+        how += _hold_to_header_length(updates, facts)
     notes = [f"not replayed: {why}; the logged lr ({series.iloc[0]['name']}, {len(series)} values) is "
              f"taken as the lr applied{how}"
              + (", one update later (the Trainer logged the next update's lr)" if lead else "")]
@@ -644,6 +666,24 @@ def _logged_as_applied(run: Run, facts: TorchFacts, why: str, given: list[str]) 
         extra.update(steps_per_epoch_known=False, steps_per_epoch=[None])
     return Timeline(run=run, frame=frame, logged=logged, optimizer=None,
                     notes=given + notes + list(facts.evidence), extra=extra)
+
+
+def _hold_to_header_length(updates: list, facts: TorchFacts) -> str:
+    """Extend a Trainer's logged series to the updates its header says ran (``global_step``, or
+    the step of the final ``train_runtime`` row): the last logged value holds to the end."""
+    from lraudit.reconstruction.torch_replay import Update
+
+    state = facts.trainer_state
+    ran = next((value for value in (state.get("trained_until"), state.get("global_step"))
+                if isinstance(value, int) and not isinstance(value, bool) and value > 0), None)
+    if not updates or ran is None or ran <= len(updates):
+        return ""
+    last = updates[-1]
+    per_epoch = facts.steps_per_epoch
+    for index in range(last.step + 1, last.step + 1 + ran - len(updates)):
+        epoch = index // per_epoch if per_epoch else last.epoch
+        updates.append(Update(index, epoch, 0, last.lr))
+    return f", the last to update {ran} (trainer_state.json's global_step)"
 
 
 def _epoch_rows(series: pd.DataFrame) -> tuple[list, str]:
