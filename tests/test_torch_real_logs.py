@@ -104,12 +104,12 @@ def test_unevaluated_arguments_are_read_from_the_logs_and_early_stopping_ends_th
     run = _copy("hf-whisper-lora-early-stop", tmp_path)
     (run / "finetune.py").write_text(
         "import sys\n"
-        "from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments\n"
+        "from transformers import Trainer, TrainingArguments\n"
         "lr, scheduler = float(sys.argv[1]), sys.argv[2]\n"
-        "args = Seq2SeqTrainingArguments(output_dir='out', num_train_epochs=10, learning_rate=lr,\n"
-        "                                warmup_steps=500, lr_scheduler_type=scheduler,\n"
-        "                                fp16=False, bf16=True, logging_steps=25)\n"
-        "Seq2SeqTrainer(model=None, args=args).train()\n"
+        "args = TrainingArguments(output_dir='out', num_train_epochs=10, learning_rate=lr,\n"
+        "                         warmup_steps=500, lr_scheduler_type=scheduler,\n"
+        "                         fp16=False, bf16=True, logging_steps=25)\n"
+        "Trainer(model=None, args=args).train()\n"
     )
     audited = _audit(run)
     assert audited["steps"] == 1500

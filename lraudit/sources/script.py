@@ -30,10 +30,9 @@ _TRAINING_CALL = re.compile(r"\.(?:fit|fit_generator|compile)[ \t]*\(")
 _TORCH_IMPORT = re.compile(
     r"^[ \t]*(?:import|from)[ \t]+(?:torch|transformers|lightning|pytorch_lightning|trl)\b", re.MULTILINE
 )
-#: an optimizer, a scheduler, a Trainer/TrainingArguments (``Seq2SeqTrainingArguments``, ``SFTTrainer``
-#: too) or a LightningModule being built
+#: an optimizer, a scheduler, a Trainer/TrainingArguments or a LightningModule being built
 _TORCH_TRAINING = re.compile(
-    r"\b(?:optim\.\w+|SGD|Adam|AdamW|RMSprop|Adagrad|Adadelta|Adamax|NAdam|RAdam|\w*Trainer|\w*TrainingArguments"
+    r"\b(?:optim\.\w+|SGD|Adam|AdamW|RMSprop|Adagrad|Adadelta|Adamax|NAdam|RAdam|Trainer|TrainingArguments"
     r"|\w+Config)[ \t]*\(|LightningModule|configure_optimizers"
 )
 
