@@ -25,6 +25,7 @@ Compile settings (``jit_compile``, ``steps_per_execution``, ...) of every source
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -674,15 +675,32 @@ _INPUT = "_input"
 
 def _concat_scalars(datas: list[SourceData]) -> pd.DataFrame:
     """Every source's scalars in one table (:data:`SCALAR_COLUMNS` dtypes)."""
-    frames = [
-        data.scalars.assign(**{_INPUT: data.path})
-        for data in datas
-        if data.scalars is not None and not data.scalars.empty
-    ]
-    scalars = pd.concat(frames, ignore_index=True) if frames else scalars_frame([]).assign(**{_INPUT: ""})
-    # which input each row came from: a notebook labels its rows "nb.ipynb:cell N", not its path
-    scalars[_INPUT] = scalars[_INPUT].astype("category")
-    return scalars.astype(scalars_frame([]).dtypes.to_dict())
+    parts = [data for data in datas if data.scalars is not None and not data.scalars.empty]
+    if not parts:
+        return scalars_frame([]).assign(**{_INPUT: pd.Categorical([])})
+    scalars = pd.concat([data.scalars for data in parts], ignore_index=True) if len(parts) > 1 else (
+        parts[0].scalars.reset_index(drop=True)
+    )
+    expected = _scalar_dtypes()
+    if not scalars.dtypes.equals(expected):
+        scalars = scalars.astype(expected.to_dict())
+    # which input each row came from: a notebook labels its rows "nb.ipynb:cell N", not its path;
+    # categories sorted as ``astype("category")`` sorts them, codes repeated per input (no object
+    # column of paths built and factorised for every row)
+    paths = sorted({data.path for data in parts})
+    position = {path: index for index, path in enumerate(paths)}
+    codes = np.repeat(
+        np.array([position[data.path] for data in parts], dtype=np.int8 if len(paths) < 128 else np.int32),
+        [len(data.scalars) for data in parts],
+    )
+    scalars[_INPUT] = pd.Categorical.from_codes(codes, categories=paths)
+    return scalars
+
+
+@functools.lru_cache(maxsize=1)
+def _scalar_dtypes() -> pd.Series:
+    """The dtypes of an empty scalars table, as ``DataFrame.dtypes`` gives them (built once)."""
+    return scalars_frame([]).dtypes
 
 
 def _shifted_epochs(
