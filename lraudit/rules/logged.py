@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from lraudit.numfmt import epoch_text, epochs_text, lr_text
-from lraudit.rules._facts import cited_epoch, frame, logged, schedule, total_epochs
+from lraudit.rules._facts import cited_epoch, epoch_rows, frame, logged, schedule, total_epochs
 from lraudit.rules.base import ALL_FRAMEWORKS, REGISTRY, Finding, Rule, Severity
 from lraudit.rules.torch import torch_shift_explanation
 
@@ -265,8 +265,12 @@ class LoggedLrShifted(Rule):
         if table.empty:
             return
         # the lr applied by the first and the last update of each epoch: what the epoch really ran at
-        first_of_epoch = table.groupby("epoch")["lr_effective"].first()
-        last_of_epoch = table.groupby("epoch")["lr_effective"].last()
+        rows = epoch_rows(timeline)
+        first_of_epoch = rows.first_values(table, "lr_effective") if rows is not None else None
+        last_of_epoch = rows.last_values(table, "lr_effective") if rows is not None else None
+        if first_of_epoch is None or last_of_epoch is None:
+            first_of_epoch = table.groupby("epoch")["lr_effective"].first()
+            last_of_epoch = table.groupby("epoch")["lr_effective"].last()
         for (source, name), rows in _series(timeline):
             shifted = rows[rows["relation"].isin(list(_SHIFTED))]
             if shifted.empty:
