@@ -294,6 +294,20 @@ def _record(epoch, step, lr_base, lr_effective, relation) -> dict[str, Any]:
     }
 
 
+#: rows of the frame searched at a time: ``np.isin`` sorts what it compares, so a whole 1 M-row
+#: column at once costs ~20 MB of transients for a few thousand logged steps
+_ISIN_CHUNK = 1 << 16
+
+
+def _rows_with_steps(steps: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Positions in ``steps`` whose value is in ``wanted`` (``np.flatnonzero(np.isin(...))``, in
+    bounded chunks)."""
+    return np.concatenate([
+        np.flatnonzero(np.isin(steps[start : start + _ISIN_CHUNK], wanted)) + start
+        for start in range(0, len(steps), _ISIN_CHUNK)
+    ] or [np.zeros(0, dtype=np.int64)])
+
+
 def fill_frame_logged(frame: pd.DataFrame, logged: pd.DataFrame) -> None:
     """Per step, the best logged value describing it: exact sources and closer relations first."""
     if len(logged) == 0:
@@ -308,7 +322,7 @@ def fill_frame_logged(frame: pd.DataFrame, logged: pd.DataFrame) -> None:
     best = ranked.drop_duplicates("step", keep="first")
     steps = frame["step"].to_numpy()
     # only the rows of logged steps (no dict over every step of a long run); the last row wins
-    hits = np.flatnonzero(np.isin(steps, np.array([int(s) for s in best["step"]], dtype=np.int64)))
+    hits = _rows_with_steps(steps, np.array([int(s) for s in best["step"]], dtype=np.int64))
     row_of_step = {int(steps[i]): int(i) for i in hits}
     positions, values, sources = [], [], []
     for step, value, location in zip(best["step"], best["value"], best["location"], strict=True):
