@@ -348,7 +348,7 @@ SCALAR_DTYPES = {
 }
 
 
-def _string_array(column: list) -> Any:
+def string_array(column: list) -> Any:
     """A ``string`` column from Python values: straight through Arrow when they are all ``str`` or
     None (4x faster than ``pd.array``), else ``pd.array`` as before (it converts other values)."""
     import pandas as pd
@@ -360,7 +360,7 @@ def _string_array(column: list) -> Any:
         return pd.array(column, dtype="string")
 
 
-def _int_array(column: list) -> Any:
+def int64_array(column: list) -> Any:
     """An ``Int64`` column from Python values: values and mask built directly when they are all
     ``int`` or None (2x faster than ``pd.array``), else ``pd.array`` as before (it checks floats)."""
     import numpy as np
@@ -389,9 +389,9 @@ def _typed_columns(rows: list[tuple]) -> pd.DataFrame:
         if dtype == "float64":
             data[name] = np.array([np.nan if v is None or v is pd.NA else v for v in column], np.float64)
         elif dtype == "string":
-            data[name] = _string_array(list(column))
+            data[name] = string_array(list(column))
         elif dtype == "Int64":
-            data[name] = _int_array(list(column))
+            data[name] = int64_array(list(column))
         else:
             data[name] = pd.array(list(column), dtype=dtype)
     return pd.DataFrame(data, copy=False)
