@@ -124,10 +124,13 @@ def _reference(scalars: pd.DataFrame, global_epoch: pd.Series) -> dict[tuple[str
     """Values of the sources that number their epochs, by (name, global epoch): where History
     fits are placed. Only Keras' ``logs`` keys, which History holds too."""
     numbered = kinds_where(lambda facts: facts.keras_keys and facts.numbers_epochs)
-    mask = scalars["source"].isin(numbered) & global_epoch.notna()
-    rows = scalars[mask]
+    rows = np.flatnonzero((scalars["source"].isin(numbered) & global_epoch.notna()).to_numpy(dtype=bool))
+    # three columns at the rows, not a filtered copy of the whole table
+    names = scalars["name"].take(rows).tolist()
+    epochs = global_epoch.to_numpy(dtype=np.int64, na_value=0)[rows].tolist()
+    values = scalars["value"].to_numpy()[rows].tolist()
     reference: dict[tuple[str, int], list[float]] = {}
-    for name, epoch, value in zip(rows["name"], global_epoch[mask], rows["value"], strict=False):
+    for name, epoch, value in zip(names, epochs, values, strict=True):
         reference.setdefault((str(name), int(epoch)), []).append(float(value))
     return reference
 
@@ -365,21 +368,23 @@ def _disagreements(scalars: pd.DataFrame) -> list[str]:
     # one file alone cannot disagree: most runs stop here, before any sort or join
     if scalars["file"][mask].nunique() < 2:
         return []
-    rows = scalars.loc[mask, ["file", "line", "name", "global_epoch", "value", "text", "source"]]
-    if len(rows) > SMALL_CROSS_CHECK:
-        return _disagreements_frame(rows, rounded)
-    return _disagreements_small(rows, rounded)
+    names = ["file", "line", "name", "global_epoch", "value", "text", "source"]
+    if int(mask.sum()) > SMALL_CROSS_CHECK:
+        return _disagreements_frame(scalars.loc[mask, names], rounded)
+    rows = np.flatnonzero(mask)
+    columns = {name: scalars[name].take(rows).to_numpy(dtype=object) for name in names}
+    return _disagreements_small(columns, rounded)
 
 
 def _is_missing(value: Any) -> bool:
     return value is pd.NA or value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _disagreements_small(rows: pd.DataFrame, rounded: set[str]) -> list[str]:
-    """:func:`_disagreements_frame` on Python lists, same pairs in the same order."""
-    columns = {name: rows[name].to_numpy(dtype=object) for name in rows.columns}
+def _disagreements_small(columns: dict[str, np.ndarray], rounded: set[str]) -> list[str]:
+    """:func:`_disagreements_frame` on Python lists (``columns``: the rows' values as objects),
+    same pairs in the same order."""
     kept = [
-        index for index in range(len(rows))
+        index for index in range(len(columns["file"]))
         if not _is_missing(columns["file"][index]) and not _is_missing(columns["name"][index])
     ]
     # rows by (file, line), a missing line first, stable: the order the frame version sorts in

@@ -42,6 +42,22 @@ def _series(timeline: Timeline, *, messages: bool = False) -> list[tuple[tuple[s
     return groups if messages else [group for group in groups if group[0][0] != "callback"]
 
 
+def _relations(timeline: Timeline) -> set[str]:
+    """Every relation the logged table holds: rules looking for one skip the per-series filters
+    when no row has it (most runs)."""
+    logs = logged(timeline)
+    return set() if logs.empty else {str(r) for r in logs["relation"].dropna().unique()}
+
+
+def _whole_numbers(column: pd.Series) -> list[int]:
+    """The column's numbers as ``int`` (missing ones left out): an ``Int64`` column read as
+    NumPy, anything else through ``pd.to_numeric`` as before."""
+    if isinstance(column.dtype, pd.Int64Dtype):
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        return values[~np.isnan(values)].astype(np.int64).tolist()
+    return [int(value) for value in pd.to_numeric(column, errors="coerce").dropna()]
+
+
 def _int(value: object) -> int | None:
     try:
         return None if value is None or value != value else int(value)  # type: ignore[arg-type]
@@ -111,6 +127,8 @@ class LoggedEffectiveMismatch(Rule):
 
     @classmethod
     def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        if "mismatch" not in _relations(timeline):
+            return
         for (source, name), rows in _series(timeline, messages=True):
             bad = rows[rows["relation"] == "mismatch"]
             if bad.empty:
@@ -262,7 +280,7 @@ class LoggedLrShifted(Rule):
     @classmethod
     def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
         table = frame(timeline)
-        if table.empty:
+        if table.empty or not _relations(timeline) & set(_SHIFTED):
             return
         # the lr applied by the first and the last update of each epoch: what the epoch really ran at
         rows = epoch_rows(timeline)
@@ -348,7 +366,7 @@ class LogDownsampled(Rule):
     def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
         total = total_epochs(run, timeline)
         for (source, name), rows in _series(timeline):
-            epochs = sorted({int(e) for e in pd.to_numeric(rows["epoch"], errors="coerce").dropna()})
+            epochs = sorted(set(_whole_numbers(rows["epoch"])))
             if len(epochs) >= 2:
                 missing = sorted(set(range(epochs[0], epochs[-1] + 1)) - set(epochs))
                 if missing:
@@ -362,7 +380,7 @@ class LogDownsampled(Rule):
                         source=str(rows["location"].iloc[0]),
                     )
                     continue
-            steps = np.array(sorted({int(s) for s in pd.to_numeric(rows["step"], errors="coerce").dropna()}))
+            steps = np.array(sorted(set(_whole_numbers(rows["step"]))))
             if not epochs and len(steps) >= 3:
                 gaps = np.diff(steps)
                 if gaps.min() != gaps.max():
