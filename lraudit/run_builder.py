@@ -234,15 +234,15 @@ def config_lr(optimizer: dict[str, Any]) -> float | None:
 
 def _first_logged_lr(scalars: pd.DataFrame) -> float | None:
     exact = kinds_where(lambda facts: facts.keras_keys and facts.exact)
-    rows = scalars[
-        scalars["source"].isin(exact)
-        & scalars["name"].isin(LR_NAMES)
-        & scalars["global_epoch"].notna()
-    ]
-    if rows.empty:
+    global_epoch = scalars["global_epoch"]
+    mask = scalars["source"].isin(exact) & scalars["name"].isin(LR_NAMES) & global_epoch.notna()
+    rows = np.flatnonzero(mask.to_numpy(dtype=bool))
+    if not len(rows):
         return None
-    first = rows[rows["global_epoch"] == rows["global_epoch"].min()]
-    return float(first["value"].iloc[0])
+    # the first row of the earliest epoch, found on NumPy rows (no filtered copies of the table)
+    epochs = global_epoch.to_numpy(dtype=np.int64, na_value=0)[rows]
+    first = rows[int(np.flatnonzero(epochs == epochs.min())[0])]
+    return float(scalars["value"].to_numpy()[first])
 
 
 def _taken_at(data: SourceData) -> tuple[float, str]:
