@@ -686,9 +686,16 @@ def _concat_scalars(datas: list[SourceData]) -> pd.DataFrame:
     scalars = pd.concat([data.scalars for data in parts], ignore_index=True) if len(parts) > 1 else (
         parts[0].scalars.reset_index(drop=True)
     )
-    expected = _scalar_dtypes()
-    if not scalars.dtypes.equals(expected):
-        scalars = scalars.astype(expected.to_dict())
+    # only columns of another dtype converted (event files add ``wall_time``: the table's dtypes
+    # then never equal the expected ones, yet astype of every column would copy them all)
+    actual = scalars.dtypes
+    differ = {
+        name: dtype
+        for name, dtype in _scalar_dtypes().items()
+        if name not in actual.index or actual[name] != dtype
+    }
+    if differ:
+        scalars = scalars.astype(differ)
     # which input each row came from: a notebook labels its rows "nb.ipynb:cell N", not its path;
     # categories sorted as ``astype("category")`` sorts them, codes repeated per input (no object
     # column of paths built and factorised for every row)
