@@ -25,6 +25,7 @@ Compile settings (``jit_compile``, ``steps_per_execution``, ...) of every source
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -123,10 +124,13 @@ def _reference(scalars: pd.DataFrame, global_epoch: pd.Series) -> dict[tuple[str
     """Values of the sources that number their epochs, by (name, global epoch): where History
     fits are placed. Only Keras' ``logs`` keys, which History holds too."""
     numbered = kinds_where(lambda facts: facts.keras_keys and facts.numbers_epochs)
-    mask = scalars["source"].isin(numbered) & global_epoch.notna()
-    rows = scalars[mask]
+    rows = np.flatnonzero((scalars["source"].isin(numbered) & global_epoch.notna()).to_numpy(dtype=bool))
+    # three columns at the rows, not a filtered copy of the whole table
+    names = scalars["name"].take(rows).tolist()
+    epochs = global_epoch.to_numpy(dtype=np.int64, na_value=0)[rows].tolist()
+    values = scalars["value"].to_numpy()[rows].tolist()
     reference: dict[tuple[str, int], list[float]] = {}
-    for name, epoch, value in zip(rows["name"], global_epoch[mask], rows["value"], strict=False):
+    for name, epoch, value in zip(names, epochs, values, strict=True):
         reference.setdefault((str(name), int(epoch)), []).append(float(value))
     return reference
 
@@ -230,15 +234,15 @@ def config_lr(optimizer: dict[str, Any]) -> float | None:
 
 def _first_logged_lr(scalars: pd.DataFrame) -> float | None:
     exact = kinds_where(lambda facts: facts.keras_keys and facts.exact)
-    rows = scalars[
-        scalars["source"].isin(exact)
-        & scalars["name"].isin(LR_NAMES)
-        & scalars["global_epoch"].notna()
-    ]
-    if rows.empty:
+    global_epoch = scalars["global_epoch"]
+    mask = scalars["source"].isin(exact) & scalars["name"].isin(LR_NAMES) & global_epoch.notna()
+    rows = np.flatnonzero(mask.to_numpy(dtype=bool))
+    if not len(rows):
         return None
-    first = rows[rows["global_epoch"] == rows["global_epoch"].min()]
-    return float(first["value"].iloc[0])
+    # the first row of the earliest epoch, found on NumPy rows (no filtered copies of the table)
+    epochs = global_epoch.to_numpy(dtype=np.int64, na_value=0)[rows]
+    first = rows[int(np.flatnonzero(epochs == epochs.min())[0])]
+    return float(scalars["value"].to_numpy()[first])
 
 
 def _taken_at(data: SourceData) -> tuple[float, str]:
@@ -364,21 +368,23 @@ def _disagreements(scalars: pd.DataFrame) -> list[str]:
     # one file alone cannot disagree: most runs stop here, before any sort or join
     if scalars["file"][mask].nunique() < 2:
         return []
-    rows = scalars.loc[mask, ["file", "line", "name", "global_epoch", "value", "text", "source"]]
-    if len(rows) > SMALL_CROSS_CHECK:
-        return _disagreements_frame(rows, rounded)
-    return _disagreements_small(rows, rounded)
+    names = ["file", "line", "name", "global_epoch", "value", "text", "source"]
+    if int(mask.sum()) > SMALL_CROSS_CHECK:
+        return _disagreements_frame(scalars.loc[mask, names], rounded)
+    rows = np.flatnonzero(mask)
+    columns = {name: scalars[name].take(rows).to_numpy(dtype=object) for name in names}
+    return _disagreements_small(columns, rounded)
 
 
 def _is_missing(value: Any) -> bool:
     return value is pd.NA or value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _disagreements_small(rows: pd.DataFrame, rounded: set[str]) -> list[str]:
-    """:func:`_disagreements_frame` on Python lists, same pairs in the same order."""
-    columns = {name: rows[name].to_numpy(dtype=object) for name in rows.columns}
+def _disagreements_small(columns: dict[str, np.ndarray], rounded: set[str]) -> list[str]:
+    """:func:`_disagreements_frame` on Python lists (``columns``: the rows' values as objects),
+    same pairs in the same order."""
     kept = [
-        index for index in range(len(rows))
+        index for index in range(len(columns["file"]))
         if not _is_missing(columns["file"][index]) and not _is_missing(columns["name"][index])
     ]
     # rows by (file, line), a missing line first, stable: the order the frame version sorts in
@@ -674,15 +680,39 @@ _INPUT = "_input"
 
 def _concat_scalars(datas: list[SourceData]) -> pd.DataFrame:
     """Every source's scalars in one table (:data:`SCALAR_COLUMNS` dtypes)."""
-    frames = [
-        data.scalars.assign(**{_INPUT: data.path})
-        for data in datas
-        if data.scalars is not None and not data.scalars.empty
-    ]
-    scalars = pd.concat(frames, ignore_index=True) if frames else scalars_frame([]).assign(**{_INPUT: ""})
-    # which input each row came from: a notebook labels its rows "nb.ipynb:cell N", not its path
-    scalars[_INPUT] = scalars[_INPUT].astype("category")
-    return scalars.astype(scalars_frame([]).dtypes.to_dict())
+    parts = [data for data in datas if data.scalars is not None and not data.scalars.empty]
+    if not parts:
+        return scalars_frame([]).assign(**{_INPUT: pd.Categorical([])})
+    scalars = pd.concat([data.scalars for data in parts], ignore_index=True) if len(parts) > 1 else (
+        parts[0].scalars.reset_index(drop=True)
+    )
+    # only columns of another dtype converted (event files add ``wall_time``: the table's dtypes
+    # then never equal the expected ones, yet astype of every column would copy them all)
+    actual = scalars.dtypes
+    differ = {
+        name: dtype
+        for name, dtype in _scalar_dtypes().items()
+        if name not in actual.index or actual[name] != dtype
+    }
+    if differ:
+        scalars = scalars.astype(differ)
+    # which input each row came from: a notebook labels its rows "nb.ipynb:cell N", not its path;
+    # categories sorted as ``astype("category")`` sorts them, codes repeated per input (no object
+    # column of paths built and factorised for every row)
+    paths = sorted({data.path for data in parts})
+    position = {path: index for index, path in enumerate(paths)}
+    codes = np.repeat(
+        np.array([position[data.path] for data in parts], dtype=np.int8 if len(paths) < 128 else np.int32),
+        [len(data.scalars) for data in parts],
+    )
+    scalars[_INPUT] = pd.Categorical.from_codes(codes, categories=paths)
+    return scalars
+
+
+@functools.lru_cache(maxsize=1)
+def _scalar_dtypes() -> pd.Series:
+    """The dtypes of an empty scalars table, as ``DataFrame.dtypes`` gives them (built once)."""
+    return scalars_frame([]).dtypes
 
 
 def _shifted_epochs(

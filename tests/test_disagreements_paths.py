@@ -37,6 +37,7 @@ def test_small_and_frame_disagreements_are_identical() -> None:
         for _ in range(200):
             rows = _random_rows(rng, rng.randint(1, 50))
             expected = run_builder._disagreements_frame(rows, rounded)
-            assert run_builder._disagreements_small(rows, rounded) == expected
+            columns = {name: rows[name].to_numpy(dtype=object) for name in rows.columns}
+            assert run_builder._disagreements_small(columns, rounded) == expected
             found_any = found_any or bool(expected)
     assert found_any

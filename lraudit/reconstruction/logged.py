@@ -94,21 +94,46 @@ def join_logged(
         if change.printed is None:
             continue
         records.append(_exact_ulps(_classify_change(change, layout, base, effective, after)))
-    logged = pd.DataFrame.from_records(records, columns=list(LOGGED_COLUMNS))
-    return logged.astype(
-        {
-            "source": "string",
-            "name": "string",
-            "location": "string",
-            "epoch": "Int64",
-            "step": "Int64",
-            "value": "float64",
-            "lr_base": "float32",
-            "lr_effective": "float32",
-            "relation": "string",
-            "ulps": "Int64",
-        }
-    )
+    try:
+        return _typed_logged(records)
+    except (TypeError, ValueError):  # a value of another type: let astype convert it as before
+        logged = pd.DataFrame.from_records(records, columns=list(LOGGED_COLUMNS))
+        return logged.astype(_LOGGED_DTYPES)
+
+
+#: the dtype of each :data:`LOGGED_COLUMNS` column
+_LOGGED_DTYPES = {
+    "source": "string",
+    "name": "string",
+    "location": "string",
+    "epoch": "Int64",
+    "step": "Int64",
+    "value": "float64",
+    "lr_base": "float32",
+    "lr_effective": "float32",
+    "relation": "string",
+    "ulps": "Int64",
+}
+
+
+def _typed_logged(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The logged table straight from the records into typed columns (what ``from_records`` then
+    ``astype`` gives, without the object columns in between: runs are audited by the thousand)."""
+    import pandas as pd
+
+    from lraudit.sources.base import int64_array, string_array
+
+    columns: dict[str, Any] = {}
+    for name in LOGGED_COLUMNS:
+        values = [record.get(name) for record in records]
+        dtype = _LOGGED_DTYPES[name]
+        if dtype == "string":
+            columns[name] = string_array(values)
+        elif dtype == "Int64":
+            columns[name] = int64_array(values)
+        else:
+            columns[name] = np.array([np.nan if value is None else value for value in values], dtype=dtype)
+    return pd.DataFrame(columns, columns=list(LOGGED_COLUMNS), copy=False)
 
 
 _EQUAL_RELATIONS = ("effective", "base", "next_step", "after_callback", "shifted")
@@ -294,25 +319,49 @@ def _record(epoch, step, lr_base, lr_effective, relation) -> dict[str, Any]:
     }
 
 
+#: rows of the frame searched at a time: ``np.isin`` sorts what it compares, so a whole 1 M-row
+#: column at once costs ~20 MB of transients for a few thousand logged steps
+_ISIN_CHUNK = 1 << 16
+
+
+def _rows_with_steps(steps: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Positions in ``steps`` whose value is in ``wanted`` (``np.flatnonzero(np.isin(...))``, in
+    bounded chunks)."""
+    return np.concatenate([
+        np.flatnonzero(np.isin(steps[start : start + _ISIN_CHUNK], wanted)) + start
+        for start in range(0, len(steps), _ISIN_CHUNK)
+    ] or [np.zeros(0, dtype=np.int64)])
+
+
 def fill_frame_logged(frame: pd.DataFrame, logged: pd.DataFrame) -> None:
     """Per step, the best logged value describing it: exact sources and closer relations first."""
     if len(logged) == 0:
         return
-    usable = logged[logged["step"].notna()]
-    if len(usable) == 0:
+    rows = np.flatnonzero(logged["step"].notna().to_numpy())
+    if len(rows) == 0:
         return
-    ranked = usable.assign(
-        _source_rank=usable["source"].map(lambda s: SOURCE_RANK.get(str(s), 9)).astype(int),
-        _relation_rank=usable["relation"].map(lambda r: _RELATION_RANK.get(str(r), 9)).astype(int),
-    ).sort_values(["_source_rank", "_relation_rank"], kind="stable")
-    best = ranked.drop_duplicates("step", keep="first")
+    # plain lists: the logged table has a few rows per epoch, pandas sorting costs more than them
+    steps_logged = logged["step"].to_numpy(dtype=np.int64, na_value=0)[rows].tolist()
+    ranks = [
+        (SOURCE_RANK.get(str(source), 9), _RELATION_RANK.get(str(relation), 9))
+        for source, relation in zip(
+            logged["source"].take(rows).tolist(), logged["relation"].take(rows).tolist(), strict=True
+        )
+    ]
+    # per step the best-ranked row, the first of equals (a stable sort, then the first per step)
+    best: dict[int, int] = {}
+    for index in sorted(range(len(rows)), key=ranks.__getitem__):
+        best.setdefault(steps_logged[index], index)
+    chosen = rows[list(best.values())]
     steps = frame["step"].to_numpy()
     # only the rows of logged steps (no dict over every step of a long run); the last row wins
-    hits = np.flatnonzero(np.isin(steps, np.array([int(s) for s in best["step"]], dtype=np.int64)))
+    hits = _rows_with_steps(steps, np.array(list(best), dtype=np.int64))
     row_of_step = {int(steps[i]): int(i) for i in hits}
     positions, values, sources = [], [], []
-    for step, value, location in zip(best["step"], best["value"], best["location"], strict=True):
-        position = row_of_step.get(int(step))
+    chosen_values = logged["value"].to_numpy()[chosen].tolist()
+    chosen_locations = logged["location"].take(chosen).tolist()
+    for step, value, location in zip(best, chosen_values, chosen_locations, strict=True):
+        position = row_of_step.get(step)
         if position is not None:
             positions.append(position)
             values.append(float(value))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lraudit.numfmt import f32_float, lr_text
-from lraudit.rules._facts import callback_specs, events, frame
+from lraudit.rules._facts import EpochRows, callback_specs, epoch_rows, events, frame
 from lraudit.rules._plateau import matches_printed
 from lraudit.rules.base import REGISTRY, Finding, Rule, Severity
 
@@ -25,20 +25,37 @@ if TYPE_CHECKING:
     from lraudit.run import Run
 
 
-def steps_per_epoch_used(table: pd.DataFrame) -> dict[int, int]:
-    """Steps per epoch the reconstruction laid out, per fit index (the largest epoch of each fit)."""
+def steps_per_epoch_used(table: pd.DataFrame, rows: EpochRows | None = None) -> dict[int, int]:
+    """Steps per epoch the reconstruction laid out, per fit index (the largest epoch of each fit).
+
+    ``rows`` (the frame's :func:`~lraudit.rules._facts.epoch_rows`) counts in place when the
+    frame is in order, instead of grouping every step."""
     if table.empty:
         return {}
+    if rows is not None and ("fit" not in table or table["fit"].dtype.kind in "iu"):
+        every = table["fit"].to_numpy() if "fit" in table else np.zeros(len(table), dtype=np.int64)
+        fits = every[rows.first]
+        # each epoch within one fit, fits in order: the (fit, epoch) groups are the epochs' rows
+        if (every[1:] >= every[:-1]).all() and (every[rows.last] == fits).all():
+            largest: dict[int, int] = {}
+            for fit, size in zip(fits.tolist(), rows.sizes.tolist(), strict=True):
+                largest[fit] = max(largest.get(fit, 0), size)
+            return largest
     keys = table["fit"].fillna(0).astype(int) if "fit" in table else 0
     sizes = table.groupby([keys, table["epoch"]]).size()
     return {int(fit): int(size) for fit, size in sizes.groupby(level=0).max().items()}
 
 
-def unexplained_counters(run: Run, table: pd.DataFrame) -> list[tuple[str, int]]:
+def unexplained_counters(
+    run: Run, table: pd.DataFrame, rows: EpochRows | None = None
+) -> list[tuple[str, int]]:
     """Saved optimizer counters that are not the counter at the end of any reconstructed epoch."""
     if table.empty or not run.saved_counters:
         return []
-    ends = set((table.groupby("epoch")["step"].max() + 1).astype(int).tolist())
+    if rows is not None and table["step"].dtype.kind in "iu":
+        ends = set((np.maximum.reduceat(table["step"].to_numpy(), rows.first) + 1).tolist())
+    else:
+        ends = set((table.groupby("epoch")["step"].max() + 1).astype(int).tolist())
     return [
         (c.path, int(c.iterations)) for c in run.saved_counters if c.iterations and c.iterations not in ends
     ]
@@ -87,7 +104,8 @@ class SettingsContradictLogs(Rule):
         table = frame(timeline)
         if table.empty or int(timeline.extra.get("gradient_accumulation_steps", 1) or 1) != 1:
             return
-        used = steps_per_epoch_used(table)
+        rows = epoch_rows(timeline)
+        used = steps_per_epoch_used(table, rows)
         # what the logs show per fit (a bar's M/M), the run's own count where a fit tells none
         shown = {f.index: f.steps_per_epoch or run.steps_per_epoch for f in run.fits}
         shown = shown or {0: run.steps_per_epoch}
@@ -101,7 +119,7 @@ class SettingsContradictLogs(Rule):
                     epoch=int(table.loc[table["fit"] == fit, "epoch"].min()) if "fit" in table else None,
                 )
                 return
-        counters = unexplained_counters(run, table)
+        counters = unexplained_counters(run, table, rows)
         if not counters:
             return
         steps = max(used.values())
@@ -170,7 +188,10 @@ def schedule_differences(
     table = frame(timeline)
     if table.empty or "lr_variable" not in table:
         return []
-    variable = table.groupby("epoch")["lr_variable"].first()
+    rows = epoch_rows(timeline)
+    variable = rows.first_values(table, "lr_variable") if rows is not None else None
+    if variable is None:
+        variable = table.groupby("epoch")["lr_variable"].first()
     printed = {int(e.epoch): e for e in events(run, "scheduler_set") if e.epoch is not None}
     logged_epochs = _logged_lr_epochs(timeline)
     found = []

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from lraudit.numfmt import epoch_text, epochs_text, lr_text
-from lraudit.rules._facts import cited_epoch, frame, logged, schedule, total_epochs
+from lraudit.rules._facts import cited_epoch, epoch_rows, frame, logged, schedule, total_epochs
 from lraudit.rules.base import ALL_FRAMEWORKS, REGISTRY, Finding, Rule, Severity
 from lraudit.rules.torch import torch_shift_explanation
 
@@ -40,6 +40,22 @@ def _series(timeline: Timeline, *, messages: bool = False) -> list[tuple[tuple[s
         _GROUPED[:] = [(logs, groups)]
     groups = _GROUPED[0][1]
     return groups if messages else [group for group in groups if group[0][0] != "callback"]
+
+
+def _relations(timeline: Timeline) -> set[str]:
+    """Every relation the logged table holds: rules looking for one skip the per-series filters
+    when no row has it (most runs)."""
+    logs = logged(timeline)
+    return set() if logs.empty else {str(r) for r in logs["relation"].dropna().unique()}
+
+
+def _whole_numbers(column: pd.Series) -> list[int]:
+    """The column's numbers as ``int`` (missing ones left out): an ``Int64`` column read as
+    NumPy, anything else through ``pd.to_numeric`` as before."""
+    if isinstance(column.dtype, pd.Int64Dtype):
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        return values[~np.isnan(values)].astype(np.int64).tolist()
+    return [int(value) for value in pd.to_numeric(column, errors="coerce").dropna()]
 
 
 def _int(value: object) -> int | None:
@@ -111,6 +127,8 @@ class LoggedEffectiveMismatch(Rule):
 
     @classmethod
     def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
+        if "mismatch" not in _relations(timeline):
+            return
         for (source, name), rows in _series(timeline, messages=True):
             bad = rows[rows["relation"] == "mismatch"]
             if bad.empty:
@@ -262,11 +280,15 @@ class LoggedLrShifted(Rule):
     @classmethod
     def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
         table = frame(timeline)
-        if table.empty:
+        if table.empty or not _relations(timeline) & set(_SHIFTED):
             return
         # the lr applied by the first and the last update of each epoch: what the epoch really ran at
-        first_of_epoch = table.groupby("epoch")["lr_effective"].first()
-        last_of_epoch = table.groupby("epoch")["lr_effective"].last()
+        rows = epoch_rows(timeline)
+        first_of_epoch = rows.first_values(table, "lr_effective") if rows is not None else None
+        last_of_epoch = rows.last_values(table, "lr_effective") if rows is not None else None
+        if first_of_epoch is None or last_of_epoch is None:
+            first_of_epoch = table.groupby("epoch")["lr_effective"].first()
+            last_of_epoch = table.groupby("epoch")["lr_effective"].last()
         for (source, name), rows in _series(timeline):
             shifted = rows[rows["relation"].isin(list(_SHIFTED))]
             if shifted.empty:
@@ -344,7 +366,7 @@ class LogDownsampled(Rule):
     def check(cls, run: Run, timeline: Timeline) -> Iterator[Finding]:
         total = total_epochs(run, timeline)
         for (source, name), rows in _series(timeline):
-            epochs = sorted({int(e) for e in pd.to_numeric(rows["epoch"], errors="coerce").dropna()})
+            epochs = sorted(set(_whole_numbers(rows["epoch"])))
             if len(epochs) >= 2:
                 missing = sorted(set(range(epochs[0], epochs[-1] + 1)) - set(epochs))
                 if missing:
@@ -358,7 +380,7 @@ class LogDownsampled(Rule):
                         source=str(rows["location"].iloc[0]),
                     )
                     continue
-            steps = np.array(sorted({int(s) for s in pd.to_numeric(rows["step"], errors="coerce").dropna()}))
+            steps = np.array(sorted(set(_whole_numbers(rows["step"]))))
             if not epochs and len(steps) >= 3:
                 gaps = np.diff(steps)
                 if gaps.min() != gaps.max():

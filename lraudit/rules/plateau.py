@@ -337,8 +337,8 @@ def _epoch_metric_names(run: Run) -> set[str]:
     scalars = run.scalars
     if scalars is None or scalars.empty:
         return set()
-    rows = scalars[scalars["source"].isin(kinds_where(lambda facts: facts.keras_keys))]
-    return {str(n) for n in rows["name"].dropna().unique()}
+    names = scalars["name"][scalars["source"].isin(kinds_where(lambda facts: facts.keras_keys))]
+    return {str(n) for n in names.dropna().unique()}
 
 
 @REGISTRY.register

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from lraudit.numfmt import epoch_text, lr_text
 from lraudit.rules._facts import decay_steps_mask, frame, is_schedule, total_epochs
 from lraudit.rules.base import ALL_FRAMEWORKS, REGISTRY, TORCH_FRAMEWORKS, Finding, Rule, Severity
@@ -34,6 +36,40 @@ def fit_starts(run: Run, table: pd.DataFrame) -> list[FitStart]:
     """The start of every ``fit()`` after the first, from the timeline frame."""
     if table.empty:
         return []
+    bounds = _fit_bounds(table)
+    if bounds is None:
+        return _fit_starts_grouped(run, table)
+    firsts, lasts = bounds
+    columns = {name: table[name].to_numpy() for name in ("fit", "epoch", "step", "lr_effective")}
+    starts: list[FitStart] = []
+    for head, tail in zip(firsts[1:].tolist(), lasts[:-1].tolist(), strict=True):
+        starts.append(
+            FitStart(
+                fit=int(columns["fit"][head]),
+                epoch=int(columns["epoch"][head]),
+                first_step=int(columns["step"][head]),
+                first_lr=float(columns["lr_effective"][head]),
+                previous_last_step=int(columns["step"][tail]),
+                previous_last_lr=float(columns["lr_effective"][tail]),
+            )
+        )
+    return starts
+
+
+def _fit_bounds(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """First and last row of each fit when the frame's integer ``fit`` column is in order (what
+    the layout writes): the boundaries grouping by fit finds, without grouping 1 M rows."""
+    if "fit" not in table or table["fit"].dtype.kind not in "iu":
+        return None
+    fits = table["fit"].to_numpy()
+    change = np.flatnonzero(fits[1:] != fits[:-1])
+    if (fits[change + 1] < fits[change]).any():
+        return None
+    return np.concatenate(([0], change + 1)), np.concatenate((change, [len(fits) - 1]))
+
+
+def _fit_starts_grouped(run: Run, table: pd.DataFrame) -> list[FitStart]:
+    """:func:`fit_starts` for any frame (missing or unordered fits): grouping by fit."""
     if "fit" in table and table["fit"].notna().any():
         keys = table["fit"]
     else:  # fall back to the run's fit boundaries (global epochs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,12 @@ def looks_like_text(text: str) -> bool:
     if not text or "\x00" in text:
         return False
     sample = text[:4096]
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\r\n\t\x1b\b\f\v")
-    return controls <= len(sample) // 100
+    # one regex pass, not a Python loop per character: every file is sniffed by ~10 kinds
+    return len(_CONTROL_CHARACTERS.findall(sample)) <= len(sample) // 100
+
+
+#: characters below 32 other than \b \t \n \v \f \r and ESC (progress bars and colours use them)
+_CONTROL_CHARACTERS = re.compile("[\x00-\x07\x0e-\x1a\x1c-\x1f]")
 
 
 def read_text(path: Path, warnings: list[str]) -> str | None:
