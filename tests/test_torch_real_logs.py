@@ -50,6 +50,7 @@ def test_fp16_skipped_updates_explain_a_lagging_trainer_log():
     assert "GradScaler skipped 3 optimizer step(s)" in notes
 
 
+@pytest.mark.slow  # 215,337 updates replayed twice: ~10 s
 def test_a_dev_build_of_the_release_that_changed_the_log_tries_both_semantics():
     # 10844110/t5-summarization-demo: config.json says 4.51.0.dev0, whose Trainer still logged
     # the next update's lr; 215337 updates (the header), not the 215000 of the last log row
