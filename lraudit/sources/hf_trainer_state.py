@@ -15,8 +15,9 @@ Checkpoints: ``out/checkpoint-12/trainer_state.json`` and ``out/checkpoint-24/..
 log_history up to their step, the earlier one a prefix of the later one. Each file is read for
 itself (``lraudit parse`` shows what each holds); the header of an earlier checkpoint is marked
 ``trainer_state["superseded_by"] = <path of the latest sibling checkpoint folder>`` (found from the
-folder *names* ``checkpoint-<N>`` beside it, no other file is read), and :func:`dedupe_log_history`
-drops the repeated rows when a run is assembled from several of them.
+folder *names* ``checkpoint-<N>`` beside it, no other file is read); the run builder keeps one row
+per value that several files of one kind log at the same step, so a run assembled from several
+checkpoints holds each log row once.
 
 The model ``config.json`` (:class:`HfModelConfigSource`, a kind that logs no values; recognised by
 ``"transformers_version"`` with ``"model_type"`` or ``"architectures"``) gives
@@ -198,25 +199,6 @@ def read_config(path: Path) -> SourceData:
     facts.evidence.append(f"model config: {path}")
     data.torch = facts
     return data
-
-
-def dedupe_log_history(frames: list[Any]) -> Any:
-    """One scalars table from the trainer_state.json tables of several checkpoints of one run.
-
-    Each checkpoint's log_history repeats the earlier ones': a (name, step) logged in several files
-    is kept once, from the file that logged the most rows (the latest checkpoint, whose values are
-    the same). Rows without a step are kept per file. Returns an empty scalars table for none.
-    """
-    import pandas as pd
-
-    frames = [frame for frame in frames if frame is not None and not frame.empty]
-    if not frames:
-        return scalars_frame([])
-    frames.sort(key=len, reverse=True)
-    joined = pd.concat(frames, ignore_index=True)
-    stepped = joined["step"].notna()
-    keep = ~stepped | ~joined.duplicated(subset=["name", "step"], keep="first")
-    return joined[keep].reset_index(drop=True)
 
 
 class HfTrainerStateSource(Source):
