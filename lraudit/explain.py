@@ -111,12 +111,12 @@ class Explanation:
 
 def _framework_label(timeline: Timeline) -> str:
     """``Keras 2`` for a Keras run; ``transformers 4.48.3``, ``pytorch``, ... for the PyTorch ecosystem."""
+    from lraudit.torchfacts import framework_label
+
     framework = timeline.extra.get("framework")
     if not framework:
         return f"Keras {timeline.keras or '?'}"
-    versions = timeline.extra.get("versions") or {}
-    version = versions.get("torch" if framework == "pytorch" else framework)
-    return f"{framework} {version}" if version else framework
+    return framework_label(framework, timeline.extra.get("versions") or {})
 
 
 def resolve_generation(spec: OptimizerSpec, keras: str = "auto") -> tuple[str, str | None]:

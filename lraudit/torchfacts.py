@@ -162,6 +162,13 @@ class TorchFacts:
     warnings: list[str] = field(default_factory=list)
 
 
+def framework_label(framework: str, versions: dict[str, str]) -> str:
+    """``transformers 4.48.3``, ``pytorch 2.13.0``, or the framework alone when no file names its
+    version (a plain PyTorch run's version is torch's)."""
+    version = versions.get("torch" if framework == "pytorch" else framework)
+    return f"{framework} {version}" if version else framework
+
+
 def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, (list, dict, str)) and not value)
 

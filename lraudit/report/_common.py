@@ -5,6 +5,7 @@ import re
 from typing import TYPE_CHECKING
 
 from lraudit.numfmt import epoch_text, lr_text
+from lraudit.torchfacts import framework_label
 
 if TYPE_CHECKING:
     from lraudit.auditing import RunAudit
@@ -70,8 +71,7 @@ def run_heading(run: RunAudit) -> str:
     framework = run.framework or "keras"
     if framework == "keras":
         return f"{run.path}  (keras {run.keras or '?'}, {size})"
-    version = run.versions.get("torch" if framework == "pytorch" else framework)
-    return f"{run.path}  ({framework}{' ' + version if version else ''}, {size})"
+    return f"{run.path}  ({framework_label(framework, run.versions)}, {size})"
 
 
 def plural(count: int, word: str) -> str:
