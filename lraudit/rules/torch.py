@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lraudit.numfmt import epoch_text, lr_text
-from lraudit.rules._facts import frame, logged, total_epochs
+from lraudit.rules._facts import epoch_rows, frame, logged, total_epochs
 from lraudit.rules.base import REGISTRY, TORCH_FRAMEWORKS, Finding, Rule, Severity
 
 if TYPE_CHECKING:
@@ -37,8 +37,13 @@ def _where(action: LoopAction | None) -> str:
 
 
 def _first_update(timeline: Timeline) -> dict[int, float]:
+    """The lr of each epoch's first update, from the timeline's shared per-epoch view."""
     table = frame(timeline)
-    return {int(e): float(v) for e, v in table.groupby("epoch")["lr_base"].first().items()}
+    rows = epoch_rows(timeline)
+    first = rows.first_values(table, "lr_base") if rows is not None else None
+    if first is None:
+        first = table.groupby("epoch")["lr_base"].first()
+    return {int(e): float(v) for e, v in first.items()}
 
 
 def torch_shift_explanation(timeline: Timeline, relation: str, read: Any, read_location: Any) -> str | None:
